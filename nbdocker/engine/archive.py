@@ -1,0 +1,445 @@
+"""Image archives: what ``docker save`` writes and ``docker load`` reads, and OCI archives.
+
+``save --format docker`` writes Docker's combined form: ``manifest.json`` and ``repositories``
+(read by every ``docker load``), plus ``oci-layout`` and ``index.json`` over the same
+``blobs/sha256/`` files (read by Docker ≥ 25 and OCI tools). Layers go in uncompressed, named by
+their diffID, as Docker writes them. ``--format oci`` writes an OCI image layout with the layers
+as the store keeps them (compressed).
+
+Loading accepts both docker forms (the older ``<id>/layer.tar`` one and the OCI-layout-based
+one) and OCI archives (skopeo, buildah). Every config and layer is checked against its digest
+before it enters the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import posixpath
+import tarfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+import httpx
+
+from .digest import sha256_digest
+from .errors import ArchiveError, DigestMismatch, InvalidReference, StorageError
+from .events import EventSink, Progress, TaskDone, TaskStarted
+from .image import MANIFEST_MEDIA_TYPE, host_platform
+from .layers import (
+    MEDIA_TYPES,
+    IngestOptions,
+    decompressed,
+    detect_compression,
+    ingest_compressed_layer,
+    ingest_layer,
+)
+from .reference import Reference, parse_reference
+from .store import REF_NAME, Store, Transaction
+
+if TYPE_CHECKING:
+    from .image import Image
+
+__all__ = ["LoadedImage", "open_url", "read_archive", "write_archive"]
+
+CONTAINERD_NAME = "io.containerd.image.name"
+_CHUNK = 1 << 20
+_INDEX_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
+
+
+@contextlib.contextmanager
+def open_url(url: str) -> Iterator[tuple[IO[bytes], int | None]]:
+    """Stream the body of ``url``; one-line errors for unreachable hosts and HTTP failures."""
+    try:
+        with httpx.stream("GET", url, follow_redirects=True, timeout=60) as response:
+            if response.status_code != 200:
+                raise ArchiveError(
+                    f"{url}: the server answered {response.status_code} "
+                    f"{response.reason_phrase}; check the address"
+                )
+            total = response.headers.get("content-length")
+            yield _ResponseReader(response), int(total) if total and total.isdigit() else None
+    except httpx.HTTPError as exc:
+        raise ArchiveError(f"{url}: cannot download ({exc}); check the address and network") from None
+
+
+class _ResponseReader(io.RawIOBase):
+    def __init__(self, response: httpx.Response) -> None:
+        self._chunks = response.iter_bytes(_CHUNK)
+        self._buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        while not self._buffer:
+            try:
+                self._buffer = next(self._chunks)
+            except StopIteration:
+                return 0
+        n = min(len(view), len(self._buffer))
+        view[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+
+# -- save -----------------------------------------------------------------------------------------
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _add_dir(tar: tarfile.TarFile, name: str) -> None:
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.DIRTYPE
+    info.mode = 0o755
+    tar.addfile(info)
+
+
+def write_archive(
+    store: Store,
+    images: Sequence[tuple[Image, list[Reference]]],
+    out: IO[bytes],
+    format: str,
+    on_event: EventSink,
+) -> None:
+    """Write ``images`` (each with the names to record) to ``out`` in ``format``."""
+    if format not in ("docker", "oci"):
+        raise ArchiveError(f"unknown archive format {format!r}: use docker or oci")
+    plain = format == "docker"
+    written: set[str] = set()
+    manifest_json: list[dict[str, Any]] = []
+    repositories: dict[str, dict[str, str]] = {}
+    index: list[dict[str, Any]] = []
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_CHUNK) as tar:  # type: ignore[call-overload]
+        _add_dir(tar, "blobs")
+        _add_dir(tar, "blobs/sha256")
+
+        def blob_name(digest: str) -> str:
+            return "blobs/sha256/" + digest.split(":", 1)[1]
+
+        for image, refs in images:
+            on_event(TaskStarted("save", image.short_id))
+            config_data = store.read_blob(image.id)
+            if image.id not in written:
+                _add_bytes(tar, blob_name(image.id), config_data)
+                written.add(image.id)
+            layers: list[dict[str, Any]] = []
+            for diff_id, blob_desc in zip(image.diff_ids, image.manifest["layers"], strict=False):
+                if plain:
+                    record = store.layer(diff_id)
+                    if record is None:
+                        raise StorageError(
+                            f"the store has no notes for layer {diff_id}; remove and re-import "
+                            f"image {image.short_id}"
+                        )
+                    desc = {"mediaType": MEDIA_TYPES["none"], "digest": diff_id,
+                            "size": record.tar_size}
+                    if diff_id not in written:
+                        info = tarfile.TarInfo(blob_name(diff_id))
+                        info.size = record.tar_size
+                        info.mode = 0o644
+                        with store.open_blob(record.blob) as blob:
+                            tar.addfile(info, decompressed(blob))
+                        written.add(diff_id)
+                else:
+                    desc = {k: blob_desc[k] for k in ("mediaType", "digest", "size")}
+                    if desc["digest"] not in written:
+                        info = tarfile.TarInfo(blob_name(desc["digest"]))
+                        info.size = desc["size"]
+                        info.mode = 0o644
+                        with store.open_blob(desc["digest"]) as blob:
+                            tar.addfile(info, blob)
+                        written.add(desc["digest"])
+                layers.append(desc)
+                on_event(Progress("save", image.short_id, len(layers), len(image.diff_ids)))
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": MANIFEST_MEDIA_TYPE,
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                           "digest": image.id, "size": len(config_data)},
+                "layers": layers,
+            }
+            mdata = json.dumps(manifest, separators=(",", ":")).encode()
+            mdigest = sha256_digest(mdata)
+            if mdigest not in written:
+                _add_bytes(tar, blob_name(mdigest), mdata)
+                written.add(mdigest)
+            base = {"mediaType": MANIFEST_MEDIA_TYPE, "digest": mdigest, "size": len(mdata)}
+            for ref in refs or [None]:
+                desc = dict(base)
+                if ref is not None:
+                    desc["annotations"] = (
+                        {CONTAINERD_NAME: str(ref), REF_NAME: ref.tag or ""}
+                        if plain
+                        else {CONTAINERD_NAME: str(ref), REF_NAME: str(ref)}
+                    )
+                index.append(desc)
+            manifest_json.append({
+                "Config": blob_name(image.id),
+                "RepoTags": [r.familiar for r in refs if r.tag],
+                "Layers": [blob_name(d) for d in image.diff_ids],
+            })
+            for ref in refs:
+                if ref.tag and image.diff_ids:
+                    repositories.setdefault(ref.familiar_name, {})[ref.tag] = (
+                        image.diff_ids[-1].split(":", 1)[1]
+                    )
+            on_event(TaskDone("save", image.short_id))
+        _add_bytes(tar, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+        _add_bytes(tar, "index.json", json.dumps(
+            {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": index}, separators=(",", ":")).encode())
+        if plain:
+            _add_bytes(tar, "manifest.json", json.dumps(manifest_json).encode())
+            _add_bytes(tar, "repositories", json.dumps(repositories).encode())
+
+
+# -- load -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadedImage:
+    """An image read from an archive: its exact config bytes, stored layers and names."""
+
+    config_bytes: bytes
+    layers: list[dict[str, Any]]
+    references: list[Reference] = field(default_factory=list)
+
+
+class _Archive:
+    """Random access to the members of a tar archive, by normalised name."""
+
+    def __init__(self, tar: tarfile.TarFile, where: str) -> None:
+        self.tar = tar
+        self.where = where
+        self.members: dict[str, tarfile.TarInfo] = {}
+        for member in tar.getmembers():
+            self.members[posixpath.normpath(member.name.lstrip("/"))] = member
+
+    def has(self, name: str) -> bool:
+        return posixpath.normpath(name) in self.members
+
+    def open(self, name: str) -> IO[bytes]:
+        member = self.members.get(posixpath.normpath(name))
+        while member is not None and member.issym():
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(member.name),
+                                                       member.linkname))
+            member = self.members.get(target)
+        if member is None or not member.isreg():
+            raise ArchiveError(f"{self.where}: the archive has no file {name!r}; it is incomplete "
+                               "or not an image archive — save it again")
+        stream = self.tar.extractfile(member)
+        assert stream is not None
+        return stream
+
+    def read(self, name: str) -> bytes:
+        with self.open(name) as f:
+            return f.read()
+
+    def json(self, name: str) -> Any:
+        try:
+            return json.loads(self.read(name))
+        except ValueError:
+            raise ArchiveError(f"{self.where}: {name} is not valid JSON; the archive is corrupt"
+                               ) from None
+
+
+def read_archive(
+    txn: Transaction, source: IO[bytes], compression: str, on_event: EventSink
+) -> list[LoadedImage]:
+    """Stage the images of a docker or OCI archive into ``txn``; return them with their names."""
+    where = getattr(source, "name", "-")
+    where = where if isinstance(where, str) else "-"
+    spool = txn.ingest()  # a scratch file in the store's ingest dir, removed on error
+    on_event(TaskStarted("load", where))
+    done = 0
+    try:
+        stream = decompressed(source)
+        while chunk := stream.read(_CHUNK):
+            spool.write(chunk)
+            done += len(chunk)
+            on_event(Progress("load", where, done))
+    except (OSError, EOFError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise
+        raise ArchiveError(f"{where}: cannot read the archive ({exc}); it is corrupt or truncated"
+                           ) from None
+    spool.finish()
+    txn.ingests.remove(spool)
+    try:
+        try:
+            tar = tarfile.open(spool.path, mode="r:")
+        except (tarfile.TarError, EOFError) as exc:
+            raise ArchiveError(
+                f"{where}: not an image archive ({exc or 'not a tar file'}); load reads what "
+                "'docker save' or 'nbdocker save' writes — a root filesystem tarball is "
+                "imported with 'nbdocker import'"
+            ) from None
+        with tar:
+            try:
+                arch = _Archive(tar, where)
+            except (tarfile.TarError, EOFError):
+                raise ArchiveError(f"{where}: the archive is truncated or corrupt; save it again"
+                                   ) from None
+            if arch.has("manifest.json"):
+                images = _read_docker(txn, arch, compression)
+            elif arch.has("index.json"):
+                images = _read_oci(txn, arch, compression)
+            else:
+                raise ArchiveError(
+                    f"{where}: neither manifest.json nor index.json is in the archive; load reads "
+                    "docker-save and OCI archives (use 'nbdocker import' for a rootfs tarball)"
+                )
+    finally:
+        spool.discard()
+    on_event(TaskDone("load", where, str(len(images))))
+    return images
+
+
+def _read_config(arch: _Archive, name: str, expected: str | None) -> bytes:
+    data = arch.read(name)
+    digest = sha256_digest(data)
+    if expected is not None and digest != expected:
+        raise DigestMismatch(
+            f"{arch.where}: config {name} hashes to {digest}, not {expected}; the archive is "
+            "corrupt — save it again"
+        )
+    return data
+
+
+def _digest_from_name(name: str) -> str | None:
+    base = posixpath.basename(name)
+    hexpart = base[:-5] if base.endswith(".json") else base
+    if len(hexpart) == 64 and all(c in "0123456789abcdef" for c in hexpart):
+        return "sha256:" + hexpart
+    return None
+
+
+def _ingest_plain_or_compressed(
+    txn: Transaction, arch: _Archive, name: str, diff_id: str, compression: str,
+    descriptor: dict[str, Any] | None,
+) -> dict[str, Any]:
+    existing = txn.layer(diff_id)
+    if existing is not None:
+        return existing.blob_descriptor()
+    where = f"{arch.where}: {name}"
+    with arch.open(name) as raw:
+        head = raw.read(8)
+        raw.seek(0)
+        kind = detect_compression(head)
+        if kind in ("gzip", "zstd") and descriptor is not None:
+            record = ingest_compressed_layer(txn, raw, descriptor, diff_id, where)
+        else:
+            record = ingest_layer(
+                txn, decompressed(raw), where,
+                IngestOptions(compression=compression, expected_diff_id=diff_id),
+            )
+    return record.blob_descriptor()
+
+
+def _diff_ids(config: bytes, where: str) -> list[str]:
+    try:
+        ids = json.loads(config)["rootfs"]["diff_ids"]
+    except (ValueError, KeyError, TypeError):
+        raise ArchiveError(f"{where}: an image config has no rootfs.diff_ids; the archive is "
+                           "corrupt or not an image archive") from None
+    return [str(i) for i in ids]
+
+
+def _read_docker(txn: Transaction, arch: _Archive, compression: str) -> list[LoadedImage]:
+    entries = arch.json("manifest.json")
+    if not isinstance(entries, list):
+        raise ArchiveError(f"{arch.where}: manifest.json is not a list; the archive is corrupt")
+    images: list[LoadedImage] = []
+    for entry in entries:
+        config = _read_config(arch, entry["Config"], _digest_from_name(entry["Config"]))
+        diff_ids = _diff_ids(config, arch.where)
+        layer_paths = entry.get("Layers") or []
+        if len(layer_paths) != len(diff_ids):
+            raise ArchiveError(f"{arch.where}: manifest.json lists {len(layer_paths)} layers but "
+                               f"the config has {len(diff_ids)}; the archive is corrupt")
+        layers = [
+            _ingest_plain_or_compressed(txn, arch, path, diff_id, compression, None)
+            for path, diff_id in zip(layer_paths, diff_ids, strict=True)
+        ]
+        refs = [_parse_name(arch, t) for t in entry.get("RepoTags") or []]
+        images.append(LoadedImage(config, layers, [r for r in refs if r is not None]))
+    return images
+
+
+def _parse_name(arch: _Archive, text: str) -> Reference | None:
+    try:
+        return parse_reference(text)
+    except InvalidReference as exc:
+        raise ArchiveError(f"{arch.where}: {exc}") from None
+
+
+def _blob_path(digest: str) -> str:
+    algorithm, _, hexpart = digest.partition(":")
+    return f"blobs/{algorithm}/{hexpart}"
+
+
+def _read_oci(txn: Transaction, arch: _Archive, compression: str) -> list[LoadedImage]:
+    index = arch.json("index.json")
+    images: list[LoadedImage] = []
+    for desc in index.get("manifests") or []:
+        manifest_desc = _pick_manifest(arch, desc)
+        manifest_data = arch.read(_blob_path(manifest_desc["digest"]))
+        if sha256_digest(manifest_data) != manifest_desc["digest"]:
+            raise DigestMismatch(f"{arch.where}: manifest {manifest_desc['digest']} does not "
+                                 "match its content; the archive is corrupt")
+        manifest = json.loads(manifest_data)
+        config_digest = manifest["config"]["digest"]
+        config = _read_config(arch, _blob_path(config_digest), config_digest)
+        diff_ids = _diff_ids(config, arch.where)
+        if len(manifest["layers"]) != len(diff_ids):
+            raise ArchiveError(f"{arch.where}: manifest and config disagree on the number of "
+                               "layers; the archive is corrupt")
+        layers = []
+        for layer, diff_id in zip(manifest["layers"], diff_ids, strict=True):
+            if layer["mediaType"] in (MEDIA_TYPES["none"],
+                                      "application/vnd.docker.image.rootfs.diff.tar") \
+                    and layer["digest"] != diff_id:
+                raise DigestMismatch(f"{arch.where}: uncompressed layer {layer['digest']} is "
+                                     f"not the config's diffID {diff_id}; the archive is corrupt")
+            layers.append(_ingest_plain_or_compressed(
+                txn, arch, _blob_path(layer["digest"]), diff_id, compression, layer))
+        annotations = desc.get("annotations") or {}
+        name = annotations.get(CONTAINERD_NAME) or annotations.get(REF_NAME) or ""
+        refs: list[Reference] = []
+        if "/" in name or ":" in name:
+            ref = _parse_name(arch, name)
+            if ref is not None:
+                refs.append(ref)
+        existing = next((i for i in images if i.config_bytes == config), None)
+        if existing is not None:
+            existing.references.extend(refs)
+        else:
+            images.append(LoadedImage(config, layers, refs))
+    return images
+
+
+def _pick_manifest(arch: _Archive, desc: dict[str, Any]) -> dict[str, Any]:
+    """Follow an index to the manifest for this machine's platform."""
+    while desc.get("mediaType") in _INDEX_TYPES:
+        nested = arch.json(_blob_path(desc["digest"]))
+        os_name, arch_name = host_platform()
+        for candidate in nested.get("manifests") or []:
+            plat = candidate.get("platform") or {}
+            if plat.get("os") == os_name and plat.get("architecture") == arch_name:
+                desc = candidate
+                break
+        else:
+            raise ArchiveError(f"{arch.where}: the archive has no image for {os_name}/{arch_name}")
+    return desc

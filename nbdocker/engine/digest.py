@@ -1,0 +1,73 @@
+"""Content digests (``sha256:<hex>``) and streams that hash what passes through them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import IO, Any
+
+from .errors import DigestMismatch
+
+__all__ = ["HashingReader", "HashingWriter", "check_digest", "sha256_digest"]
+
+_DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def check_digest(digest: str, what: str = "digest") -> str:
+    """Return ``digest`` if it is a well-formed sha256 digest, else raise DigestMismatch."""
+    if not _DIGEST_RE.fullmatch(digest):
+        raise DigestMismatch(f"{what} {digest!r} is not of the form sha256:<64 hex digits>")
+    return digest
+
+
+class HashingWriter:
+    """A binary sink that counts and hashes every byte written, then passes it on."""
+
+    def __init__(self, sink: IO[bytes] | Any) -> None:
+        self._sink = sink
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._hash.update(data)
+        self.size += len(data)
+        self._sink.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self._sink.flush()
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self._hash.hexdigest()
+
+
+class HashingReader:
+    """A binary source that counts and hashes every byte read through it."""
+
+    def __init__(self, source: IO[bytes] | Any) -> None:
+        self._source = source
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self._source.read(n)
+        self._hash.update(data)
+        self.size += len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def drain(self, chunk: int = 1 << 20) -> None:
+        """Read the rest of the source, so that :attr:`digest` covers all of it."""
+        while self.read(chunk):
+            pass
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self._hash.hexdigest()

@@ -1,0 +1,495 @@
+"""The engine API: every operation the CLI and the notebook offer, on one store.
+
+>>> engine = Engine()                       # the store in $NBDOCKER_HOME or the user cache
+>>> image = engine.import_image("rootfs.tar.gz", "ubuntu:14.04")
+>>> engine.tag(image.id, "ouruser/base:v1")
+>>> [row.tag for row in engine.images("ubuntu")]
+['14.04']
+
+Every method either completes or raises an :class:`~nbdocker.engine.errors.NbdockerError` and
+leaves the store exactly as it was. Long work reports :mod:`~nbdocker.engine.events`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+from . import archive, changes
+from .errors import Conflict, ImageNotFound, UsageError
+from .events import EventSink, Progress, TaskDone, TaskStarted, ignore
+from .image import Catalog, Image, config_bytes, manifest_bytes, new_config, rfc3339
+from .layers import IngestOptions, decompressed, ingest_layer
+from .reference import Reference, parse_reference
+from .store import REF_NAME, Store, Transaction
+
+__all__ = ["Engine", "HistoryEntry", "ImageRow", "Removal"]
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ImageRow:
+    """One line of ``images``: an image under one of its tags (or ``<none>``)."""
+
+    repository: str  # familiar name, or "<none>"
+    tag: str  # or "<none>"
+    digest: str  # manifest digest known from a registry, or "<none>"
+    image: Image
+
+    @property
+    def id(self) -> str:
+        return self.image.id
+
+    @property
+    def created(self) -> datetime | None:
+        return self.image.created
+
+    @property
+    def size(self) -> int:
+        return self.image.size
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    image: str  # image ID for the top entry, "<missing>" for the ones below
+    created: datetime | None
+    created_by: str
+    size: int
+    comment: str
+    empty_layer: bool
+
+
+@dataclass(frozen=True)
+class Removal:
+    action: str  # "Untagged" or "Deleted"
+    what: str
+
+
+class _CountingReader:
+    def __init__(self, source: IO[bytes], report: Any) -> None:
+        self._source = source
+        self._report = report
+        self.done = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._source.read(n)
+        self.done += len(data)
+        self._report(self.done)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+
+class Engine:
+    """All image operations on one store (``home`` defaults to ``$NBDOCKER_HOME`` or the cache).
+
+    ``on_event`` receives progress events; ``compression`` is the layer compression new layers
+    are stored with (``gzip`` unless ``$NBDOCKER_COMPRESSION`` says ``zstd``).
+    """
+
+    def __init__(
+        self,
+        home: Path | str | None = None,
+        *,
+        on_event: EventSink | None = None,
+        compression: str | None = None,
+    ) -> None:
+        self.store = Store(home)
+        self.on_event: EventSink = on_event or ignore
+        self.compression = compression or os.environ.get("NBDOCKER_COMPRESSION", "gzip")
+        if self.compression not in ("gzip", "zstd"):
+            raise UsageError(
+                f"unknown layer compression {self.compression!r} (NBDOCKER_COMPRESSION): "
+                "use gzip or zstd"
+            )
+
+    @property
+    def home(self) -> Path:
+        return self.store.root
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def _catalog(self) -> Catalog:
+        return Catalog(self.store, self.store.read_index())
+
+    def get(self, image: str) -> Image:
+        """The image a reference, ID or ID prefix names; ImageNotFound if none."""
+        with self.store.locked(exclusive=False):
+            return self._catalog().resolve(image)
+
+    def images(self, reference: str | None = None, *, all: bool = False) -> list[ImageRow]:
+        """Rows of ``docker images [REPO[:TAG]]``, newest first.
+
+        ``reference`` filters by repository (``ouruser/sinatra``) or repository and tag
+        (``ouruser/sinatra:v2``); shell-style wildcards are allowed as in ``docker images``.
+        """
+        with self.store.locked(exclusive=False):
+            catalog = self._catalog()
+        repo_pat, tag_pat = _filter_patterns(reference)
+        rows: list[ImageRow] = []
+        for image in catalog.images.values():
+            digests = {r.name: r.digest for r in image.digests}
+            if image.tags:
+                for ref in image.tags:
+                    rows.append(
+                        ImageRow(ref.familiar_name, ref.tag or "<none>",
+                                 digests.get(ref.name) or "<none>", image)
+                    )
+            elif image.digests:
+                for ref in image.digests:
+                    rows.append(ImageRow(ref.familiar_name, "<none>", ref.digest or "<none>",
+                                         image))
+            elif reference is None:
+                rows.append(ImageRow("<none>", "<none>", "<none>", image))
+        if repo_pat is not None:
+            rows = [
+                r
+                for r in rows
+                if _repo_matches(r.repository, repo_pat)
+                and (tag_pat is None or fnmatch.fnmatchcase(r.tag, tag_pat))
+            ]
+        epoch = datetime.fromtimestamp(0, timezone.utc)
+        rows.sort(key=lambda r: (r.created or epoch, r.repository, r.tag), reverse=True)
+        return rows
+
+    def history(self, image: str) -> list[HistoryEntry]:
+        """The image's history, newest first, each entry with the size of the layer it made."""
+        img = self.get(image)
+        history = img.config.get("history") or []
+        diff_ids = img.diff_ids
+        sizes: list[int] = []
+        for diff_id in diff_ids:
+            record = self.store.layer(diff_id)
+            sizes.append(record.content_size if record else 0)
+        if not history:  # images without history: one entry per layer
+            history = [{"created_by": ""} for _ in diff_ids]
+        entries: list[HistoryEntry] = []
+        layer = 0
+        for item in history:
+            empty = bool(item.get("empty_layer"))
+            size = 0
+            if not empty and layer < len(sizes):
+                size = sizes[layer]
+                layer += 1
+            entries.append(
+                HistoryEntry("<missing>", _parse_created(item.get("created")),
+                             item.get("created_by", ""), size, item.get("comment", ""), empty)
+            )
+        entries.reverse()
+        if entries:
+            top = entries[0]
+            entries[0] = HistoryEntry(img.id, top.created, top.created_by, top.size, top.comment,
+                                      top.empty_layer)
+        return entries
+
+    def inspect(self, image: str) -> dict[str, Any]:
+        """``docker inspect`` of an image: Docker's keys and value shapes."""
+        img = self.get(image)
+        cfg = img.config.get("config") or {}
+        return {
+            "Id": img.id,
+            "RepoTags": [r.familiar for r in img.tags],
+            "RepoDigests": [r.familiar for r in img.digests],
+            "Parent": "",
+            "Comment": img.config.get("comment", ""),
+            "Created": img.config.get("created", ""),
+            "DockerVersion": img.config.get("docker_version", ""),
+            "Author": img.config.get("author", ""),
+            "Config": {
+                "Hostname": "",
+                "Domainname": "",
+                "User": cfg.get("User", ""),
+                "ExposedPorts": cfg.get("ExposedPorts"),
+                "Env": cfg.get("Env"),
+                "Cmd": cfg.get("Cmd"),
+                "Healthcheck": cfg.get("Healthcheck"),
+                "ArgsEscaped": cfg.get("ArgsEscaped"),
+                "Image": "",
+                "Volumes": cfg.get("Volumes"),
+                "WorkingDir": cfg.get("WorkingDir", ""),
+                "Entrypoint": cfg.get("Entrypoint"),
+                "OnBuild": cfg.get("OnBuild"),
+                "Labels": cfg.get("Labels"),
+                "StopSignal": cfg.get("StopSignal"),
+                "Shell": cfg.get("Shell"),
+            },
+            "Architecture": img.config.get("architecture", ""),
+            "Variant": img.config.get("variant"),
+            "Os": img.config.get("os", ""),
+            "Size": img.size,
+            "VirtualSize": img.size,
+            "RootFS": {"Type": "layers", "Layers": img.diff_ids},
+            "Metadata": {"LastTagTime": ""},
+        }
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def import_image(
+        self,
+        source: str | os.PathLike[str] | IO[bytes],
+        reference: str | None = None,
+        *,
+        message: str | None = None,
+        change: Sequence[str] = (),
+    ) -> Image:
+        """``docker import``: make a one-layer image from a root filesystem tarball.
+
+        ``source`` is a path, an ``http(s)://`` URL, ``-`` is not accepted here (pass the stream),
+        or a binary stream. Plain, gzip, bzip2, xz and zstd tarballs are accepted. ``change`` holds
+        Dockerfile instructions applied to the config (``CMD ["/bin/sh"]``, ``ENV A=b``, …).
+        On error nothing is stored and nothing is tagged.
+        """
+        ref = parse_reference(reference) if reference else None
+        container_config = changes.apply_changes({}, change)
+        with self.store.staging() as txn, self._open_source(source) as (stream, where, total):
+            self.on_event(TaskStarted("import", where, total))
+
+            def report(done: int) -> None:
+                self.on_event(Progress("import", where, done, total))
+
+            counted = _CountingReader(stream, report)
+            record = ingest_layer(
+                txn, decompressed(counted), where,  # type: ignore[arg-type]
+                IngestOptions(compression=self.compression, normalise=True),
+            )
+            comment = message or f"Imported from {'-' if where.startswith('/') else where}"
+            now = datetime.now(timezone.utc)
+            config = new_config(
+                [record.diff_id],
+                [{"created": rfc3339(now), "comment": comment}],
+                container_config,
+                created=now,
+                comment=comment,
+            )
+            image = self._stage_image(txn, config, [record.blob_descriptor()])
+            self.store.commit_staged(txn, lambda t: _name_image(t, image, ref))
+        self.on_event(TaskDone("import", where, image[0]))
+        return self.get(image[0])
+
+    def _stage_image(
+        self, txn: Transaction, config: dict[str, Any], layers: list[dict[str, Any]]
+    ) -> tuple[str, dict[str, Any]]:
+        """Stage config and manifest blobs; return (image ID, manifest descriptor)."""
+        cbytes = config_bytes(config)
+        config_digest = txn.put_bytes(cbytes)
+        mbytes = manifest_bytes(config_digest, len(cbytes), layers)
+        manifest_digest = txn.put_bytes(mbytes)
+        desc = {
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": manifest_digest,
+            "size": len(mbytes),
+        }
+        return config_digest, desc
+
+    @contextlib.contextmanager
+    def _open_source(
+        self, source: str | os.PathLike[str] | IO[bytes]
+    ) -> Iterator[tuple[IO[bytes], str, int | None]]:
+        if not isinstance(source, (str, os.PathLike)):
+            yield source, "-", None
+            return
+        text = os.fspath(source)
+        if text.startswith(("http://", "https://")):
+            with archive.open_url(text) as (stream, total):
+                yield stream, text, total
+            return
+        path = Path(text)
+        try:
+            f = open(path, "rb")
+        except FileNotFoundError:
+            raise ImageNotFound(
+                f"{text}: no such file; give the path of a root filesystem tarball, a URL or - "
+                "for standard input"
+            ) from None
+        except IsADirectoryError:
+            raise UsageError(
+                f"{text}: is a directory; make a tarball of it first (tar -C {text} -c .)"
+            ) from None
+        with f:
+            yield f, str(path.resolve()), path.stat().st_size
+
+    def tag(self, source: str, target: str) -> Reference:
+        """``docker tag``: point ``target`` (normalised, ``:latest`` by default) at an image."""
+        ref = parse_reference(target)
+        if ref.digest is not None:
+            raise UsageError(f"tag {target!r}: a tag cannot carry a digest; drop the @sha256:…")
+        with self.store.transaction() as txn:
+            image = Catalog(self.store, txn.index).resolve(source)
+            desc = _descriptor_of(txn.index, image.manifest_digest)
+            _name_image(txn, (image.id, desc), ref)
+        return ref
+
+    def remove(self, images: Sequence[str], *, force: bool = False) -> list[Removal]:
+        """``docker rmi``: untag each name; delete an image when no name is left on it.
+
+        By ID, an image tagged in several repositories needs ``force``. All of ``images`` are
+        checked before anything changes, so an error leaves every image in place.
+        """
+        removals: list[Removal] = []
+        with self.store.transaction() as txn:
+            catalog = Catalog(self.store, txn.index)
+            for text in images:
+                image = catalog.resolve(text)
+                named = _named_ref(catalog, text)
+                if named is not None:
+                    _drop_name(txn.index, named)
+                    removals.append(Removal("Untagged", named.familiar))
+                    catalog = Catalog(self.store, txn.index)
+                    if image.id in catalog.images and catalog.images[image.id].references:
+                        continue
+                else:
+                    repos = {r.name for r in image.references}
+                    if len(repos) > 1 and not force:
+                        raise Conflict(
+                            f"conflict: unable to delete {image.short_id} (must be forced) - "
+                            "image is referenced in multiple repositories; use rmi -f or "
+                            "remove its tags one by one"
+                        )
+                    for ref in image.references:
+                        _drop_name(txn.index, ref)
+                        removals.append(Removal("Untagged", ref.familiar))
+                txn.index[:] = [
+                    d for d in txn.index if not _manifest_is_image(catalog, d, image.id)
+                ]
+                removals.append(Removal("Deleted", image.id))
+                catalog = Catalog(self.store, txn.index)
+        with self.store.locked(exclusive=True):
+            self.store.collect_garbage(self.store.read_index())
+        return removals
+
+    def save(self, images: Sequence[str], out: IO[bytes], *, format: str = "docker") -> None:
+        """``docker save``: write images to ``out`` as a docker archive (loads in
+        ``docker load``; also an OCI layout) or, with ``format="oci"``, an OCI archive."""
+        with self.store.locked(exclusive=False):
+            catalog = self._catalog()
+            chosen: list[tuple[Image, list[Reference]]] = []
+            for text in images:
+                image = catalog.resolve(text)
+                named = _named_ref(catalog, text)
+                refs = [named] if named is not None else list(image.tags)
+                chosen.append((image, refs))
+            archive.write_archive(self.store, chosen, out, format, self.on_event)
+
+    def load(self, source: IO[bytes]) -> list[str]:
+        """``docker load``: read a docker or OCI archive; return what was loaded (names, or IDs
+        of untagged images). Every blob is verified; on error nothing is stored or tagged."""
+        with self.store.staging() as txn:
+            loaded = archive.read_archive(txn, source, self.compression, self.on_event)
+            staged = [(self._stage_image_raw(txn, img), img) for img in loaded]
+
+            def update(t: Transaction) -> list[str]:
+                out: list[str] = []
+                for (image_id, desc), img in staged:
+                    if img.references:
+                        for ref in img.references:
+                            _name_image(t, (image_id, desc), ref)
+                            out.append(ref.familiar)
+                    else:
+                        _name_image(t, (image_id, desc), None)
+                        out.append(image_id)
+                return out
+
+            result: list[str] = self.store.commit_staged(txn, update)
+        return result
+
+    def _stage_image_raw(
+        self, txn: Transaction, img: archive.LoadedImage
+    ) -> tuple[str, dict[str, Any]]:
+        config_digest = txn.put_bytes(img.config_bytes)
+        mbytes = manifest_bytes(config_digest, len(img.config_bytes), img.layers)
+        manifest_digest = txn.put_bytes(mbytes)
+        return config_digest, {
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": manifest_digest,
+            "size": len(mbytes),
+        }
+
+
+# -- index edits (all under the store's exclusive lock) -------------------------------------------
+
+
+def _descriptor_of(index: list[dict[str, Any]], manifest_digest: str) -> dict[str, Any]:
+    for desc in index:
+        if desc["digest"] == manifest_digest:
+            return {k: v for k, v in desc.items() if k != "annotations"}
+    raise ImageNotFound(f"manifest {manifest_digest} is not in the store")
+
+
+def _name_of(desc: dict[str, Any]) -> str | None:
+    name: str | None = (desc.get("annotations") or {}).get(REF_NAME)
+    return name
+
+
+def _drop_name(index: list[dict[str, Any]], ref: Reference) -> None:
+    """Remove the descriptor named ``ref`` (its image goes when no descriptor is left)."""
+    for i, desc in enumerate(index):
+        if _name_of(desc) == str(ref):
+            del index[i]
+            return
+
+
+def _name_image(txn: Transaction, image: tuple[str, dict[str, Any]], ref: Reference | None) -> None:
+    """Point ``ref`` at ``image`` (moving it from any other image, which stays as dangling if it
+    has no name left); with ``ref=None`` make sure the image is listed at least unnamed."""
+    _, desc = image
+    index = txn.index
+    if ref is not None:
+        for i, old in enumerate(index):
+            if _name_of(old) == str(ref):
+                del index[i]
+                if not any(d["digest"] == old["digest"] for d in index):
+                    index.append({k: v for k, v in old.items() if k != "annotations"})
+                break
+        index[:] = [d for d in index if not (d["digest"] == desc["digest"] and not _name_of(d))]
+        named = dict(desc)
+        named["annotations"] = {REF_NAME: str(ref)}
+        index.append(named)
+    elif not any(d["digest"] == desc["digest"] for d in index):
+        index.append(dict(desc))
+
+
+def _named_ref(catalog: Catalog, text: str) -> Reference | None:
+    """The reference ``text`` names, if it names one in the store (rather than an ID)."""
+    try:
+        ref = parse_reference(text)
+    except Exception:
+        return None
+    return ref if ref in catalog.by_name else None
+
+
+def _manifest_is_image(catalog: Catalog, desc: dict[str, Any], image_id: str) -> bool:
+    image = catalog.images.get(image_id)
+    return image is not None and desc["digest"] == image.manifest_digest
+
+
+def _filter_patterns(reference: str | None) -> tuple[str | None, str | None]:
+    if not reference:
+        return None, None
+    head, sep, tag = reference.rpartition(":")
+    if sep and "/" not in tag:
+        return head, tag
+    return reference, None
+
+
+def _repo_matches(repository: str, pattern: str) -> bool:
+    if fnmatch.fnmatchcase(repository, pattern):
+        return True
+    try:
+        ref = parse_reference(pattern, default_tag=False)
+    except Exception:
+        return False
+    return repository == ref.familiar_name
+
+
+def _parse_created(text: str | None) -> datetime | None:
+    from .image import parse_time
+
+    return parse_time(text)

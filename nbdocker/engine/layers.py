@@ -1,0 +1,346 @@
+"""Layer tarballs: compression, normalisation, ingestion into the store, and flattening.
+
+A layer is a tar stream of changes with OCI whiteouts (``.wh.<name>`` deletes ``name``,
+``.wh..wh..opq`` makes its directory opaque). Its *diffID* is the digest of the plain tar; the
+store keeps it compressed (gzip by default, with ISA-L; zstd on request) under the digest of the
+compressed bytes. Both digests are computed while the bytes stream through, never by re-reading.
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import io
+import lzma
+import posixpath
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any, Literal
+
+import zstandard
+from isal import igzip
+
+from .digest import HashingWriter
+from .errors import ArchiveError, UsageError
+from .store import Ingest, LayerRecord, Transaction
+
+__all__ = [
+    "MEDIA_TYPES",
+    "WHITEOUT_OPAQUE",
+    "WHITEOUT_PREFIX",
+    "Compression",
+    "compressed_writer",
+    "decompressed",
+    "detect_compression",
+    "ingest_layer",
+    "safe_member_name",
+]
+
+Compression = Literal["gzip", "zstd"]
+WHITEOUT_PREFIX = ".wh."
+WHITEOUT_OPAQUE = ".wh..wh..opq"
+MEDIA_TYPES: dict[str, str] = {
+    "none": "application/vnd.oci.image.layer.v1.tar",
+    "gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
+    "zstd": "application/vnd.oci.image.layer.v1.tar+zstd",
+}
+DOCKER_LAYER_TYPES: dict[str, str] = {
+    "application/vnd.docker.image.rootfs.diff.tar": "none",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip": "gzip",
+    "application/vnd.docker.image.rootfs.diff.tar.zstd": "zstd",
+}
+_CHUNK = 1 << 20
+_MAGIC = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+)
+
+
+def compression_of_media_type(media_type: str) -> str:
+    for kind, mt in MEDIA_TYPES.items():
+        if mt == media_type:
+            return kind
+    if media_type in DOCKER_LAYER_TYPES:
+        return DOCKER_LAYER_TYPES[media_type]
+    raise ArchiveError(f"unsupported layer media type {media_type!r}")
+
+
+class _Peekable(io.RawIOBase):
+    """A read-only stream that remembers its first bytes so their format can be detected."""
+
+    def __init__(self, source: IO[bytes], head: bytes) -> None:
+        self._source = source
+        self._head = head
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            n = min(len(view), len(self._head))
+            view[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._source.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+
+def detect_compression(head: bytes) -> str:
+    """``gzip``, ``bzip2``, ``xz``, ``zstd`` or ``none``, from a stream's first bytes."""
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    return "none"
+
+
+def _read_head(source: IO[bytes], n: int = 8) -> bytes:
+    head = b""
+    while len(head) < n:
+        chunk = source.read(n - len(head))
+        if not chunk:
+            break
+        head += chunk
+    return head
+
+
+def decompressed(source: IO[bytes]) -> IO[bytes]:
+    """A stream of ``source``'s bytes with any gzip, bzip2, xz or zstd compression undone."""
+    head = _read_head(source)
+    kind = detect_compression(head)
+    raw: IO[bytes] = io.BufferedReader(_Peekable(source, head), buffer_size=_CHUNK)
+    if kind == "gzip":
+        return igzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if kind == "bzip2":
+        return bz2.BZ2File(raw, "rb")
+    if kind == "xz":
+        return lzma.LZMAFile(raw, "rb")
+    if kind == "zstd":
+        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+        return reader  # type: ignore[return-value]
+    return raw
+
+
+@contextlib.contextmanager
+def compressed_writer(kind: str, sink: Any) -> Iterator[Any]:
+    """A writable stream compressing into ``sink``; deterministic (no names, no timestamps),
+    so the same tar always gives the same blob and identical layers are stored once."""
+    if kind == "gzip":
+        gz = igzip.GzipFile(filename="", fileobj=sink, mode="wb", mtime=0)
+        try:
+            yield gz
+        finally:
+            gz.close()
+    elif kind == "zstd":
+        cctx = zstandard.ZstdCompressor(level=3)
+        zw = cctx.stream_writer(sink, closefd=False)
+        try:
+            yield zw
+        finally:
+            zw.close()
+    elif kind == "none":
+        yield sink
+    else:
+        raise UsageError(f"unknown layer compression {kind!r}: use gzip or zstd")
+
+
+def safe_member_name(name: str, where: str) -> str:
+    """Normalise a tar member name to a relative path (``./bin/sh`` → ``bin/sh``, ``./`` → ``""``);
+    refuse names that climb out of the root (``../etc``)."""
+    norm = posixpath.normpath(name.lstrip("/")) if name.strip("/") else "."
+    if norm == ".." or norm.startswith("../"):
+        raise ArchiveError(
+            f"{where}: entry {name!r} points outside the root filesystem; "
+            "rebuild the tarball with paths relative to its root"
+        )
+    return "" if norm == "." else norm
+
+
+class _Tee:
+    """Reads from ``source`` and writes every byte read to ``sink`` (to copy while parsing)."""
+
+    def __init__(self, source: IO[bytes], sink: Any) -> None:
+        self._source = source
+        self._sink = sink
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._source.read(n)
+        if data:
+            self._sink.write(data)
+        return data
+
+
+@dataclass(frozen=True)
+class _TarStats:
+    content_size: int
+
+
+def _copy_verbatim(source: IO[bytes], sink: Any, where: str) -> _TarStats:
+    """Copy a tar stream byte for byte while parsing it, to validate it and measure its files."""
+    tee = _Tee(source, sink)
+    size = 0
+    try:
+        with tarfile.open(fileobj=tee, mode="r|", bufsize=_CHUNK) as tar:  # type: ignore[call-overload]
+            for member in tar:
+                safe_member_name(member.name, where)
+                if member.isreg():
+                    size += member.size
+        while tee.read(_CHUNK):
+            pass
+    except (tarfile.TarError, EOFError, OSError, zstandard.ZstdError, lzma.LZMAError) as exc:
+        raise _archive_error(where, exc) from None
+    return _TarStats(size)
+
+
+def _normalise(source: IO[bytes], sink: Any, where: str) -> _TarStats:
+    """Rewrite a root-filesystem tarball as a layer: relative names, no ``.`` entry, PAX."""
+    size = 0
+    try:
+        with (
+            tarfile.open(fileobj=source, mode="r|", bufsize=_CHUNK) as src,  # type: ignore[call-overload]
+            tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_CHUNK) as dst,  # type: ignore[call-overload]
+        ):
+            for member in src:
+                name = safe_member_name(member.name, where)
+                if not name:
+                    continue
+                member.name = name
+                if member.islnk():
+                    member.linkname = safe_member_name(member.linkname, where)
+                if member.isreg():
+                    size += member.size
+                    dst.addfile(member, src.extractfile(member))
+                else:
+                    dst.addfile(member)
+    except ArchiveError:
+        raise
+    except (tarfile.TarError, EOFError, OSError, zstandard.ZstdError, lzma.LZMAError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise  # a real I/O error (disk full) — storage_errors() words it
+        raise _archive_error(where, exc) from None
+    return _TarStats(size)
+
+
+def _archive_error(where: str, exc: BaseException) -> ArchiveError:
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, EOFError) or "unexpected end" in detail:
+        detail = "it ends early (truncated)"
+    return ArchiveError(
+        f"{where}: not a valid tar archive ({detail}); check the file is complete and is a tar, "
+        "optionally compressed with gzip, bzip2, xz or zstd"
+    )
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    compression: str = "gzip"
+    normalise: bool = False  # rewrite a rootfs tarball as a layer (import), else copy verbatim
+    expected_diff_id: str | None = None
+
+
+def ingest_layer(
+    txn: Transaction,
+    plain_tar: IO[bytes],
+    where: str,
+    options: IngestOptions,
+    on_bytes: Callable[[int], None] | None = None,
+) -> LayerRecord:
+    """Store a plain (uncompressed) tar stream as a layer blob and return its record.
+
+    The tar is validated while it streams; with ``expected_diff_id`` its digest must match (a
+    docker archive's layer must hash to the diffID its config names). If a layer with the same
+    diffID is already stored, nothing new is written.
+    """
+    ing: Ingest = txn.ingest()
+    diff = HashingWriter(_NullSink())
+    with compressed_writer(options.compression, ing) as comp:
+
+        class _Both:
+            def write(self, data: bytes) -> int:
+                diff.write(data)
+                comp.write(data)
+                if on_bytes is not None:
+                    on_bytes(len(data))
+                return len(data)
+
+            def flush(self) -> None:
+                pass
+
+        if options.normalise:
+            stats = _normalise(plain_tar, _Both(), where)
+        else:
+            stats = _copy_verbatim(plain_tar, _Both(), where)
+    if options.expected_diff_id is not None and diff.digest != options.expected_diff_id:
+        raise ArchiveError(
+            f"{where}: layer content hashes to {diff.digest} but the image config says "
+            f"{options.expected_diff_id}; the archive is corrupt — save it again"
+        )
+    ing.finish()
+    existing = txn.layer(diff.digest)
+    if existing is not None:
+        txn.ingests.remove(ing)
+        ing.discard()
+        return existing
+    record = LayerRecord(
+        diff_id=diff.digest,
+        blob=ing.digest,
+        media_type=MEDIA_TYPES[options.compression],
+        blob_size=ing.size,
+        tar_size=diff.size,
+        content_size=stats.content_size,
+    )
+    txn.record_layer(record)
+    return record
+
+
+def ingest_compressed_layer(
+    txn: Transaction,
+    blob: IO[bytes],
+    descriptor: dict[str, Any],
+    expected_diff_id: str,
+    where: str,
+) -> LayerRecord:
+    """Store an already compressed layer blob as it is, checking both of its digests."""
+    existing = txn.layer(expected_diff_id)
+    if existing is not None:
+        return existing
+    ing = txn.ingest()
+    kind = compression_of_media_type(descriptor["mediaType"])
+
+    class _Recorder:
+        def __init__(self) -> None:
+            self.stream = blob
+
+        def read(self, n: int = -1) -> bytes:
+            data: bytes = self.stream.read(n)
+            ing.write(data)
+            return data
+
+    recorder = _Recorder()
+    diff = HashingWriter(_NullSink())
+    stats = _copy_verbatim(decompressed(recorder), diff, where)  # type: ignore[arg-type]
+    while recorder.read(_CHUNK):
+        pass
+    ing.finish(descriptor["digest"], what=f"{where}: layer blob")
+    if diff.digest != expected_diff_id:
+        raise ArchiveError(
+            f"{where}: layer content hashes to {diff.digest} but the image config says "
+            f"{expected_diff_id}; the archive is corrupt — save it again"
+        )
+    media_type = MEDIA_TYPES[kind] if kind in MEDIA_TYPES else descriptor["mediaType"]
+    record = LayerRecord(expected_diff_id, ing.digest, media_type, ing.size, diff.size,
+                         stats.content_size)
+    txn.record_layer(record)
+    return record
+
+
+class _NullSink:
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+    def flush(self) -> None:
+        pass

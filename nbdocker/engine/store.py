@@ -1,0 +1,404 @@
+"""The image store: an OCI image layout in the user's cache, and the engine's notes beside it.
+
+Layout of ``<root>`` (``$NBDOCKER_HOME``, else the platform user cache dir)::
+
+    oci-layout                 {"imageLayoutVersion": "1.0.0"}
+    index.json                 one manifest descriptor per reference (annotation
+                               org.opencontainers.image.ref.name = "docker.io/library/ubuntu:14.04"),
+                               plus descriptors without a name for untagged (dangling) images
+    blobs/sha256/<hex>         manifests, configs, compressed layers — content addressed
+    meta/layers/<hex>.json     per layer diffID: its blob, media type and sizes (rebuildable)
+    ingest/                    blobs being written, not yet part of the store
+    .lock                      flock(2) target serialising writers
+
+So ``skopeo inspect oci:<root>:docker.io/library/ubuntu:14.04`` reads the store directly.
+
+Failure guarantees: blobs are written to ``ingest/`` and verified against their digest before they
+are renamed into ``blobs/``; ``index.json`` is replaced atomically and last, so it is the commit
+point of every change. A :class:`Transaction` that fails leaves the store exactly as it was (its
+ingest files are removed). Writers hold an exclusive lock from the start of the commit to its
+end; readers take a shared lock, so two processes on one store never see or make a torn state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import platformdirs
+
+from .atomic import atomic_write, default_file_mode
+from .digest import HashingWriter, check_digest, sha256_digest
+from .errors import DigestMismatch, StorageError
+
+__all__ = [
+    "REF_NAME",
+    "Ingest",
+    "LayerRecord",
+    "Store",
+    "Transaction",
+    "default_home",
+    "storage_errors",
+]
+
+REF_NAME = "org.opencontainers.image.ref.name"
+OCI_LAYOUT = {"imageLayoutVersion": "1.0.0"}
+INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
+_CHUNK = 1 << 20
+
+
+def default_home() -> Path:
+    """``$NBDOCKER_HOME`` if set, else the user cache dir (``~/.cache/nbdocker`` on Linux)."""
+    env = os.environ.get("NBDOCKER_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_cache_dir("nbdocker", appauthor=False))
+
+
+@contextlib.contextmanager
+def storage_errors(root: Path) -> Iterator[None]:
+    """Turn the OS errors a full or read-only disk raises into one-line StorageErrors."""
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, StorageError):
+            raise
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageError(
+                f"no space left on the device holding the store {root}: free some space "
+                "(nbdocker rmi …) or point NBDOCKER_HOME at a larger disk; nothing was changed"
+            ) from None
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise StorageError(
+                f"cannot write the store {root} ({exc.strerror}): fix its permissions or point "
+                "NBDOCKER_HOME at a writable directory; nothing was changed"
+            ) from None
+        raise
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return json.dumps(obj, indent=2, sort_keys=False).encode() + b"\n"
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    """What the engine knows of one layer, keyed by its diffID (digest of the plain tar)."""
+
+    diff_id: str
+    blob: str  # digest of the stored (compressed) blob
+    media_type: str
+    blob_size: int
+    tar_size: int  # length of the uncompressed tar stream
+    content_size: int  # sum of the sizes of the files in it, as Docker counts image size
+
+    def blob_descriptor(self) -> dict[str, Any]:
+        """The OCI descriptor of the stored blob, as a manifest lists it."""
+        return {"mediaType": self.media_type, "digest": self.blob, "size": self.blob_size}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "diffID": self.diff_id,
+            "blob": self.blob,
+            "mediaType": self.media_type,
+            "blobSize": self.blob_size,
+            "tarSize": self.tar_size,
+            "contentSize": self.content_size,
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> LayerRecord:
+        return cls(
+            obj["diffID"],
+            obj["blob"],
+            obj["mediaType"],
+            obj["blobSize"],
+            obj["tarSize"],
+            obj["contentSize"],
+        )
+
+
+class Ingest:
+    """A blob being written: bytes go to a temp file under ``ingest/`` and are hashed on the way.
+
+    Call :meth:`finish` to close it and learn its digest; the file becomes part of the store only
+    when a :class:`Transaction` commits it.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        fd, name = tempfile.mkstemp(dir=directory, prefix=f"{os.getpid()}-")
+        os.fchmod(fd, default_file_mode())
+        self.path = Path(name)
+        self._file: IO[bytes] = os.fdopen(fd, "wb")
+        self.writer = HashingWriter(self._file)
+        self.digest = ""
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        return self.writer.write(data)
+
+    def finish(self, expected: str | None = None, what: str = "blob") -> str:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self.digest, self.size = self.writer.digest, self.writer.size
+        if expected is not None and expected != self.digest:
+            raise DigestMismatch(
+                f"{what} was announced as {expected} but its content hashes to {self.digest}; "
+                "the source is corrupt or was changed in transit — fetch it again"
+            )
+        return self.digest
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self._file.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+@dataclass
+class Transaction:
+    """A set of changes to the store, applied all at once by :meth:`Store.transaction`."""
+
+    store: Store
+    index: list[dict[str, Any]]
+    ingests: list[Ingest] = field(default_factory=list)
+    layers: dict[str, LayerRecord] = field(default_factory=dict)
+    small_blobs: dict[str, bytes] = field(default_factory=dict)
+
+    def ingest(self) -> Ingest:
+        ing = Ingest(self.store.ingest_dir)
+        self.ingests.append(ing)
+        return ing
+
+    def put_bytes(self, data: bytes, expected: str | None = None, what: str = "blob") -> str:
+        digest = sha256_digest(data)
+        if expected is not None and digest != expected:
+            raise DigestMismatch(
+                f"{what} was announced as {expected} but its content hashes to {digest}; "
+                "the source is corrupt — fetch or save it again"
+            )
+        if not self.store.has_blob(digest):
+            self.small_blobs[digest] = data
+        return digest
+
+    def has_blob(self, digest: str) -> bool:
+        return (
+            digest in self.small_blobs
+            or any(i.digest == digest for i in self.ingests)
+            or self.store.has_blob(digest)
+        )
+
+    def record_layer(self, record: LayerRecord) -> None:
+        self.layers[record.diff_id] = record
+
+    def layer(self, diff_id: str) -> LayerRecord | None:
+        return self.layers.get(diff_id) or self.store.layer(diff_id)
+
+
+class Store:
+    """Low-level access to one store directory; see the module docstring for its layout."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        self.root = Path(root) if root is not None else default_home()
+        self.blobs_dir = self.root / "blobs" / "sha256"
+        self.meta_dir = self.root / "meta" / "layers"
+        self.ingest_dir = self.root / "ingest"
+        self._lock_path = self.root / ".lock"
+        self._initialised = False
+
+    # -- set-up and locking ---------------------------------------------------------------------
+
+    def _init(self) -> None:
+        if self._initialised:
+            return
+        with storage_errors(self.root):
+            for d in (self.blobs_dir, self.meta_dir, self.ingest_dir):
+                d.mkdir(parents=True, exist_ok=True)
+            if not (self.root / "oci-layout").exists():
+                atomic_write(self.root / "oci-layout", json.dumps(OCI_LAYOUT).encode())
+            if not (self.root / "index.json").exists():
+                atomic_write(self.root / "index.json", _json_bytes(self._empty_index([])))
+        self._initialised = True
+
+    @contextlib.contextmanager
+    def locked(self, exclusive: bool) -> Iterator[None]:
+        """Hold the store lock (shared for readers, exclusive for writers)."""
+        self._init()
+        with storage_errors(self.root), open(self._lock_path, "a+b") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                if exclusive:
+                    self._sweep_ingest()
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    def _sweep_ingest(self) -> None:
+        """Remove ingest files left by processes that died (their pid prefix is gone)."""
+        for entry in self.ingest_dir.iterdir():
+            pid = entry.name.split("-", 1)[0]
+            if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+
+    # -- blobs ----------------------------------------------------------------------------------
+
+    def blob_path(self, digest: str) -> Path:
+        return self.blobs_dir / check_digest(digest).split(":", 1)[1]
+
+    def has_blob(self, digest: str) -> bool:
+        return self.blob_path(digest).is_file()
+
+    def open_blob(self, digest: str) -> IO[bytes]:
+        try:
+            return open(self.blob_path(digest), "rb")
+        except FileNotFoundError:
+            raise StorageError(
+                f"the store {self.root} is missing blob {digest}: it was damaged outside "
+                "nbdocker; remove the affected image (nbdocker rmi -f) and import or pull it again"
+            ) from None
+
+    def read_blob(self, digest: str) -> bytes:
+        with self.open_blob(digest) as f:
+            return f.read()
+
+    def read_json(self, digest: str) -> Any:
+        return json.loads(self.read_blob(digest))
+
+    def blob_digests(self) -> Iterator[str]:
+        self._init()
+        for entry in self.blobs_dir.iterdir():
+            yield "sha256:" + entry.name
+
+    # -- layers' notes --------------------------------------------------------------------------
+
+    def layer(self, diff_id: str) -> LayerRecord | None:
+        path = self.meta_dir / (check_digest(diff_id).split(":", 1)[1] + ".json")
+        try:
+            record = LayerRecord.from_json(json.loads(path.read_bytes()))
+        except (FileNotFoundError, ValueError, KeyError):
+            return None
+        return record if self.has_blob(record.blob) else None
+
+    # -- index ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _empty_index(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": manifests}
+
+    def read_index(self) -> list[dict[str, Any]]:
+        """The manifest descriptors of ``index.json`` (call with the lock held)."""
+        self._init()
+        try:
+            data = json.loads((self.root / "index.json").read_bytes())
+            manifests: list[dict[str, Any]] = list(data.get("manifests") or [])
+        except (OSError, ValueError) as exc:
+            raise StorageError(
+                f"cannot read {self.root / 'index.json'} ({exc}): the store is damaged; "
+                "move it away and import the images again"
+            ) from None
+        return manifests
+
+    # -- transactions ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Stage blobs, layer notes and a new index; commit them together, or none of them.
+
+        Large blobs may be ingested before the lock is taken (see :meth:`staging`); the
+        transaction itself holds the exclusive lock for its whole body.
+        """
+        with self.locked(exclusive=True), self.staging() as txn:
+            txn.index = self.read_index()
+            yield txn
+            self._commit(txn)
+
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Transaction]:
+        """A transaction without the lock, for long writes; its ingests vanish on error."""
+        self._init()
+        txn = Transaction(self, [])
+        try:
+            with storage_errors(self.root):
+                yield txn
+        except BaseException:
+            for ing in txn.ingests:
+                ing.discard()
+            raise
+
+    def commit_staged(self, staged: Transaction, update: Any) -> Any:
+        """Take the lock, let ``update(txn)`` edit the current index, commit staged and edits."""
+        with self.locked(exclusive=True), storage_errors(self.root):
+            staged.index = self.read_index()
+            result = update(staged)
+            self._commit(staged)
+            return result
+
+    def _commit(self, txn: Transaction) -> None:
+        with storage_errors(self.root):
+            for digest, data in txn.small_blobs.items():
+                path = self.blob_path(digest)
+                if not path.exists():
+                    atomic_write(path, data)
+            for ing in txn.ingests:
+                if not ing.digest:
+                    raise StorageError(f"internal error: ingest {ing.path} was never finished")
+                target = self.blob_path(ing.digest)
+                if target.exists():
+                    ing.discard()
+                else:
+                    os.replace(ing.path, target)
+            for record in txn.layers.values():
+                name = record.diff_id.split(":", 1)[1] + ".json"
+                atomic_write(self.meta_dir / name, _json_bytes(record.to_json()))
+            atomic_write(self.root / "index.json", _json_bytes(self._empty_index(txn.index)))
+            txn.ingests.clear()
+
+    def collect_garbage(self, index: list[dict[str, Any]]) -> int:
+        """Delete blobs and layer notes no descriptor in ``index`` reaches; return bytes freed.
+
+        Call with the exclusive lock held, after the index without the removed images is written.
+        """
+        reachable: set[str] = set()
+        pending = [d["digest"] for d in index]
+        while pending:
+            digest = pending.pop()
+            if digest in reachable:
+                continue
+            reachable.add(digest)
+            try:
+                doc = self.read_json(digest)
+            except (StorageError, ValueError):
+                continue
+            if not isinstance(doc, dict):
+                continue
+            if "config" in doc:
+                reachable.add(doc["config"]["digest"])
+            for child in doc.get("layers", []):
+                reachable.add(child["digest"])
+            for child in doc.get("manifests", []):
+                pending.append(child["digest"])
+        freed = 0
+        for digest in list(self.blob_digests()):
+            if digest not in reachable:
+                path = self.blob_path(digest)
+                with contextlib.suppress(FileNotFoundError):
+                    freed += path.stat().st_size
+                    path.unlink()
+        for note in self.meta_dir.iterdir():
+            try:
+                blob = json.loads(note.read_bytes())["blob"]
+            except (ValueError, KeyError, OSError):
+                blob = ""
+            if blob not in reachable:
+                with contextlib.suppress(FileNotFoundError):
+                    note.unlink()
+        return freed
