@@ -1,0 +1,194 @@
+"""The typed instructions: one frozen dataclass per Dockerfile instruction.
+
+Separate from the parsing in :mod:`.instructions` so that code which only *consumes* steps
+(the builder, the image-config writer, ``commit --change``) can import the types alone.
+Fields hold values as written; :func:`~.expand.expand_instruction` returns expanded copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from .flags import Mount
+from .nodes import Heredoc
+
+__all__ = [
+    "Add",
+    "Arg",
+    "Cmd",
+    "Copy",
+    "Entrypoint",
+    "Env",
+    "Expose",
+    "From",
+    "Healthcheck",
+    "Instruction",
+    "Label",
+    "Maintainer",
+    "Onbuild",
+    "Run",
+    "Shell",
+    "Stopsignal",
+    "User",
+    "Volume",
+    "Workdir",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Instruction:
+    """Common to all instructions: where it came from, for messages and ``Step N : …``."""
+
+    keyword: ClassVar[str] = ""
+    line: int = 0
+    original: str = ""
+
+
+@dataclass(frozen=True)
+class From(Instruction):
+    keyword: ClassVar[str] = "FROM"
+    base: str
+    name: str | None = None
+    platform: str | None = None
+
+
+@dataclass(frozen=True)
+class Run(Instruction):
+    """``command`` is a tuple for the exec (JSON) form, a string for the shell form."""
+
+    keyword: ClassVar[str] = "RUN"
+    command: tuple[str, ...] | str
+    json_form: bool = False
+    heredocs: tuple[Heredoc, ...] = ()
+    mounts: tuple[Mount, ...] = ()
+    network: str = "default"
+
+
+@dataclass(frozen=True)
+class Cmd(Instruction):
+    keyword: ClassVar[str] = "CMD"
+    command: tuple[str, ...] | str
+    json_form: bool = False
+
+
+@dataclass(frozen=True)
+class Entrypoint(Instruction):
+    keyword: ClassVar[str] = "ENTRYPOINT"
+    command: tuple[str, ...] | str
+    json_form: bool = False
+
+
+@dataclass(frozen=True)
+class Shell(Instruction):
+    keyword: ClassVar[str] = "SHELL"
+    shell: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Env(Instruction):
+    keyword: ClassVar[str] = "ENV"
+    pairs: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Label(Instruction):
+    keyword: ClassVar[str] = "LABEL"
+    pairs: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Maintainer(Instruction):
+    keyword: ClassVar[str] = "MAINTAINER"
+    name: str
+
+
+@dataclass(frozen=True)
+class Expose(Instruction):
+    keyword: ClassVar[str] = "EXPOSE"
+    ports: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Add(Instruction):
+    """``sources`` are paths or URLs; heredoc sources are in ``heredocs`` (file name = name)."""
+
+    keyword: ClassVar[str] = "ADD"
+    sources: tuple[str, ...]
+    dest: str
+    chown: str | None = None
+    chmod: str | None = None
+    checksum: str | None = None
+    keep_git_dir: bool = False
+    link: bool = False
+    heredocs: tuple[Heredoc, ...] = ()
+
+
+@dataclass(frozen=True)
+class Copy(Instruction):
+    """``from_`` is ``--from`` (a stage name, index or image); heredoc sources in ``heredocs``."""
+
+    keyword: ClassVar[str] = "COPY"
+    sources: tuple[str, ...]
+    dest: str
+    from_: str | None = None
+    chown: str | None = None
+    chmod: str | None = None
+    link: bool = False
+    heredocs: tuple[Heredoc, ...] = ()
+
+
+@dataclass(frozen=True)
+class Volume(Instruction):
+    keyword: ClassVar[str] = "VOLUME"
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class User(Instruction):
+    keyword: ClassVar[str] = "USER"
+    user: str
+
+
+@dataclass(frozen=True)
+class Workdir(Instruction):
+    keyword: ClassVar[str] = "WORKDIR"
+    path: str
+
+
+@dataclass(frozen=True)
+class Arg(Instruction):
+    """``ARG a b=1`` → ``(("a", None), ("b", "1"))``: None means no default."""
+
+    keyword: ClassVar[str] = "ARG"
+    pairs: tuple[tuple[str, str | None], ...]
+
+
+@dataclass(frozen=True)
+class Onbuild(Instruction):
+    """``expression`` is the trigger as text (heredoc bodies appended), run in child builds."""
+
+    keyword: ClassVar[str] = "ONBUILD"
+    expression: str
+
+
+@dataclass(frozen=True)
+class Stopsignal(Instruction):
+    keyword: ClassVar[str] = "STOPSIGNAL"
+    signal: str
+
+
+@dataclass(frozen=True)
+class Healthcheck(Instruction):
+    """``test`` is None for ``HEALTHCHECK NONE``, else ``("CMD", …)`` or ``("CMD-SHELL", cmd)``.
+
+    Durations are nanoseconds as in the image config; 0 means "use the default".
+    """
+
+    keyword: ClassVar[str] = "HEALTHCHECK"
+    test: tuple[str, ...] | None
+    interval: int = 0
+    timeout: int = 0
+    start_period: int = 0
+    start_interval: int = 0
+    retries: int = 0

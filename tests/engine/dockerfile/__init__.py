@@ -1,0 +1,1 @@
+"""Tests of the Dockerfile parser, word expander and typed instructions."""
