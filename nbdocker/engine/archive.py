@@ -20,7 +20,7 @@ import posixpath
 import tarfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import httpx
 
@@ -63,9 +63,11 @@ def open_url(url: str) -> Iterator[tuple[IO[bytes], int | None]]:
                     f"{response.reason_phrase}; check the address"
                 )
             total = response.headers.get("content-length")
-            yield _ResponseReader(response), int(total) if total and total.isdigit() else None
+            yield cast(IO[bytes], _ResponseReader(response)), int(total) if total and total.isdigit() else None
     except httpx.HTTPError as exc:
-        raise ArchiveError(f"{url}: cannot download ({exc}); check the address and network") from None
+        raise ArchiveError(
+            f"{url}: cannot download ({exc}); check the address and network"
+        ) from None
 
 
 class _ResponseReader(io.RawIOBase):
@@ -121,7 +123,7 @@ def write_archive(
     manifest_json: list[dict[str, Any]] = []
     repositories: dict[str, dict[str, str]] = {}
     index: list[dict[str, Any]] = []
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_CHUNK) as tar:  # type: ignore[call-overload]
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_CHUNK) as tar:
         _add_dir(tar, "blobs")
         _add_dir(tar, "blobs/sha256")
 
@@ -143,8 +145,11 @@ def write_archive(
                             f"the store has no notes for layer {diff_id}; remove and re-import "
                             f"image {image.short_id}"
                         )
-                    desc = {"mediaType": MEDIA_TYPES["none"], "digest": diff_id,
-                            "size": record.tar_size}
+                    desc = {
+                        "mediaType": MEDIA_TYPES["none"],
+                        "digest": diff_id,
+                        "size": record.tar_size,
+                    }
                     if diff_id not in written:
                         info = tarfile.TarInfo(blob_name(diff_id))
                         info.size = record.tar_size
@@ -154,20 +159,24 @@ def write_archive(
                         written.add(diff_id)
                 else:
                     desc = {k: blob_desc[k] for k in ("mediaType", "digest", "size")}
-                    if desc["digest"] not in written:
-                        info = tarfile.TarInfo(blob_name(desc["digest"]))
-                        info.size = desc["size"]
+                    digest: str = blob_desc["digest"]
+                    if digest not in written:
+                        info = tarfile.TarInfo(blob_name(digest))
+                        info.size = int(blob_desc["size"])
                         info.mode = 0o644
-                        with store.open_blob(desc["digest"]) as blob:
+                        with store.open_blob(digest) as blob:
                             tar.addfile(info, blob)
-                        written.add(desc["digest"])
+                        written.add(digest)
                 layers.append(desc)
                 on_event(Progress("save", image.short_id, len(layers), len(image.diff_ids)))
             manifest = {
                 "schemaVersion": 2,
                 "mediaType": MANIFEST_MEDIA_TYPE,
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                           "digest": image.id, "size": len(config_data)},
+                "config": {
+                    "mediaType": "application/vnd.oci.image.config.v1+json",
+                    "digest": image.id,
+                    "size": len(config_data),
+                },
                 "layers": layers,
             }
             mdata = json.dumps(manifest, separators=(",", ":")).encode()
@@ -176,7 +185,8 @@ def write_archive(
                 _add_bytes(tar, blob_name(mdigest), mdata)
                 written.add(mdigest)
             base = {"mediaType": MANIFEST_MEDIA_TYPE, "digest": mdigest, "size": len(mdata)}
-            for ref in refs or [None]:
+            named: list[Reference | None] = [*refs] or [None]
+            for ref in named:
                 desc = dict(base)
                 if ref is not None:
                     desc["annotations"] = (
@@ -185,21 +195,32 @@ def write_archive(
                         else {CONTAINERD_NAME: str(ref), REF_NAME: str(ref)}
                     )
                 index.append(desc)
-            manifest_json.append({
-                "Config": blob_name(image.id),
-                "RepoTags": [r.familiar for r in refs if r.tag],
-                "Layers": [blob_name(d) for d in image.diff_ids],
-            })
+            manifest_json.append(
+                {
+                    "Config": blob_name(image.id),
+                    "RepoTags": [r.familiar for r in refs if r.tag],
+                    "Layers": [blob_name(d) for d in image.diff_ids],
+                }
+            )
             for ref in refs:
                 if ref.tag and image.diff_ids:
-                    repositories.setdefault(ref.familiar_name, {})[ref.tag] = (
-                        image.diff_ids[-1].split(":", 1)[1]
-                    )
+                    repositories.setdefault(ref.familiar_name, {})[ref.tag] = image.diff_ids[
+                        -1
+                    ].split(":", 1)[1]
             on_event(TaskDone("save", image.short_id))
         _add_bytes(tar, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
-        _add_bytes(tar, "index.json", json.dumps(
-            {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-             "manifests": index}, separators=(",", ":")).encode())
+        _add_bytes(
+            tar,
+            "index.json",
+            json.dumps(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": "application/vnd.oci.image.index.v1+json",
+                    "manifests": index,
+                },
+                separators=(",", ":"),
+            ).encode(),
+        )
         if plain:
             _add_bytes(tar, "manifest.json", json.dumps(manifest_json).encode())
             _add_bytes(tar, "repositories", json.dumps(repositories).encode())
@@ -233,12 +254,15 @@ class _Archive:
     def open(self, name: str) -> IO[bytes]:
         member = self.members.get(posixpath.normpath(name))
         while member is not None and member.issym():
-            target = posixpath.normpath(posixpath.join(posixpath.dirname(member.name),
-                                                       member.linkname))
+            target = posixpath.normpath(
+                posixpath.join(posixpath.dirname(member.name), member.linkname)
+            )
             member = self.members.get(target)
         if member is None or not member.isreg():
-            raise ArchiveError(f"{self.where}: the archive has no file {name!r}; it is incomplete "
-                               "or not an image archive — save it again")
+            raise ArchiveError(
+                f"{self.where}: the archive has no file {name!r}; it is incomplete "
+                "or not an image archive — save it again"
+            )
         stream = self.tar.extractfile(member)
         assert stream is not None
         return stream
@@ -251,8 +275,9 @@ class _Archive:
         try:
             return json.loads(self.read(name))
         except ValueError:
-            raise ArchiveError(f"{self.where}: {name} is not valid JSON; the archive is corrupt"
-                               ) from None
+            raise ArchiveError(
+                f"{self.where}: {name} is not valid JSON; the archive is corrupt"
+            ) from None
 
 
 def read_archive(
@@ -273,13 +298,14 @@ def read_archive(
     except (OSError, EOFError) as exc:
         if isinstance(exc, OSError) and exc.errno is not None:
             raise
-        raise ArchiveError(f"{where}: cannot read the archive ({exc}); it is corrupt or truncated"
-                           ) from None
+        raise ArchiveError(
+            f"{where}: cannot read the archive ({exc}); it is corrupt or truncated"
+        ) from None
     spool.finish()
     txn.ingests.remove(spool)
     try:
         try:
-            tar = tarfile.open(spool.path, mode="r:")
+            tar = tarfile.open(spool.path, mode="r:")  # noqa: SIM115 - `with tar` below
         except (tarfile.TarError, EOFError) as exc:
             raise ArchiveError(
                 f"{where}: not an image archive ({exc or 'not a tar file'}); load reads what "
@@ -290,8 +316,9 @@ def read_archive(
             try:
                 arch = _Archive(tar, where)
             except (tarfile.TarError, EOFError):
-                raise ArchiveError(f"{where}: the archive is truncated or corrupt; save it again"
-                                   ) from None
+                raise ArchiveError(
+                    f"{where}: the archive is truncated or corrupt; save it again"
+                ) from None
             if arch.has("manifest.json"):
                 images = _read_docker(txn, arch, compression)
             elif arch.has("index.json"):
@@ -327,7 +354,11 @@ def _digest_from_name(name: str) -> str | None:
 
 
 def _ingest_plain_or_compressed(
-    txn: Transaction, arch: _Archive, name: str, diff_id: str, compression: str,
+    txn: Transaction,
+    arch: _Archive,
+    name: str,
+    diff_id: str,
+    compression: str,
     descriptor: dict[str, Any] | None,
 ) -> dict[str, Any]:
     existing = txn.layer(diff_id)
@@ -342,7 +373,9 @@ def _ingest_plain_or_compressed(
             record = ingest_compressed_layer(txn, raw, descriptor, diff_id, where)
         else:
             record = ingest_layer(
-                txn, decompressed(raw), where,
+                txn,
+                decompressed(raw),
+                where,
                 IngestOptions(compression=compression, expected_diff_id=diff_id),
             )
     return record.blob_descriptor()
@@ -352,8 +385,10 @@ def _diff_ids(config: bytes, where: str) -> list[str]:
     try:
         ids = json.loads(config)["rootfs"]["diff_ids"]
     except (ValueError, KeyError, TypeError):
-        raise ArchiveError(f"{where}: an image config has no rootfs.diff_ids; the archive is "
-                           "corrupt or not an image archive") from None
+        raise ArchiveError(
+            f"{where}: an image config has no rootfs.diff_ids; the archive is "
+            "corrupt or not an image archive"
+        ) from None
     return [str(i) for i in ids]
 
 
@@ -367,8 +402,10 @@ def _read_docker(txn: Transaction, arch: _Archive, compression: str) -> list[Loa
         diff_ids = _diff_ids(config, arch.where)
         layer_paths = entry.get("Layers") or []
         if len(layer_paths) != len(diff_ids):
-            raise ArchiveError(f"{arch.where}: manifest.json lists {len(layer_paths)} layers but "
-                               f"the config has {len(diff_ids)}; the archive is corrupt")
+            raise ArchiveError(
+                f"{arch.where}: manifest.json lists {len(layer_paths)} layers but "
+                f"the config has {len(diff_ids)}; the archive is corrupt"
+            )
         layers = [
             _ingest_plain_or_compressed(txn, arch, path, diff_id, compression, None)
             for path, diff_id in zip(layer_paths, diff_ids, strict=True)
@@ -397,24 +434,35 @@ def _read_oci(txn: Transaction, arch: _Archive, compression: str) -> list[Loaded
         manifest_desc = _pick_manifest(arch, desc)
         manifest_data = arch.read(_blob_path(manifest_desc["digest"]))
         if sha256_digest(manifest_data) != manifest_desc["digest"]:
-            raise DigestMismatch(f"{arch.where}: manifest {manifest_desc['digest']} does not "
-                                 "match its content; the archive is corrupt")
+            raise DigestMismatch(
+                f"{arch.where}: manifest {manifest_desc['digest']} does not "
+                "match its content; the archive is corrupt"
+            )
         manifest = json.loads(manifest_data)
         config_digest = manifest["config"]["digest"]
         config = _read_config(arch, _blob_path(config_digest), config_digest)
         diff_ids = _diff_ids(config, arch.where)
         if len(manifest["layers"]) != len(diff_ids):
-            raise ArchiveError(f"{arch.where}: manifest and config disagree on the number of "
-                               "layers; the archive is corrupt")
+            raise ArchiveError(
+                f"{arch.where}: manifest and config disagree on the number of "
+                "layers; the archive is corrupt"
+            )
         layers = []
         for layer, diff_id in zip(manifest["layers"], diff_ids, strict=True):
-            if layer["mediaType"] in (MEDIA_TYPES["none"],
-                                      "application/vnd.docker.image.rootfs.diff.tar") \
-                    and layer["digest"] != diff_id:
-                raise DigestMismatch(f"{arch.where}: uncompressed layer {layer['digest']} is "
-                                     f"not the config's diffID {diff_id}; the archive is corrupt")
-            layers.append(_ingest_plain_or_compressed(
-                txn, arch, _blob_path(layer["digest"]), diff_id, compression, layer))
+            if (
+                layer["mediaType"]
+                in (MEDIA_TYPES["none"], "application/vnd.docker.image.rootfs.diff.tar")
+                and layer["digest"] != diff_id
+            ):
+                raise DigestMismatch(
+                    f"{arch.where}: uncompressed layer {layer['digest']} is "
+                    f"not the config's diffID {diff_id}; the archive is corrupt"
+                )
+            layers.append(
+                _ingest_plain_or_compressed(
+                    txn, arch, _blob_path(layer["digest"]), diff_id, compression, layer
+                )
+            )
         annotations = desc.get("annotations") or {}
         name = annotations.get(CONTAINERD_NAME) or annotations.get(REF_NAME) or ""
         refs: list[Reference] = []

@@ -23,8 +23,9 @@ def default_file_mode() -> int:
 def atomic_output(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     """A binary file that becomes ``path`` only if the block completes; removed otherwise."""
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent or Path("."), prefix=".tmp-",
-                               suffix="-" + target.name)
+    fd, tmp = tempfile.mkstemp(
+        dir=target.parent or Path("."), prefix=".tmp-", suffix="-" + target.name
+    )
     try:
         os.fchmod(fd, default_file_mode())
         with os.fdopen(fd, "wb") as f:

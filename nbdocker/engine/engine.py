@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from . import archive, changes
 from .errors import Conflict, ImageNotFound, UsageError
@@ -140,13 +140,18 @@ class Engine:
             if image.tags:
                 for ref in image.tags:
                     rows.append(
-                        ImageRow(ref.familiar_name, ref.tag or "<none>",
-                                 digests.get(ref.name) or "<none>", image)
+                        ImageRow(
+                            ref.familiar_name,
+                            ref.tag or "<none>",
+                            digests.get(ref.name) or "<none>",
+                            image,
+                        )
                     )
             elif image.digests:
                 for ref in image.digests:
-                    rows.append(ImageRow(ref.familiar_name, "<none>", ref.digest or "<none>",
-                                         image))
+                    rows.append(
+                        ImageRow(ref.familiar_name, "<none>", ref.digest or "<none>", image)
+                    )
             elif reference is None:
                 rows.append(ImageRow("<none>", "<none>", "<none>", image))
         if repo_pat is not None:
@@ -180,14 +185,21 @@ class Engine:
                 size = sizes[layer]
                 layer += 1
             entries.append(
-                HistoryEntry("<missing>", _parse_created(item.get("created")),
-                             item.get("created_by", ""), size, item.get("comment", ""), empty)
+                HistoryEntry(
+                    "<missing>",
+                    _parse_created(item.get("created")),
+                    item.get("created_by", ""),
+                    size,
+                    item.get("comment", ""),
+                    empty,
+                )
             )
         entries.reverse()
         if entries:
             top = entries[0]
-            entries[0] = HistoryEntry(img.id, top.created, top.created_by, top.size, top.comment,
-                                      top.empty_layer)
+            entries[0] = HistoryEntry(
+                img.id, top.created, top.created_by, top.size, top.comment, top.empty_layer
+            )
         return entries
 
     def inspect(self, image: str) -> dict[str, Any]:
@@ -257,7 +269,9 @@ class Engine:
 
             counted = _CountingReader(stream, report)
             record = ingest_layer(
-                txn, decompressed(counted), where,  # type: ignore[arg-type]
+                txn,
+                decompressed(cast(IO[bytes], counted)),
+                where,
                 IngestOptions(compression=self.compression, normalise=True),
             )
             comment = message or f"Imported from {'-' if where.startswith('/') else where}"
@@ -303,7 +317,7 @@ class Engine:
             return
         path = Path(text)
         try:
-            f = open(path, "rb")
+            f = open(path, "rb")  # noqa: SIM115 - `with f` below
         except FileNotFoundError:
             raise ImageNotFound(
                 f"{text}: no such file; give the path of a root filesystem tarball, a URL or - "

@@ -16,7 +16,7 @@ import posixpath
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, cast
 
 import zstandard
 from isal import igzip
@@ -114,14 +114,14 @@ def decompressed(source: IO[bytes]) -> IO[bytes]:
     kind = detect_compression(head)
     raw: IO[bytes] = io.BufferedReader(_Peekable(source, head), buffer_size=_CHUNK)
     if kind == "gzip":
-        return igzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        return cast(IO[bytes], igzip.GzipFile(fileobj=raw, mode="rb"))  # type: ignore[no-untyped-call]
     if kind == "bzip2":
         return bz2.BZ2File(raw, "rb")
     if kind == "xz":
         return lzma.LZMAFile(raw, "rb")
     if kind == "zstd":
         reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-        return reader  # type: ignore[return-value]
+        return cast(IO[bytes], reader)
     return raw
 
 
@@ -130,7 +130,7 @@ def compressed_writer(kind: str, sink: Any) -> Iterator[Any]:
     """A writable stream compressing into ``sink``; deterministic (no names, no timestamps),
     so the same tar always gives the same blob and identical layers are stored once."""
     if kind == "gzip":
-        gz = igzip.GzipFile(filename="", fileobj=sink, mode="wb", mtime=0)
+        gz = igzip.GzipFile(filename="", fileobj=sink, mode="wb", mtime=0)  # type: ignore[no-untyped-call]
         try:
             yield gz
         finally:
@@ -141,7 +141,7 @@ def compressed_writer(kind: str, sink: Any) -> Iterator[Any]:
         try:
             yield zw
         finally:
-            zw.close()
+            zw.close()  # type: ignore[no-untyped-call]
     elif kind == "none":
         yield sink
     else:
@@ -201,8 +201,8 @@ def _normalise(source: IO[bytes], sink: Any, where: str) -> _TarStats:
     size = 0
     try:
         with (
-            tarfile.open(fileobj=source, mode="r|", bufsize=_CHUNK) as src,  # type: ignore[call-overload]
-            tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_CHUNK) as dst,  # type: ignore[call-overload]
+            tarfile.open(fileobj=source, mode="r|", bufsize=_CHUNK) as src,
+            tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_CHUNK) as dst,
         ):
             for member in src:
                 name = safe_member_name(member.name, where)
@@ -332,8 +332,9 @@ def ingest_compressed_layer(
             f"{expected_diff_id}; the archive is corrupt — save it again"
         )
     media_type = MEDIA_TYPES[kind] if kind in MEDIA_TYPES else descriptor["mediaType"]
-    record = LayerRecord(expected_diff_id, ing.digest, media_type, ing.size, diff.size,
-                         stats.content_size)
+    record = LayerRecord(
+        expected_diff_id, ing.digest, media_type, ing.size, diff.size, stats.content_size
+    )
     txn.record_layer(record)
     return record
 

@@ -4,7 +4,8 @@ Layout of ``<root>`` (``$NBDOCKER_HOME``, else the platform user cache dir)::
 
     oci-layout                 {"imageLayoutVersion": "1.0.0"}
     index.json                 one manifest descriptor per reference (annotation
-                               org.opencontainers.image.ref.name = "docker.io/library/ubuntu:14.04"),
+                               org.opencontainers.image.ref.name =
+                               "docker.io/library/ubuntu:14.04"),
                                plus descriptors without a name for untagged (dangling) images
     blobs/sha256/<hex>         manifests, configs, compressed layers — content addressed
     meta/layers/<hex>.json     per layer diffID: its blob, media type and sizes (rebuildable)
