@@ -22,8 +22,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
         engine = Engine(on_event=progress)
-        streams = Streams(sys.stdout, sys.stderr, sys.stdin.buffer, sys.stdout.buffer,
-                          sys.stdout.isatty())
+        streams = Streams(
+            sys.stdout, sys.stderr, sys.stdin.buffer, sys.stdout.buffer, sys.stdout.isatty()
+        )
         VERBS[args.verb](engine, args, streams)
         return 0
     except NbdockerError as exc:

@@ -27,8 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("import", help="Import a root filesystem tarball as an image")
     p.add_argument("-m", "--message", help="Set a commit message for the imported image")
-    p.add_argument("-c", "--change", action="append", default=[], metavar="CHANGE",
-                   help="Apply a Dockerfile instruction to the image (CMD, ENV, …)")
+    p.add_argument(
+        "-c",
+        "--change",
+        action="append",
+        default=[],
+        metavar="CHANGE",
+        help="Apply a Dockerfile instruction to the image (CMD, ENV, …)",
+    )
     p.add_argument("source", metavar="FILE|URL|-")
     p.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
 
@@ -38,8 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
     p.add_argument("--digests", action="store_true", help="Show digests")
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
-    p.add_argument("--format", choices=("table", "json"), default="table",
-                   help="table (default) or json (one object per line)")
+    p.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table (default) or json (one object per line)",
+    )
 
     p = verbs.add_parser("tag", help="Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE")
     p.add_argument("source", metavar="SOURCE_IMAGE[:TAG]")
@@ -52,8 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("history", help="Show the history of an image")
     p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
     p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
-    p.add_argument("-H", "--human", action=argparse.BooleanOptionalAction, default=True,
-                   help="Print sizes and dates in human readable format")
+    p.add_argument(
+        "-H",
+        "--human",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Print sizes and dates in human readable format",
+    )
     p.add_argument("image", metavar="IMAGE")
 
     p = verbs.add_parser("inspect", help="Return low-level information on images")
@@ -61,8 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("save", help="Save one or more images to a tar archive")
     p.add_argument("-o", "--output", help="Write to a file, instead of STDOUT")
-    p.add_argument("--format", choices=("docker", "oci"), default="docker",
-                   help="docker (default; loads with docker load) or oci")
+    p.add_argument(
+        "--format",
+        choices=("docker", "oci"),
+        default="docker",
+        help="docker (default; loads with docker load) or oci",
+    )
     p.add_argument("images", nargs="+", metavar="IMAGE")
 
     p = verbs.add_parser("load", help="Load images from a tar archive or STDIN")

@@ -22,14 +22,20 @@ class TerminalProgress:
             from rich.progress import (
                 BarColumn,
                 DownloadColumn,
-                Progress as Bars,
                 TextColumn,
                 TransferSpeedColumn,
             )
+            from rich.progress import (
+                Progress as Bars,
+            )
 
             self._progress = Bars(
-                TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                TransferSpeedColumn(), console=Console(stderr=True), transient=True,
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                console=Console(stderr=True),
+                transient=True,
             )
 
     def __call__(self, event: Event) -> None:

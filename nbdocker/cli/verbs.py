@@ -50,26 +50,37 @@ def do_images(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
         return
     if args.format == "json":
         for row in rows:
-            print(json.dumps({
-                "Containers": "N/A",
-                "CreatedAt": row.created.strftime("%Y-%m-%d %H:%M:%S %z %Z") if row.created else "",
-                "CreatedSince": since(row.created),
-                "Digest": row.digest,
-                "ID": _short(row.id, args.no_trunc),
-                "Repository": row.repository,
-                "SharedSize": "N/A",
-                "Size": human_size(row.size),
-                "Tag": row.tag,
-                "UniqueSize": "N/A",
-                "VirtualSize": human_size(row.size),
-            }), file=io.out)
+            print(
+                json.dumps(
+                    {
+                        "Containers": "N/A",
+                        "CreatedAt": row.created.strftime("%Y-%m-%d %H:%M:%S %z %Z")
+                        if row.created
+                        else "",
+                        "CreatedSince": since(row.created),
+                        "Digest": row.digest,
+                        "ID": _short(row.id, args.no_trunc),
+                        "Repository": row.repository,
+                        "SharedSize": "N/A",
+                        "Size": human_size(row.size),
+                        "Tag": row.tag,
+                        "UniqueSize": "N/A",
+                        "VirtualSize": human_size(row.size),
+                    }
+                ),
+                file=io.out,
+            )
         return
-    header = ["REPOSITORY", "TAG"] + (["DIGEST"] if args.digests else []) + [
-        "IMAGE ID", "CREATED", "SIZE"]
+    header = (
+        ["REPOSITORY", "TAG"]
+        + (["DIGEST"] if args.digests else [])
+        + ["IMAGE ID", "CREATED", "SIZE"]
+    )
     now = datetime.now(timezone.utc)
     lines = [
-        [row.repository, row.tag] + ([row.digest] if args.digests else []) + [
-            _short(row.id, args.no_trunc), since(row.created, now), human_size(row.size)]
+        [row.repository, row.tag]
+        + ([row.digest] if args.digests else [])
+        + [_short(row.id, args.no_trunc), since(row.created, now), human_size(row.size)]
         for row in rows
     ]
     io.out.write(table(header, lines))
@@ -88,8 +99,9 @@ def do_history(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
     entries = engine.history(args.image)
     if args.quiet:
         for e in entries:
-            print(e.image if e.image == "<missing>" else _short(e.image, args.no_trunc),
-                  file=io.out)
+            print(
+                e.image if e.image == "<missing>" else _short(e.image, args.no_trunc), file=io.out
+            )
         return
     rows = []
     now = datetime.now(timezone.utc)
@@ -98,8 +110,9 @@ def do_history(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
         if not args.no_trunc:
             created_by = truncate(created_by, 45)
         image = e.image if e.image == "<missing>" else _short(e.image, args.no_trunc)
-        created = since(e.created, now) if args.human else (
-            e.created.isoformat() if e.created else "N/A")
+        created = (
+            since(e.created, now) if args.human else (e.created.isoformat() if e.created else "N/A")
+        )
         size = human_size(e.size, 3) if args.human else str(e.size)
         rows.append([image, created, created_by, size, e.comment])
     io.out.write(table(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], rows))
@@ -125,9 +138,7 @@ def do_save(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
             engine.save(args.images, f, format=args.format)
         return
     if io.out_is_tty:
-        raise UsageError(
-            "cowardly refusing to save to a terminal. Use the -o flag or redirect"
-        )
+        raise UsageError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
     engine.save(args.images, io.binary_out, format=args.format)
     io.binary_out.flush()
 
@@ -135,10 +146,12 @@ def do_save(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
 def do_load(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
     if args.input:
         try:
-            source: IO[bytes] = open(args.input, "rb")
+            source: IO[bytes] = open(args.input, "rb")  # noqa: SIM115 - closed below
         except OSError as exc:
-            raise ImageNotFound(f"{args.input}: cannot open ({exc.strerror}); give the path of "
-                                "an archive written by docker save or nbdocker save") from None
+            raise ImageNotFound(
+                f"{args.input}: cannot open ({exc.strerror}); give the path of "
+                "an archive written by docker save or nbdocker save"
+            ) from None
     else:
         if sys.stdin.isatty() and io.binary_in is sys.stdin.buffer:
             raise UsageError("requested load from stdin, but stdin is empty; use -i FILE")

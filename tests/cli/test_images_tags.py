@@ -36,8 +36,9 @@ def test_tag_and_filter_by_repository_as_in_the_tutorial(
     _import(nbdocker, busybox_tarball, "-c", "ENV X=1", "-m", "other")
     _ok(nbdocker("tag", "sha256:" + sinatra[7:], "training/sinatra"))
     out = _ok(nbdocker("images", "ouruser/sinatra")).splitlines()
-    assert out[0] == "REPOSITORY        TAG       IMAGE ID       CREATED          SIZE" or \
-        out[0].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
+    assert out[0] == "REPOSITORY        TAG       IMAGE ID       CREATED          SIZE" or out[
+        0
+    ].split() == ["REPOSITORY", "TAG", "IMAGE", "ID", "CREATED", "SIZE"]
     rows = [line.split() for line in out[1:]]
     assert sorted(r[1] for r in rows) == ["devel", "latest", "v2"]
     assert {r[0] for r in rows} == {"ouruser/sinatra"}
@@ -46,8 +47,11 @@ def test_tag_and_filter_by_repository_as_in_the_tutorial(
     assert _ok(nbdocker("images", "ouruser/sinatra:v2")).count("\n") == 2
     assert _ok(nbdocker("images", "ouruser/*")).count("\n") == 4
     assert ref_names(nbdocker_home) == [
-        "docker.io/ouruser/sinatra:devel", "docker.io/ouruser/sinatra:latest",
-        "docker.io/ouruser/sinatra:v2", "docker.io/training/sinatra:latest"]
+        "docker.io/ouruser/sinatra:devel",
+        "docker.io/ouruser/sinatra:latest",
+        "docker.io/ouruser/sinatra:v2",
+        "docker.io/training/sinatra:latest",
+    ]
     everything = _ok(nbdocker("images")).splitlines()[1:]
     assert len(everything) == 5  # four tags of one image + the untagged second image
     assert any(r.startswith("<none>") for r in everything)
@@ -123,8 +127,7 @@ def test_id_prefixes_resolve_like_docker(nbdocker: RunNbdocker, busybox_tarball:
     ids = {_import(nbdocker, busybox_tarball, "-m", str(i)) for i in range(12)}
     hexes = sorted(i[7:] for i in ids)
     for h in hexes:  # the shortest unique prefix works, the full ID and sha256: form too
-        prefix = next(h[:n] for n in range(1, 65)
-                      if sum(o.startswith(h[:n]) for o in hexes) == 1)
+        prefix = next(h[:n] for n in range(1, 65) if sum(o.startswith(h[:n]) for o in hexes) == 1)
         assert json.loads(_ok(nbdocker("inspect", prefix)))[0]["Id"] == "sha256:" + h
     common = next(a[:1] for a in hexes if sum(b.startswith(a[:1]) for b in hexes) > 1)
     ambiguous = nbdocker("inspect", common)
@@ -145,7 +148,11 @@ def test_id_prefixes_resolve_like_docker(nbdocker: RunNbdocker, busybox_tarball:
     ],
 )
 def test_errors_are_one_line(
-    nbdocker: RunNbdocker, sinatra: str, nbdocker_home: Path, args: list[str], code: int,
+    nbdocker: RunNbdocker,
+    sinatra: str,
+    nbdocker_home: Path,
+    args: list[str],
+    code: int,
     needle: str,
 ) -> None:
     args = [sinatra if a == "PLACEHOLDER" else a for a in args]
@@ -158,8 +165,9 @@ def test_errors_are_one_line(
 
 
 def test_history_and_inspect(nbdocker: RunNbdocker, busybox_tarball: Path) -> None:
-    image = _import(nbdocker, busybox_tarball, "-m", "Added json gem", "-c", "CMD /bin/sh",
-                    "-c", "LABEL a=b")
+    image = _import(
+        nbdocker, busybox_tarball, "-m", "Added json gem", "-c", "CMD /bin/sh", "-c", "LABEL a=b"
+    )
     _ok(nbdocker("tag", image, "ouruser/sinatra:v2"))
     lines = _ok(nbdocker("history", "ouruser/sinatra:v2")).splitlines()
     assert lines[0].split() == ["IMAGE", "CREATED", "CREATED", "BY", "SIZE", "COMMENT"]
@@ -167,11 +175,31 @@ def test_history_and_inspect(nbdocker: RunNbdocker, busybox_tarball: Path) -> No
     assert lines[1].rstrip().endswith("Added json gem")
     assert _ok(nbdocker("history", "-q", "--no-trunc", image)) == image + "\n"
     [info] = json.loads(_ok(nbdocker("inspect", "ouruser/sinatra:v2")))
-    for key in ("Id", "RepoTags", "RepoDigests", "Created", "Author", "Comment", "Config",
-                "RootFS", "Size"):
+    for key in (
+        "Id",
+        "RepoTags",
+        "RepoDigests",
+        "Created",
+        "Author",
+        "Comment",
+        "Config",
+        "RootFS",
+        "Size",
+    ):
         assert key in info
-    for key in ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts", "Labels",
-                "Volumes", "StopSignal", "Healthcheck", "OnBuild"):
+    for key in (
+        "Env",
+        "Cmd",
+        "Entrypoint",
+        "WorkingDir",
+        "User",
+        "ExposedPorts",
+        "Labels",
+        "Volumes",
+        "StopSignal",
+        "Healthcheck",
+        "OnBuild",
+    ):
         assert key in info["Config"]
     assert info["Config"]["Cmd"] == ["/bin/sh", "-c", "/bin/sh"]
     assert info["Config"]["Labels"] == {"a": "b"}

@@ -56,14 +56,13 @@ def test_same_rootfs_in_any_compression_is_stored_once(
         assert nbdocker("import", tarball, f"base:{kind}").returncode == 0
         diff_ids.add(_inspect(nbdocker, f"base:{kind}")["RootFS"]["Layers"][0])
     assert len(diff_ids) == 1
-    big_blobs = [p for p in (nbdocker_home / "blobs" / "sha256").iterdir()
-                 if p.stat().st_size > 100_000]
+    big_blobs = [
+        p for p in (nbdocker_home / "blobs" / "sha256").iterdir() if p.stat().st_size > 100_000
+    ]
     assert len(big_blobs) == 1
 
 
-def test_import_from_stdin_as_in_the_tutorial(
-    nbdocker: RunNbdocker, busybox_tarball: Path
-) -> None:
+def test_import_from_stdin_as_in_the_tutorial(nbdocker: RunNbdocker, busybox_tarball: Path) -> None:
     # cat ubuntu-14.04-x86_64-minimal.tar.gz | nbdocker import - ubuntu:14.04
     result = nbdocker("import", "-", "ubuntu:14.04", input=busybox_tarball.read_bytes())
     assert result.returncode == 0, result.stderr
@@ -111,10 +110,31 @@ def test_import_from_url(
 
 def test_message_and_changes_set_the_config(nbdocker: RunNbdocker, busybox_tarball: Path) -> None:
     result = nbdocker(
-        "import", "-m", "my base", "-c", 'CMD ["/bin/sh", "-c", "echo hi"]', "-c", "ENV A=1 B=2",
-        "-c", "ENV C=$A-x", "-c", "EXPOSE 80 53/udp", "-c", "LABEL team=edu", "-c", "USER nobody",
-        "-c", "WORKDIR /srv", "-c", "WORKDIR app", "-c", "VOLUME /data",
-        "-c", "ENTRYPOINT /bin/echo", busybox_tarball, "custom:1",
+        "import",
+        "-m",
+        "my base",
+        "-c",
+        'CMD ["/bin/sh", "-c", "echo hi"]',
+        "-c",
+        "ENV A=1 B=2",
+        "-c",
+        "ENV C=$A-x",
+        "-c",
+        "EXPOSE 80 53/udp",
+        "-c",
+        "LABEL team=edu",
+        "-c",
+        "USER nobody",
+        "-c",
+        "WORKDIR /srv",
+        "-c",
+        "WORKDIR app",
+        "-c",
+        "VOLUME /data",
+        "-c",
+        "ENTRYPOINT /bin/echo",
+        busybox_tarball,
+        "custom:1",
     )
     assert result.returncode == 0, result.stderr
     info = _inspect(nbdocker, "custom:1")
@@ -154,26 +174,52 @@ def _plain_tar_bytes(rootfs: Path) -> bytes:
     ("case", "make_args", "code", "needle"),
     [
         ("missing file", lambda d: ["import", str(d / "nope.tar.gz"), "x:1"], 1, "no such file"),
-        ("bad reference", lambda d: ["import", str(d / "good.tar.gz"), "Bad:Name"], 1,
-         "invalid reference format"),
-        ("truncated gzip", lambda d: ["import", str(d / "trunc.tar.gz"), "x:1"], 1,
-         "not a valid tar"),
-        ("truncated plain tar", lambda d: ["import", str(d / "trunc.tar"), "x:1"], 1,
-         "not a valid tar"),
+        (
+            "bad reference",
+            lambda d: ["import", str(d / "good.tar.gz"), "Bad:Name"],
+            1,
+            "invalid reference format",
+        ),
+        (
+            "truncated gzip",
+            lambda d: ["import", str(d / "trunc.tar.gz"), "x:1"],
+            1,
+            "not a valid tar",
+        ),
+        (
+            "truncated plain tar",
+            lambda d: ["import", str(d / "trunc.tar"), "x:1"],
+            1,
+            "not a valid tar",
+        ),
         ("not a tarball", lambda d: ["import", str(d / "junk.bin"), "x:1"], 1, "not a valid tar"),
-        ("path escaping", lambda d: ["import", str(d / "evil.tar"), "x:1"], 1,
-         "outside the root"),
-        ("bad change", lambda d: ["import", "-c", "RUN true", str(d / "good.tar.gz"), "x:1"], 1,
-         "does not support RUN"),
+        ("path escaping", lambda d: ["import", str(d / "evil.tar"), "x:1"], 1, "outside the root"),
+        (
+            "bad change",
+            lambda d: ["import", "-c", "RUN true", str(d / "good.tar.gz"), "x:1"],
+            1,
+            "does not support RUN",
+        ),
         ("directory", lambda d: ["import", str(d), "x:1"], 2, "is a directory"),
-        ("unknown flag", lambda d: ["import", "--bogus", str(d / "good.tar.gz")], 2,
-         "unrecognized arguments"),
+        (
+            "unknown flag",
+            lambda d: ["import", "--bogus", str(d / "good.tar.gz")],
+            2,
+            "unrecognized arguments",
+        ),
         ("no source", lambda d: ["import"], 2, "required"),
     ],
 )
 def test_bad_input_is_one_line_and_changes_nothing(
-    nbdocker: RunNbdocker, nbdocker_home: Path, busybox_tarball: Path, busybox_rootfs: Path,
-    tmp_path: Path, case: str, make_args, code: int, needle: str,
+    nbdocker: RunNbdocker,
+    nbdocker_home: Path,
+    busybox_tarball: Path,
+    busybox_rootfs: Path,
+    tmp_path: Path,
+    case: str,
+    make_args,
+    code: int,
+    needle: str,
 ) -> None:
     (tmp_path / "good.tar.gz").write_bytes(busybox_tarball.read_bytes())
     (tmp_path / "trunc.tar.gz").write_bytes(_truncated(busybox_tarball.read_bytes()))

@@ -22,8 +22,9 @@ def _ok(result) -> str:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def docker_multilayer(docker_engine: DockerEngine, busybox_tarball: Path,
-                      tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+def docker_multilayer(
+    docker_engine: DockerEngine, busybox_tarball: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, Path]:
     """An image Docker itself built (several layers, a deletion, an opaque directory, a
     hardlink, modes and owners), and ``docker save`` of it."""
     docker_engine.run("import", "-c", 'CMD ["/bin/sh"]', busybox_tarball, "nbdtest/base:1")
@@ -56,23 +57,32 @@ def _docker_export(docker_engine: DockerEngine, image: str) -> bytes:
 def test_imported_busybox_saved_by_nbdocker_loads_and_runs_in_docker(
     nbdocker: RunNbdocker, docker_engine: DockerEngine, busybox_tarball: Path, tmp_path: Path
 ) -> None:
-    image_id = _ok(nbdocker("import", "-c", 'CMD ["echo", "from cmd"]', busybox_tarball,
-                            "nbd/busybox:1")).strip()
+    image_id = _ok(
+        nbdocker("import", "-c", 'CMD ["echo", "from cmd"]', busybox_tarball, "nbd/busybox:1")
+    ).strip()
     archive = tmp_path / "bb.tar"
     _ok(nbdocker("save", "-o", archive, "nbd/busybox:1"))
     loaded = docker_engine.run("load", "-i", archive).stdout
     assert "Loaded image: nbd/busybox:1" in loaded
-    assert docker_engine.run("run", "--rm", "--network", "none", "nbd/busybox:1",
-                             "echo", "ok").stdout == "ok\n"
-    assert docker_engine.run("run", "--rm", "--network", "none", "nbd/busybox:1").stdout \
+    assert (
+        docker_engine.run("run", "--rm", "--network", "none", "nbd/busybox:1", "echo", "ok").stdout
+        == "ok\n"
+    )
+    assert (
+        docker_engine.run("run", "--rm", "--network", "none", "nbd/busybox:1").stdout
         == "from cmd\n"
-    assert docker_engine.run("inspect", "--format", "{{.Id}}",
-                             "nbd/busybox:1").stdout.strip() == image_id
+    )
+    assert (
+        docker_engine.run("inspect", "--format", "{{.Id}}", "nbd/busybox:1").stdout.strip()
+        == image_id
+    )
 
 
 @pytest.mark.docker
 def test_docker_save_loads_with_the_same_id_and_files(
-    nbdocker: RunNbdocker, docker_engine: DockerEngine, docker_multilayer: tuple[str, Path],
+    nbdocker: RunNbdocker,
+    docker_engine: DockerEngine,
+    docker_multilayer: tuple[str, Path],
     tmp_path: Path,
 ) -> None:
     image_id, saved = docker_multilayer
@@ -91,15 +101,18 @@ def test_docker_save_loads_with_the_same_id_and_files(
     # And the round trip runs in Docker again, with the same ID.
     docker_engine.run("rmi", "nbdtest/multi:1")
     docker_engine.run("load", "-i", ours)
-    assert docker_engine.run("run", "--rm", "--network", "none", "nbdtest/multi:1").stdout \
-        == "hi\n"
-    assert docker_engine.run("inspect", "--format", "{{.Id}}", "nbdtest/multi:1").stdout.strip() \
+    assert docker_engine.run("run", "--rm", "--network", "none", "nbdtest/multi:1").stdout == "hi\n"
+    assert (
+        docker_engine.run("inspect", "--format", "{{.Id}}", "nbdtest/multi:1").stdout.strip()
         == image_id
+    )
 
 
 @pytest.mark.docker
 def test_load_reads_the_oci_layout_based_docker_form_and_stdin(
-    nbdocker: RunNbdocker, docker_multilayer: tuple[str, Path], tmp_path: Path,
+    nbdocker: RunNbdocker,
+    docker_multilayer: tuple[str, Path],
+    tmp_path: Path,
     nbdocker_home: Path,
 ) -> None:
     image_id, saved = docker_multilayer
@@ -121,36 +134,54 @@ def test_load_reads_the_oci_layout_based_docker_form_and_stdin(
 
 @pytest.mark.skopeo
 def test_skopeo_reads_the_store_and_our_oci_archives(
-    nbdocker: RunNbdocker, nbdocker_home: Path, skopeo: str, busybox_tarball: Path,
+    nbdocker: RunNbdocker,
+    nbdocker_home: Path,
+    skopeo: str,
+    busybox_tarball: Path,
     tmp_path: Path,
 ) -> None:
     image_id = _ok(nbdocker("import", busybox_tarball, "ouruser/sinatra:v2")).strip()
     ref = f"oci:{nbdocker_home}:docker.io/ouruser/sinatra:v2"
-    inspected = json.loads(subprocess.run([skopeo, "inspect", ref], check=True,
-                                          capture_output=True, text=True).stdout)
+    inspected = json.loads(
+        subprocess.run([skopeo, "inspect", ref], check=True, capture_output=True, text=True).stdout
+    )
     assert len(inspected["Layers"]) == 1
-    config = json.loads(subprocess.run([skopeo, "inspect", "--config", ref], check=True,
-                                       capture_output=True, text=True).stdout)
-    assert config["rootfs"]["diff_ids"] == json.loads(
-        _ok(nbdocker("inspect", image_id)))[0]["RootFS"]["Layers"]
+    config = json.loads(
+        subprocess.run(
+            [skopeo, "inspect", "--config", ref], check=True, capture_output=True, text=True
+        ).stdout
+    )
+    assert (
+        config["rootfs"]["diff_ids"]
+        == json.loads(_ok(nbdocker("inspect", image_id)))[0]["RootFS"]["Layers"]
+    )
     # skopeo copies out of the store into an OCI archive, which nbdocker loads elsewhere.
     copied = tmp_path / "copied.tar"
-    subprocess.run([skopeo, "copy", ref, f"oci-archive:{copied}:sinatra:copied"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [skopeo, "copy", ref, f"oci-archive:{copied}:sinatra:copied"],
+        check=True,
+        capture_output=True,
+    )
     other = {"NBDOCKER_HOME": str(tmp_path / "other-home")}
     assert _ok(nbdocker("load", "-i", copied, env=other)) == "Loaded image: sinatra:copied\n"
     assert json.loads(_ok(nbdocker("inspect", "sinatra:copied", env=other)))[0]["Id"] == image_id
     # Our --format oci archive is one skopeo reads.
     oci = tmp_path / "ours-oci.tar"
     _ok(nbdocker("save", "--format", "oci", "-o", oci, "ouruser/sinatra:v2"))
-    seen = json.loads(subprocess.run([skopeo, "inspect", f"oci-archive:{oci}"], check=True,
-                                     capture_output=True, text=True).stdout)
+    seen = json.loads(
+        subprocess.run(
+            [skopeo, "inspect", f"oci-archive:{oci}"], check=True, capture_output=True, text=True
+        ).stdout
+    )
     assert seen["Digest"].startswith("sha256:")
 
 
 @pytest.mark.skopeo
 def test_loads_a_buildah_oci_archive(
-    nbdocker: RunNbdocker, nbdocker_home: Path, busybox_tarball: Path, tmp_path: Path,
+    nbdocker: RunNbdocker,
+    nbdocker_home: Path,
+    busybox_tarball: Path,
+    tmp_path: Path,
     skopeo: str,
 ) -> None:
     import os
@@ -164,18 +195,29 @@ def test_loads_a_buildah_oci_archive(
     if os.geteuid() != 0:
         require("buildah", "buildah with a private storage root needs root here")
     image_id = _ok(nbdocker("import", busybox_tarball, "src:1")).strip()
-    storage = ["--root", str(tmp_path / "bh-root"), "--runroot", str(tmp_path / "bh-run"),
-               "--storage-driver", "vfs"]
-    run = lambda *a: subprocess.run([buildah, *storage, *a], check=True,  # noqa: E731
-                                    capture_output=True, text=True)
+    storage = [
+        "--root",
+        str(tmp_path / "bh-root"),
+        "--runroot",
+        str(tmp_path / "bh-run"),
+        "--storage-driver",
+        "vfs",
+    ]
+    def run(*a: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(buildah), *storage, *a], check=True, capture_output=True, text=True
+        )
+
     pulled = run("pull", "-q", f"oci:{nbdocker_home}:docker.io/library/src:1").stdout.strip()
     out = tmp_path / "buildah.tar"
     run("push", pulled, f"oci-archive:{out}:fromb:1")
     other = {"NBDOCKER_HOME": str(tmp_path / "other")}
     assert _ok(nbdocker("load", "-i", out, env=other)) == "Loaded image: fromb:1\n"
     [info] = json.loads(_ok(nbdocker("inspect", "fromb:1", env=other)))
-    assert info["RootFS"]["Layers"] == json.loads(
-        _ok(nbdocker("inspect", image_id)))[0]["RootFS"]["Layers"]
+    assert (
+        info["RootFS"]["Layers"]
+        == json.loads(_ok(nbdocker("inspect", image_id)))[0]["RootFS"]["Layers"]
+    )
 
 
 def _tamper(archive: Path, out: Path) -> None:
@@ -187,14 +229,18 @@ def _tamper(archive: Path, out: Path) -> None:
             data = src.extractfile(m).read() if m.isreg() else None  # type: ignore[union-attr]
             if m.name == victim and data:
                 pos = len(data) // 3
-                data = data[:pos] + bytes([data[pos] ^ 0xFF]) + data[pos + 1:]
+                data = data[:pos] + bytes([data[pos] ^ 0xFF]) + data[pos + 1 :]
             dst.addfile(m, io.BytesIO(data) if data is not None else None)
 
 
 @pytest.mark.parametrize("case", ["truncated", "tampered", "rootfs tarball", "missing file"])
 def test_bad_archives_are_rejected_and_change_nothing(
-    nbdocker: RunNbdocker, nbdocker_home: Path, busybox_tarball: Path, busybox_rootfs: Path,
-    tmp_path: Path, case: str,
+    nbdocker: RunNbdocker,
+    nbdocker_home: Path,
+    busybox_tarball: Path,
+    busybox_rootfs: Path,
+    tmp_path: Path,
+    case: str,
 ) -> None:
     from tests.support.rootfs import make_rootfs_tarball
 

@@ -24,8 +24,11 @@ DIGEST = "sha256:" + "a" * 64
         (f"busybox@{DIGEST}", f"docker.io/library/busybox@{DIGEST}", f"busybox@{DIGEST}"),
         (f"a/b:t@{DIGEST}", f"docker.io/a/b:t@{DIGEST}", f"a/b:t@{DIGEST}"),
         ("[::1]:5000/x:1", "[::1]:5000/x:1", "[::1]:5000/x:1"),
-        ("my-registry.example.com:443/team/app", "my-registry.example.com:443/team/app:latest",
-         "my-registry.example.com:443/team/app:latest"),
+        (
+            "my-registry.example.com:443/team/app",
+            "my-registry.example.com:443/team/app:latest",
+            "my-registry.example.com:443/team/app:latest",
+        ),
     ],
 )
 def test_normalises_like_docker(text: str, full: str, familiar: str) -> None:

@@ -23,8 +23,13 @@ def _describe(tar: tarfile.TarFile, member: tarfile.TarInfo) -> Entry:
     if member.issym():
         return ("l", 0, member.uid, member.gid, member.linkname)
     if member.islnk():
-        return ("h", member.mode & 0o7777, member.uid, member.gid,
-                posixpath.normpath(member.linkname.lstrip("./") or "."))
+        return (
+            "h",
+            member.mode & 0o7777,
+            member.uid,
+            member.gid,
+            posixpath.normpath(member.linkname.lstrip("./") or "."),
+        )
     if member.isdir():
         return ("d", member.mode & 0o7777, member.uid, member.gid, "")
     return (str(member.type), member.mode & 0o7777, member.uid, member.gid, "")
@@ -77,8 +82,16 @@ def tree_of_docker_archive(archive: bytes | Path) -> dict[str, dict[str, Entry]]
     return out
 
 
-DOCKER_RUNTIME_PATHS = (".dockerenv", "etc/hosts", "etc/hostname", "etc/resolv.conf", "dev",
-                        "proc", "sys", "etc/mtab")
+DOCKER_RUNTIME_PATHS = (
+    ".dockerenv",
+    "etc/hosts",
+    "etc/hostname",
+    "etc/resolv.conf",
+    "dev",
+    "proc",
+    "sys",
+    "etc/mtab",
+)
 
 
 def tree_of_export(export: bytes) -> dict[str, Entry]:
@@ -86,6 +99,7 @@ def tree_of_export(export: bytes) -> dict[str, Entry]:
     tree: dict[str, Entry] = {}
     apply_layer(tree, io.BytesIO(export))
     return {
-        p: e for p, e in tree.items()
+        p: e
+        for p, e in tree.items()
         if not any(p == r or p.startswith(r + "/") for r in DOCKER_RUNTIME_PATHS)
     }
