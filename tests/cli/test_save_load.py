@@ -303,3 +303,32 @@ def test_two_processes_writing_at_once_lose_nothing(
         assert (f"imp{w}", "1") in names
         assert all((f"w{w}/t", str(i)) in names for i in range(15))
     assert len(names) == 1 + 3 + 45
+
+
+@pytest.mark.docker
+def test_zstd_layers_on_request_still_save_for_docker(
+    nbdocker: RunNbdocker, nbdocker_home: Path, docker_engine: DockerEngine,
+    busybox_tarball: Path,
+) -> None:
+    zstd = {"NBDOCKER_COMPRESSION": "zstd"}
+    image_id = _ok(nbdocker("import", busybox_tarball, "nbd/zstd:1", env=zstd)).strip()
+    manifest_digest = next(
+        d["digest"] for d in json.loads((nbdocker_home / "index.json").read_text())["manifests"]
+    )
+    manifest = json.loads(
+        (nbdocker_home / "blobs" / "sha256" / manifest_digest.split(":")[1]).read_text()
+    )
+    [layer] = manifest["layers"]
+    assert layer["mediaType"] == "application/vnd.oci.image.layer.v1.tar+zstd"
+    blob = (nbdocker_home / "blobs" / "sha256" / layer["digest"].split(":")[1]).read_bytes()
+    assert blob[:4] == b"\x28\xb5\x2f\xfd"
+    # save to standard output, piped into docker load
+    saved = nbdocker("save", "nbd/zstd:1")
+    assert saved.returncode == 0, saved.stderr
+    docker_engine.run("load", input=saved.stdout)
+    assert docker_engine.run("run", "--rm", "--network", "none", "nbd/zstd:1",
+                             "echo", "ok").stdout == "ok\n"
+    assert docker_engine.run("inspect", "--format", "{{.Id}}", "nbd/zstd:1").stdout.strip() \
+        == image_id
+    bad = nbdocker("images", env={"NBDOCKER_COMPRESSION": "lz4"})
+    assert bad.returncode == 2 and b"use gzip or zstd" in bad.stderr
