@@ -12,7 +12,7 @@ from ..engine import Engine
 from ..engine.errors import NbdockerError
 from .grammar import build_parser
 from .progress import TerminalProgress
-from .verbs import VERBS, Streams
+from .streams import Streams
 
 __all__ = ["main"]
 
@@ -25,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         streams = Streams(
             sys.stdout, sys.stderr, sys.stdin.buffer, sys.stdout.buffer, sys.stdout.isatty()
         )
-        VERBS[args.verb](engine, args, streams)
+        args.handler(engine, args, streams)
         return 0
     except NbdockerError as exc:
         progress.close()

@@ -63,7 +63,10 @@ def open_url(url: str) -> Iterator[tuple[IO[bytes], int | None]]:
                     f"{response.reason_phrase}; check the address"
                 )
             total = response.headers.get("content-length")
-            yield cast(IO[bytes], _ResponseReader(response)), int(total) if total and total.isdigit() else None
+            yield (
+                cast(IO[bytes], _ResponseReader(response)),
+                int(total) if total and total.isdigit() else None,
+            )
     except httpx.HTTPError as exc:
         raise ArchiveError(
             f"{url}: cannot download ({exc}); check the address and network"

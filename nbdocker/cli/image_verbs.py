@@ -1,31 +1,20 @@
-"""What each verb does with the engine and how its result is printed (Docker's output shapes)."""
+"""The image verbs — import, images, tag, rmi, history, inspect, save, load: their grammar
+(Docker's flags) and what each does with the engine, printed in Docker's output shapes."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import IO
+from typing import IO, Any
 
 from ..engine import Engine
 from ..engine.errors import ImageNotFound, UsageError
 from ..formatting import human_size, since, table, truncate
+from .streams import Handler, Streams
 
-__all__ = ["VERBS", "Streams"]
-
-
-@dataclass(frozen=True)
-class Streams:
-    """Where a verb reads and writes: the process's streams, or the notebook's."""
-
-    out: IO[str]
-    err: IO[str]
-    binary_in: IO[bytes]
-    binary_out: IO[bytes]
-    out_is_tty: bool = False
+__all__ = ["register"]
 
 
 def _short(image_id: str, no_trunc: bool) -> str:
@@ -164,7 +153,7 @@ def do_load(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
             print(f"{label}: {name}", file=io.out)
 
 
-VERBS: dict[str, Callable[[Engine, argparse.Namespace, Streams], None]] = {
+HANDLERS: dict[str, Handler] = {
     "import": do_import,
     "images": do_images,
     "tag": do_tag,
@@ -174,3 +163,71 @@ VERBS: dict[str, Callable[[Engine, argparse.Namespace, Streams], None]] = {
     "save": do_save,
     "load": do_load,
 }
+
+
+def register(verbs: Any) -> None:
+    """Add the image verbs to the ``nbdocker`` sub-command parser."""
+    p = verbs.add_parser("import", help="Import a root filesystem tarball as an image")
+    p.add_argument("-m", "--message", help="Set a commit message for the imported image")
+    p.add_argument(
+        "-c",
+        "--change",
+        action="append",
+        default=[],
+        metavar="CHANGE",
+        help="Apply a Dockerfile instruction to the image (CMD, ENV, …)",
+    )
+    p.add_argument("source", metavar="FILE|URL|-")
+    p.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
+
+    p = verbs.add_parser("images", help="List images")
+    p.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
+    p.add_argument("-a", "--all", action="store_true", help="Show all images")
+    p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
+    p.add_argument("--digests", action="store_true", help="Show digests")
+    p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+    p.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table (default) or json (one object per line)",
+    )
+
+    p = verbs.add_parser("tag", help="Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE")
+    p.add_argument("source", metavar="SOURCE_IMAGE[:TAG]")
+    p.add_argument("target", metavar="TARGET_IMAGE[:TAG]")
+
+    p = verbs.add_parser("rmi", help="Remove one or more images")
+    p.add_argument("-f", "--force", action="store_true", help="Force removal of the image")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+
+    p = verbs.add_parser("history", help="Show the history of an image")
+    p.add_argument("--no-trunc", action="store_true", help="Don't truncate output")
+    p.add_argument("-q", "--quiet", action="store_true", help="Only show image IDs")
+    p.add_argument(
+        "-H",
+        "--human",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Print sizes and dates in human readable format",
+    )
+    p.add_argument("image", metavar="IMAGE")
+
+    p = verbs.add_parser("inspect", help="Return low-level information on images")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+
+    p = verbs.add_parser("save", help="Save one or more images to a tar archive")
+    p.add_argument("-o", "--output", help="Write to a file, instead of STDOUT")
+    p.add_argument(
+        "--format",
+        choices=("docker", "oci"),
+        default="docker",
+        help="docker (default; loads with docker load) or oci",
+    )
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+
+    p = verbs.add_parser("load", help="Load images from a tar archive or STDIN")
+    p.add_argument("-i", "--input", help="Read from tar archive file, instead of STDIN")
+    p.add_argument("-q", "--quiet", action="store_true", help="Suppress the load output")
+    for name, handler in HANDLERS.items():
+        verbs.choices[name].set_defaults(handler=handler)

@@ -1,0 +1,24 @@
+"""Where a verb reads and writes: the process's streams for the CLI, the cell's in a notebook."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO
+
+from ..engine import Engine
+
+__all__ = ["Handler", "Streams"]
+
+
+@dataclass(frozen=True)
+class Streams:
+    out: IO[str]
+    err: IO[str]
+    binary_in: IO[bytes]
+    binary_out: IO[bytes]
+    out_is_tty: bool = False
+
+
+Handler = Callable[[Engine, argparse.Namespace, Streams], None]
