@@ -1,0 +1,32 @@
+"""Helpers the tests use to start and drive the real components.
+
+- :mod:`tests.support.real` — ``require()``: skip, or fail in CI, when a real component is
+  missing; the session hooks that turn any skip into a failure in CI.
+- :mod:`tests.support.dockerd` — :class:`DockerEngine`, a private ``dockerd`` on its own socket.
+- :mod:`tests.support.rootfs` — a tiny busybox root filesystem and deterministic tarballs of it.
+
+Fixtures built on these live in ``tests/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping
+from typing import Protocol
+
+
+class RunNbdocker(Protocol):
+    """Type of the ``nbdocker`` fixture: run ``python -m nbdocker ARGS`` and capture it."""
+
+    def __call__(
+        self,
+        *args: str | os.PathLike[str],
+        input: bytes | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = 600,
+    ) -> subprocess.CompletedProcess[bytes]: ...
+
+
+__all__ = ["RunNbdocker"]
