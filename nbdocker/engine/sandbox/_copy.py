@@ -1,0 +1,151 @@
+"""The copy-based root file system, for machines where overlayfs cannot be mounted.
+
+:func:`populate` applies the layers (and the previous upper dir) one over another into a plain
+directory; after the run :func:`compute_upper` compares that directory with the merged view of
+the lower layers and rewrites the upper dir in overlayfs form, so callers see the same result as
+with an overlay mount: added/changed entries as copies, deleted ones as 0:0 character-device
+whiteouts (an empty ``.wh.<name>`` file where the kernel forbids that mknod, kernels < 5.8
+without privilege). Directories that exist on both sides are diffed child by child, so the copy
+fallback never needs opaque directories.
+
+Failure guarantee: :func:`compute_upper` builds the new upper dir beside the old one and only
+swaps contents once it is complete.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+from pathlib import Path
+
+from ._view import LowerView, copy_meta, copy_node, copy_tree, is_opaque, is_whiteout, lstat, remove
+
+
+def _apply(layer: Path, root: Path) -> None:
+    """Apply one overlay-form layer onto ``root`` (whiteouts delete, opaque dirs replace)."""
+    dirs: list[tuple[os.stat_result, Path, Path]] = []
+    links: dict[tuple[int, int], Path] = {}
+    for dirpath, dirnames, filenames in os.walk(layer):
+        src_dir = Path(dirpath)
+        dst_dir = root / src_dir.relative_to(layer)
+        for name in dirnames + filenames:
+            src, dst = src_dir / name, dst_dir / name
+            st = os.lstat(src)
+            old = lstat(dst)
+            if is_whiteout(st):
+                remove(dst)
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if old is not None and (not stat.S_ISDIR(old.st_mode) or is_opaque(src)):
+                    remove(dst)
+                    old = None
+                if old is None:
+                    dst.mkdir()
+                dirs.append((st, src, dst))
+                continue
+            if name in dirnames:  # a symlink to a directory: os.walk lists it as a dir
+                dirnames.remove(name)
+            remove(dst)
+            key = (st.st_dev, st.st_ino)
+            if st.st_nlink > 1 and key in links:
+                os.link(links[key], dst)
+                continue
+            copy_node(src, dst, st)
+            links[key] = dst
+    for st, src, dst in reversed(dirs):
+        copy_meta(st, dst, src)
+    copy_meta(os.lstat(layer), root, layer)
+
+
+def populate(root: Path, layers: tuple[Path, ...]) -> None:
+    """Fill the empty directory ``root`` with the merge of ``layers`` (bottom-most first)."""
+    for layer in layers:
+        _apply(layer, root)
+
+
+def _changed(a: os.stat_result, b: os.stat_result, pa: Path, pb: Path) -> bool:
+    if stat.S_IFMT(a.st_mode) != stat.S_IFMT(b.st_mode):
+        return True
+    if (a.st_mode, a.st_uid, a.st_gid, a.st_mtime_ns) != (
+        b.st_mode,
+        b.st_uid,
+        b.st_gid,
+        b.st_mtime_ns,
+    ):
+        return True
+    if stat.S_ISLNK(a.st_mode):
+        return os.readlink(pa) != os.readlink(pb)
+    if stat.S_ISREG(a.st_mode):
+        return a.st_size != b.st_size
+    return (stat.S_ISCHR(a.st_mode) or stat.S_ISBLK(a.st_mode)) and a.st_rdev != b.st_rdev
+
+
+class _Differ:
+    def __init__(self, root: Path, view: LowerView, out: Path) -> None:
+        self.root, self.view, self.out = root, view, out
+        self.made: list[str] = []
+
+    def _parents(self, rel: str) -> None:
+        """Create ``out/rel``'s directory chain, mirroring the root's directories."""
+        parts = [p for p in rel.split("/") if p]
+        for depth in range(len(parts)):
+            sub = "/".join(parts[: depth + 1])
+            if not (self.out / sub).exists():
+                (self.out / sub).mkdir()
+                self.made.append(sub)
+
+    def _whiteout(self, rel_dir: str, name: str) -> None:
+        self._parents(rel_dir)
+        target = self.out / rel_dir / name
+        try:
+            os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+        except OSError as exc:
+            if exc.errno != errno.EPERM:
+                raise
+            (self.out / rel_dir / f".wh.{name}").touch()
+
+    def diff(self, rel: str) -> None:
+        here = self.root / rel
+        lower = self.view.listdir(rel)
+        names = set(os.listdir(here))
+        for name in sorted(set(lower) - names):
+            self._whiteout(rel, name)
+        for name in sorted(names):
+            child = f"{rel}/{name}" if rel else name
+            st = os.lstat(here / name)
+            lp = lower.get(name)
+            lst = lstat(lp) if lp is not None else None
+            if lp is None or lst is None:
+                self._parents(rel)
+                copy_tree(here / name, self.out / child)
+            elif stat.S_ISDIR(st.st_mode) and stat.S_ISDIR(lst.st_mode):
+                if _changed(st, lst, here / name, lp):
+                    self._parents(child)
+                self.diff(child)
+            elif _changed(st, lst, here / name, lp):
+                self._parents(rel)
+                copy_tree(here / name, self.out / child)
+
+    def finish(self) -> None:
+        for sub in reversed(self.made):
+            copy_meta(os.lstat(self.root / sub), self.out / sub, self.root / sub)
+        copy_meta(os.lstat(self.root), self.out, self.root)
+
+
+def compute_upper(root: Path, lowers: tuple[Path, ...], upper: Path, scratch: Path) -> None:
+    """Rewrite ``upper`` as the overlay-form difference between ``root`` and ``lowers``."""
+    new = scratch / "upper.new"
+    if new.exists():
+        shutil.rmtree(new)
+    new.mkdir()
+    differ = _Differ(root, LowerView(lowers), new)
+    differ.diff("")
+    differ.finish()
+    for name in os.listdir(upper):
+        remove(upper / name)
+    for name in os.listdir(new):
+        os.rename(new / name, upper / name)
+    copy_meta(os.lstat(new), upper, new)
+    new.rmdir()

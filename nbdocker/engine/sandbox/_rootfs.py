@@ -1,0 +1,220 @@
+"""Assemble the container's root inside its mount namespace, then pivot into it.
+
+Order (all before ``pivot_root``, with every target inside the new root resolved by
+:func:`secure_join`, so an image's symlink can never point a mount at a host path):
+root mount (overlay or copy) → ``/proc`` (+ Docker's masked and read-only paths) → ``/dev``
+(tmpfs, host device nodes, devpts ``newinstance``, ``/dev/shm``, ``/dev/mqueue``) → ``/sys``
+read-only → generated ``/etc/hosts``, ``/etc/hostname``, ``/etc/resolv.conf`` → user binds →
+``pivot_root(".", ".")`` and a lazy unmount of the old root, so no host path stays reachable.
+
+The mountpoints those mounts need (``/proc``, ``/etc/hosts`` …) come from a small read-only
+*init layer* placed between the image layers and the upper dir, the way Docker's ``-init``
+layer works, so they never show up in the container's changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from pathlib import Path
+
+from . import _sys
+from ._view import LowerView, copy_meta, lstat
+
+DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
+MASKED = (
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+)
+READONLY = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+ETC_FILES = ("hosts", "hostname", "resolv.conf")
+NOSUID_NODEV_NOEXEC = _sys.MS_NOSUID | _sys.MS_NODEV | _sys.MS_NOEXEC
+
+
+class SetupError(Exception):
+    """A one-line reason the root could not be assembled."""
+
+
+def secure_join(root: Path, unsafe_path: str) -> Path:
+    """``unsafe_path`` resolved inside ``root``: symlinks (absolute or ``..``) cannot leave it.
+
+    Missing trailing components are kept as they are, so the result may not exist yet.
+    """
+    pending = [p for p in unsafe_path.split("/") if p]
+    done: list[str] = []
+    links = 0
+    while pending:
+        part = pending.pop(0)
+        if part == ".":
+            continue
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        candidate = root.joinpath(*done, part)
+        st = lstat(candidate)
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            links += 1
+            if links > 40:
+                raise SetupError(f"too many levels of symbolic links in {unsafe_path}")
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                done = []
+            pending = [p for p in target.split("/") if p] + pending
+            continue
+        done.append(part)
+    return root.joinpath(*done)
+
+
+def build_init_layer(init: Path, view: LowerView, dirs: list[str], files: list[str]) -> None:
+    """Create mountpoints that the image lacks inside ``init`` (a fresh empty directory).
+
+    A parent that exists in the image is mirrored with the image's owner, mode and times, so the
+    init layer changes nothing the container can see; paths through a symlink are skipped (the
+    runtime then creates them in the container root, after resolving the link).
+    """
+    made: list[tuple[Path, Path]] = []
+    for path, is_dir in [(d, True) for d in dirs] + [(f, False) for f in files]:
+        parts = [p for p in path.split("/") if p]
+        for depth in range(len(parts)):
+            rel = "/".join(parts[: depth + 1])
+            last = depth == len(parts) - 1
+            lower = view.lookup(rel)
+            lst = lstat(lower) if lower is not None else None
+            dst = init / rel
+            if lst is not None:
+                if last or not stat.S_ISDIR(lst.st_mode):
+                    break
+                if not dst.exists():
+                    dst.mkdir()
+                    made.append((lower, dst))  # type: ignore[arg-type]
+                continue
+            if last and not is_dir:
+                dst.touch(0o644)
+            elif not dst.exists():
+                dst.mkdir(0o755)
+    for lower, dst in reversed(made):
+        copy_meta(os.lstat(lower), dst)
+
+
+def _ensure(root: Path, target: str, is_dir: bool) -> Path:
+    path = secure_join(root, target)
+    if lstat(path) is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if is_dir:
+            path.mkdir()
+        else:
+            path.touch(0o644)
+    return path
+
+
+def _bind(source: str, target: Path, readonly: bool, recursive: bool = True) -> None:
+    flags = _sys.MS_BIND | (_sys.MS_REC if recursive else 0)
+    _sys.mount(source, target, None, flags)
+    if readonly:
+        try:
+            _sys.mount_setattr_rdonly_recursive(str(target))
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSYS, errno.EINVAL):
+                raise
+            _sys.bind_readonly(str(target))
+
+
+def _mask(root: Path) -> None:
+    for path in MASKED:
+        target = secure_join(root, path)
+        st = lstat(target)
+        if st is None:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            with contextlib.suppress(OSError):
+                _sys.mount("tmpfs", target, "tmpfs", _sys.MS_RDONLY | NOSUID_NODEV_NOEXEC, "size=0")
+        else:
+            with contextlib.suppress(OSError):
+                _sys.mount("/dev/null", target, None, _sys.MS_BIND)
+    for path in READONLY:
+        target = secure_join(root, path)
+        if lstat(target) is not None:
+            _sys.mount(target, target, None, _sys.MS_BIND | _sys.MS_REC)
+            _sys.bind_readonly(str(target))
+
+
+def _dev(root: Path, devpts_gid: int | None) -> None:
+    dev = _ensure(root, "/dev", True)
+    _sys.mount("tmpfs", dev, "tmpfs", _sys.MS_NOSUID | _sys.MS_STRICTATIME, "mode=755,size=65536k")
+    for name in DEV_NODES:
+        (dev / name).touch(0o666)
+        _sys.mount(f"/dev/{name}", dev / name, None, _sys.MS_BIND)
+    (dev / "pts").mkdir()
+    opts = "newinstance,ptmxmode=0666,mode=0620" + (f",gid={devpts_gid}" if devpts_gid else "")
+    _sys.mount("devpts", dev / "pts", "devpts", _sys.MS_NOSUID | _sys.MS_NOEXEC, opts)
+    os.symlink("pts/ptmx", dev / "ptmx")
+    (dev / "shm").mkdir()
+    _sys.mount("shm", dev / "shm", "tmpfs", NOSUID_NODEV_NOEXEC, "mode=1777,size=65536k")
+    (dev / "mqueue").mkdir()
+    with contextlib.suppress(OSError):
+        _sys.mount("mqueue", dev / "mqueue", "mqueue", NOSUID_NODEV_NOEXEC)
+    for name, target in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("core", "/proc/kcore"),
+    ):
+        os.symlink(target, dev / name)
+
+
+def _sys_ro(root: Path) -> None:
+    target = _ensure(root, "/sys", True)
+    flags = _sys.MS_RDONLY | NOSUID_NODEV_NOEXEC
+    try:
+        _sys.mount("sysfs", target, "sysfs", flags)
+    except OSError:
+        # In a user namespace sysfs mounts only in a network namespace that namespace owns;
+        # with the host's network, bind the host's /sys read-only instead.
+        _bind("/sys", target, readonly=True)
+
+
+def assemble(
+    root: Path,
+    etc_dir: Path,
+    binds: list[tuple[str, str, bool]],
+    devpts_gid: int | None,
+) -> None:
+    """Mount everything under ``root`` (already a mount point). Raises OSError/SetupError."""
+    proc = _ensure(root, "/proc", True)
+    _sys.mount("proc", proc, "proc", NOSUID_NODEV_NOEXEC)
+    _dev(root, devpts_gid)
+    _sys_ro(root)
+    _mask(root)
+    for name in ETC_FILES:
+        target = _ensure(root, f"/etc/{name}", False)
+        if not stat.S_ISREG(os.lstat(target).st_mode):
+            raise SetupError(f"/etc/{name} in the image is not a regular file")
+        _sys.mount(str(etc_dir / name), target, None, _sys.MS_BIND)
+    for source, target_path, readonly in binds:
+        is_dir = os.path.isdir(source)
+        target = _ensure(root, target_path, is_dir)
+        if os.path.isdir(target) != is_dir:
+            kind = "a directory" if is_dir else "a file"
+            raise SetupError(f"cannot mount {source} on {target_path}: the target is not {kind}")
+        _bind(source, target, readonly)
+
+
+def pivot(root: Path) -> None:
+    """Make ``root`` the process's ``/`` and detach the old root entirely."""
+    os.chdir(root)
+    _sys.pivot_root(".", ".")
+    _sys.umount(".", _sys.MNT_DETACH)
+    os.chdir("/")

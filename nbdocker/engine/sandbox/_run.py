@@ -1,0 +1,232 @@
+"""``run()``: start the helper, map its user namespace, forward signals, return the exit code."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import termios
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any, Literal
+
+from ._errors import SandboxError
+from ._spec import SandboxSpec, Started
+from ._support import SubIds, check_support, forced_rootfs, require, subids
+
+# The helper loads this directory as a bare package: no parent ``__init__`` runs, so starting a
+# container never imports the rest of the engine (and stays fast). Its modules use only stdlib.
+_PKG_DIR = str(Path(__file__).resolve().parent)
+_BOOT = (
+    "import sys, types; m = types.ModuleType('_nbdocker_sandbox'); "
+    "m.__path__ = [sys.argv.pop(1)]; sys.modules['_nbdocker_sandbox'] = m; "
+    "from _nbdocker_sandbox._helper import main; main()"
+)
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _validate(spec: SandboxSpec) -> None:
+    if not spec.argv:
+        raise SandboxError("cannot run the container: no command given; pass a command or CMD")
+    for layer in spec.layers:
+        if not layer.is_dir():
+            raise SandboxError(f"cannot run the container: layer {layer} is missing; pull again")
+    if not spec.cwd.startswith("/"):
+        raise SandboxError(
+            f"cannot run the container: working directory {spec.cwd!r} "
+            "is not absolute; use an absolute path"
+        )
+    for m in spec.mounts:
+        if not m.target.startswith("/"):
+            raise SandboxError(
+                f"invalid mount {m.source}:{m.target}: the target must be an absolute path"
+            )
+        if not m.source.exists():
+            raise SandboxError(
+                f"invalid mount {m.source}:{m.target}: the source does not exist; create it first"
+            )
+
+
+def _etc_files(spec: SandboxSpec, hostname: str) -> dict[str, str]:
+    hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    resolv = ""
+    if spec.network == "host":
+        with contextlib.suppress(OSError):
+            hosts = Path("/etc/hosts").read_text()
+        with contextlib.suppress(OSError):
+            resolv = Path("/etc/resolv.conf").read_text()
+    else:
+        hosts += f"127.0.0.1\t{hostname}\n"
+    return {"hosts": hosts, "hostname": hostname + "\n", "resolv.conf": resolv}
+
+
+def _map_ids(pid: int, ids: SubIds | None) -> str:
+    """Write the helper's uid/gid maps; '' on success, else why not."""
+    uid, gid = os.getuid(), os.getgid()
+    if ids is not None:
+        for tool, own, start, count in (
+            ("newuidmap", uid, ids.uid_start, ids.uid_count),
+            ("newgidmap", gid, ids.gid_start, ids.gid_count),
+        ):
+            args = [tool, str(pid), "0", str(own), "1", "1", str(start), str(count)]
+            done = subprocess.run(args, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                return f"{tool} failed: {done.stderr.strip() or done.returncode}"
+        return ""
+    try:
+        Path(f"/proc/{pid}/setgroups").write_text("deny")
+        Path(f"/proc/{pid}/uid_map").write_text(f"0 {uid} 1")
+        Path(f"/proc/{pid}/gid_map").write_text(f"0 {gid} 1")
+    except OSError as exc:
+        return f"writing the id map failed: {exc.strerror}"
+    return ""
+
+
+def run(
+    spec: SandboxSpec,
+    stdin: int | None = None,
+    stdout: int | None = None,
+    stderr: int | None = None,
+    *,
+    on_start: Callable[[Started], None] | None = None,
+    stop_timeout: float = 10.0,
+    rootfs: Literal["auto", "overlay", "copy"] = "auto",
+) -> int:
+    """Run ``spec.argv`` in a new container; return its exit code (128+N if killed by signal N).
+
+    ``stdin`` is only read with ``spec.stdin`` or ``spec.tty`` (else the command gets
+    /dev/null); ``None`` means the caller's own descriptor. SIGINT, SIGTERM and SIGHUP sent to
+    the caller while it waits (main thread only) go to the container; a command that ignores
+    them is killed ``stop_timeout`` seconds later. ``rootfs`` (or ``NBDOCKER_SANDBOX_ROOTFS``)
+    forces overlay or the copy fallback. Raises :class:`SandboxError` when the container cannot
+    be started. On return no process of the container and none of its mounts remain.
+    """
+    _validate(spec)
+    support = check_support()
+    require(support)
+    rootless = not support.root
+    ids = subids() if rootless else None
+    hostname = spec.hostname or (socket.gethostname() if spec.network == "host" else "localhost")
+    spec.work.mkdir(parents=True, exist_ok=True)
+    spec.upper.mkdir(parents=True, exist_ok=True)
+    cfg = {
+        "layers": [str(p.resolve()) for p in spec.layers],
+        "upper": str(spec.upper.resolve()),
+        "work": str(spec.work.resolve()),
+        "argv": list(spec.argv),
+        "env": list(spec.env),
+        "cwd": spec.cwd,
+        "user": spec.user,
+        "hostname": hostname,
+        "network": spec.network,
+        "mounts": [[str(m.source.resolve()), m.target, m.readonly] for m in spec.mounts],
+        "tty": spec.tty,
+        "stdin": spec.stdin,
+        "rootless": rootless,
+        "rootfs": rootfs if rootfs != "auto" else (forced_rootfs() or "auto"),
+        "stop_timeout": stop_timeout,
+        "devpts_gid": 5 if (not rootless or ids is not None) else None,
+        "etc": _etc_files(spec, hostname),
+    }
+    return _spawn(cfg, spec, stdin, stdout, stderr, on_start, ids)
+
+
+def _spawn(
+    cfg: dict[str, Any],
+    spec: SandboxSpec,
+    stdin: int | None,
+    stdout: int | None,
+    stderr: int | None,
+    on_start: Callable[[Started], None] | None,
+    ids: SubIds | None,
+) -> int:
+    cfg_r, cfg_w = os.pipe()
+    status_r, status_w = os.pipe()
+    ctl_r, ctl_w = os.pipe()
+    with os.fdopen(cfg_w, "w") as f:  # small: fits the pipe buffer
+        json.dump(cfg, f)
+    devnull = None
+    if not (spec.stdin or spec.tty):
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        stdin = devnull
+    saved_tty = None
+    in_fd = 0 if stdin is None else stdin
+    if spec.tty and os.isatty(in_fd):
+        saved_tty = termios.tcgetattr(in_fd)
+    argv = [sys.executable, "-I", "-c", _BOOT, _PKG_DIR, str(os.getpid())]
+    argv += [str(cfg_r), str(status_w), str(ctl_r)]
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            pass_fds=(cfg_r, status_w, ctl_r),
+            close_fds=True,
+        )
+    finally:
+        for fd in (cfg_r, status_w, ctl_r):
+            os.close(fd)
+        if devnull is not None:
+            os.close(devnull)
+    previous = _forward_signals(proc.pid)
+    result: int | None = None
+    error = ""
+    try:
+        with os.fdopen(status_r) as status, os.fdopen(ctl_w, "w") as ctl:
+            for line in status:
+                msg = json.loads(line)
+                if "userns" in msg:
+                    why = _map_ids(proc.pid, ids)
+                    ctl.write("go\n" if not why else why + "\n")
+                    ctl.flush()
+                elif "started" in msg and on_start is not None:
+                    info = msg["started"]
+                    on_start(
+                        Started(info["rootfs"], bool(cfg["rootless"]), ids is not None, info["pid"])
+                    )
+                elif "exit" in msg:
+                    result = int(msg["exit"])
+                elif "error" in msg:
+                    error = str(msg["error"])
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        _restore_signals(previous)
+        if saved_tty is not None:
+            with contextlib.suppress(termios.error):
+                termios.tcsetattr(in_fd, termios.TCSADRAIN, saved_tty)
+    if error:
+        raise SandboxError(f"cannot start the container: {error}")
+    if result is None:
+        raise SandboxError(
+            f"the sandbox helper died unexpectedly (status {proc.returncode}); see its stderr"
+        )
+    return result
+
+
+_Handler = Callable[[int, FrameType | None], Any] | int | None
+
+
+def _forward_signals(pid: int) -> dict[int, _Handler]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+    return {sig: signal.signal(sig, forward) for sig in _FORWARDED}
+
+
+def _restore_signals(previous: dict[int, _Handler]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler if handler is not None else signal.SIG_DFL)

@@ -1,0 +1,61 @@
+"""The sandbox's value types: what to run (:class:`SandboxSpec`) and what happened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+RootfsMode = Literal["overlay", "copy"]
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass(frozen=True)
+class BindMount:
+    """A host path made visible at ``target`` (an absolute path inside the container)."""
+
+    source: Path
+    target: str
+    readonly: bool = False
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """Everything :func:`run` needs.
+
+    ``layers`` are unpacked layer directories, bottom-most first (image order), never written.
+    ``upper`` receives the container's changes in overlayfs form (whiteouts are 0:0 character
+    devices, opaque directories carry ``trusted.overlay.opaque`` or, rootless,
+    ``user.overlay.opaque``). ``work`` is the sandbox's scratch directory on the same file system
+    as ``upper``: the overlay workdir, generated ``/etc`` files and, in copy mode, the rootfs copy
+    live below it during a run and are removed afterwards.
+    """
+
+    layers: tuple[Path, ...]
+    upper: Path
+    work: Path
+    argv: tuple[str, ...]
+    env: tuple[str, ...] = ()
+    cwd: str = "/"
+    user: str = ""
+    hostname: str = ""
+    network: Literal["host", "none"] = "host"
+    mounts: tuple[BindMount, ...] = ()
+    tty: bool = False
+    stdin: bool = False
+
+
+@dataclass(frozen=True)
+class Started:
+    """Reported (through ``run(..., on_start=)``) once the container's root is set up.
+
+    ``rootfs`` says whether the root is an overlay mount or a copy (the fallback when overlay
+    cannot be mounted); ``rootless`` whether a user namespace maps container root to the caller;
+    ``subids`` whether uids/gids 1..65536 are mapped to the caller's subordinate range.
+    """
+
+    rootfs: RootfsMode
+    rootless: bool
+    subids: bool
+    pid: int
