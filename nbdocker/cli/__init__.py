@@ -25,8 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         streams = Streams(
             sys.stdout, sys.stderr, sys.stdin.buffer, sys.stdout.buffer, sys.stdout.isatty()
         )
-        args.handler(engine, args, streams)
-        return 0
+        code: int | None = args.handler(engine, args, streams)
+        return code or 0
     except NbdockerError as exc:
         progress.close()
         print(f"Error: {exc}", file=sys.stderr)

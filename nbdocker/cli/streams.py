@@ -21,4 +21,5 @@ class Streams:
     out_is_tty: bool = False
 
 
-Handler = Callable[[Engine, argparse.Namespace, Streams], None]
+# A verb returns the exit status (None: 0).
+Handler = Callable[[Engine, argparse.Namespace, Streams], "int | None"]

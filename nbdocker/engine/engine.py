@@ -19,17 +19,30 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from . import archive, changes
+from .container_ops import ContainerVerbs, RunOptions
 from .errors import Conflict, ImageNotFound, UsageError
 from .events import EventSink, Progress, TaskDone, TaskStarted, ignore
-from .image import Catalog, Image, config_bytes, manifest_bytes, new_config, rfc3339
+from .image import (
+    MANIFEST_MEDIA_TYPE,
+    Catalog,
+    Image,
+    config_bytes,
+    manifest_bytes,
+    new_config,
+    rfc3339,
+)
+from .layercache import chain_ids
 from .layers import IngestOptions, decompressed, ingest_layer
 from .reference import Reference, parse_reference
 from .store import REF_NAME, Store, Transaction
 
-__all__ = ["Engine", "HistoryEntry", "ImageRow", "Removal"]
+if TYPE_CHECKING:
+    from .registry import PushResult, RegistrySettings
+
+__all__ = ["Engine", "HistoryEntry", "ImageRow", "Removal", "RunOptions"]
 
 _CHUNK = 1 << 20
 
@@ -88,7 +101,7 @@ class _CountingReader:
         return True
 
 
-class Engine:
+class Engine(ContainerVerbs):
     """All image operations on one store (``home`` defaults to ``$NBDOCKER_HOME`` or the cache).
 
     ``on_event`` receives progress events; ``compression`` is the layer compression new layers
@@ -370,6 +383,22 @@ class Engine:
                     for ref in image.references:
                         _drop_name(txn.index, ref)
                         removals.append(Removal("Untagged", ref.familiar))
+                users = [c.name for c in self.containers.all() if c.config.image == image.id]
+                if users:
+                    if not force:
+                        raise Conflict(
+                            f"conflict: unable to delete {image.short_id} (must be forced) - "
+                            f"image is being used by container {users[0]}; remove the "
+                            "container first (nbdocker rm) or use rmi -f to untag only"
+                        )
+                    desc = {
+                        "mediaType": image.manifest.get("mediaType", MANIFEST_MEDIA_TYPE),
+                        "digest": image.manifest_digest,
+                        "size": self.store.blob_path(image.manifest_digest).stat().st_size,
+                    }
+                    _name_image(txn, (image.id, desc), None)  # keep it, untagged
+                    catalog = Catalog(self.store, txn.index)
+                    continue
                 txn.index[:] = [
                     d for d in txn.index if not _manifest_is_image(catalog, d, image.id)
                 ]
@@ -377,6 +406,8 @@ class Engine:
                 catalog = Catalog(self.store, txn.index)
         with self.store.locked(exclusive=True):
             self.store.collect_garbage(self.store.read_index())
+            kept = Catalog(self.store, self.store.read_index()).images.values()
+            self.layer_cache.prune({c for img in kept for c in chain_ids(img.diff_ids)})
         return removals
 
     def save(self, images: Sequence[str], out: IO[bytes], *, format: str = "docker") -> None:
@@ -425,6 +456,51 @@ class Engine:
             "digest": manifest_digest,
             "size": len(mbytes),
         }
+
+    # -- registries (logic in nbdocker.engine.registry) -----------------------------------------
+
+    def pull(self, reference: str, *, settings: RegistrySettings | None = None) -> Image:
+        """``docker pull``: fetch ``name[:tag]`` or ``name@sha256:…`` from its registry.
+
+        Reports per layer ``TaskStarted``/``Progress``/``TaskDone("pull", <short digest>,
+        "Pull complete" | "Already exists")``, then ``TaskDone("pull", <reference>,
+        "Downloaded newer image" | "Image is up to date")``. Every blob is verified; on error
+        nothing is stored or tagged. ``settings`` default to the environment's.
+        """
+        from .registry import RegistrySettings, pull
+
+        return pull(self, reference, settings or RegistrySettings.from_env()).image
+
+    def push(self, reference: str, *, settings: RegistrySettings | None = None) -> list[PushResult]:
+        """``docker push``: the tag ``reference`` names, or every tag of its repository.
+
+        Reports per layer ``TaskDone("push", <short digest>, "Pushed" | "Layer already
+        exists" | "Mounted from <repo>")``. A tag reaches the registry only with its manifest,
+        after all its blobs; locally, pushed images gain their ``name@digest`` reference.
+        """
+        from .registry import RegistrySettings, push
+
+        return push(self, reference, settings or RegistrySettings.from_env())
+
+    def login(
+        self,
+        server: str | None,
+        username: str,
+        password: str,
+        *,
+        settings: RegistrySettings | None = None,
+    ) -> str:
+        """``docker login``: check the credentials with the registry, then store them in
+        Docker's config.json (or its credential helper); return the registry's name."""
+        from .registry import RegistrySettings, login
+
+        return login(server, username, password, settings or RegistrySettings.from_env())
+
+    def logout(self, server: str | None) -> tuple[str, bool]:
+        """``docker logout``: forget a registry's credentials; (registry, whether any were)."""
+        from .registry import logout
+
+        return logout(server)
 
 
 # -- index edits (all under the store's exclusive lock) -------------------------------------------

@@ -15,7 +15,9 @@ what to do about it. Front ends print that line; they never show a traceback for
     ├── ArchiveError              a tarball or archive is corrupt, truncated or of unknown shape
     ├── DigestMismatch            content does not hash to the digest it claims
     ├── StorageError              the store cannot be written (disk full, permissions)
-    └── DockerfileError           a Dockerfile problem, located as ``path:line``
+    ├── DockerfileError           a Dockerfile problem, located as ``path:line``
+    ├── RegistryError             a registry refused, failed or could not be reached
+    └── AuthenticationError       a registry rejected the credentials (or asked for some)
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ __all__ = [
     "DockerfileError",
     "ImageNotFound",
     "InvalidReference",
+    "AuthenticationError",
     "NbdockerError",
+    "RegistryError",
     "StorageError",
     "UsageError",
 ]
@@ -87,3 +91,11 @@ class DockerfileError(NbdockerError):
         self.line = line
         where = f"{path}:{line}" if line is not None else path
         super().__init__(f"{where}: {message}")
+
+
+class RegistryError(NbdockerError):
+    """A registry answered with an error, broke off, or could not be reached."""
+
+
+class AuthenticationError(NbdockerError):
+    """A registry (or its token service) rejected the credentials, or needs some."""

@@ -66,7 +66,7 @@ def _etc_files(spec: SandboxSpec, hostname: str) -> dict[str, str]:
     return {"hosts": hosts, "hostname": hostname + "\n", "resolv.conf": resolv}
 
 
-def _map_ids(pid: int, ids: SubIds | None) -> str:
+def map_ids(pid: int, ids: SubIds | None) -> str:
     """Write the helper's uid/gid maps; '' on success, else why not."""
     uid, gid = os.getuid(), os.getgid()
     if ids is not None:
@@ -183,7 +183,7 @@ def _spawn(
             for line in status:
                 msg = json.loads(line)
                 if "userns" in msg:
-                    why = _map_ids(proc.pid, ids)
+                    why = map_ids(proc.pid, ids)
                     ctl.write("go\n" if not why else why + "\n")
                     ctl.flush()
                 elif "started" in msg and on_start is not None:

@@ -1,0 +1,248 @@
+"""Containers: an image's layers plus a writable upper dir, kept in ``<home>/containers/<id>/``.
+
+Each container directory holds ``container.json`` (what ``run`` asked for and what happened),
+``upper/`` (its changes, in overlay form) and ``work/`` (the sandbox's scratch dir). A running
+container's directory is locked (``flock`` on ``lock``) by the process running it, so ``rm``
+knows to refuse or to kill it and ``ps`` knows it is up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import random
+import secrets
+import signal
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .atomic import atomic_write
+from .errors import Conflict, NbdockerError, UsageError
+from .image import parse_time, rfc3339
+
+__all__ = ["Container", "ContainerNotFound", "ContainerStore", "RunConfig"]
+
+_ADJECTIVES = (
+    "brave", "calm", "clever", "eager", "gentle", "happy", "jolly", "keen", "kind", "lucid",
+    "merry", "nifty", "proud", "quiet", "sharp", "sleepy", "sunny", "tender", "vivid", "witty",
+)  # fmt: skip
+_NAMES = (
+    "babbage", "curie", "darwin", "euler", "franklin", "galileo", "hopper", "hypatia", "kepler",
+    "lovelace", "meitner", "newton", "noether", "pascal", "ritchie", "shannon", "tesla",
+    "turing", "wozniak", "yonath",
+)  # fmt: skip
+
+
+class ContainerNotFound(NbdockerError):
+    """No container has that ID, ID prefix or name."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What the container runs: the image's config with ``run``'s flags applied."""
+
+    image: str  # image ID
+    image_name: str  # as the user gave it, for ``ps``
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()
+    workdir: str = "/"
+    user: str = ""
+    network: str = "host"
+    mounts: tuple[tuple[str, str, bool], ...] = ()  # (host path, container path, read-only)
+    tty: bool = False
+    stdin: bool = False
+
+    @property
+    def argv(self) -> tuple[str, ...]:
+        return self.entrypoint + self.cmd
+
+
+@dataclass(frozen=True)
+class Container:
+    id: str
+    name: str
+    config: RunConfig
+    created: str
+    state: str = "created"  # created | running | exited
+    exit_code: int | None = None
+    started_at: str = ""
+    finished_at: str = ""
+    pid: int | None = None
+    path: Path = field(default=Path(), compare=False)
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def upper(self) -> Path:
+        return self.path / "upper"
+
+    @property
+    def work(self) -> Path:
+        return self.path / "work"
+
+    @property
+    def created_time(self) -> datetime | None:
+        return parse_time(self.created)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("path")
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], path: Path) -> Container:
+        cfg = data["config"]
+        config = RunConfig(
+            **{
+                **cfg,
+                **{k: tuple(cfg[k]) for k in ("entrypoint", "cmd", "env")},
+                "mounts": tuple((m[0], m[1], bool(m[2])) for m in cfg["mounts"]),
+            }
+        )
+        return cls(**{**data, "config": config, "path": path})
+
+
+class ContainerStore:
+    """The containers of one nbdocker home."""
+
+    def __init__(self, home: Path) -> None:
+        self.root = home / "containers"
+
+    def _dirs(self) -> Iterator[Path]:
+        if self.root.is_dir():
+            for entry in sorted(self.root.iterdir()):
+                if (entry / "container.json").is_file():
+                    yield entry
+
+    def _read(self, path: Path) -> Container:
+        container = Container.from_json(json.loads((path / "container.json").read_text()), path)
+        if container.state == "running" and not self.is_running(container):
+            # Its process died without recording the end (killed hard): show it as exited.
+            container = replace(container, state="exited", exit_code=container.exit_code or 137)
+        return container
+
+    def all(self) -> list[Container]:
+        out = []
+        for path in self._dirs():
+            with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
+                out.append(self._read(path))
+        return sorted(out, key=lambda c: c.created, reverse=True)
+
+    def get(self, text: str) -> Container:
+        """By full ID, unique ID prefix or name, as ``docker`` resolves containers."""
+        containers = self.all()
+        for c in containers:
+            if text in (c.id, c.name, "/" + c.name):
+                return c
+        matches = [c for c in containers if text and c.id.startswith(text)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise ContainerNotFound(
+                f"container ID prefix {text!r} matches {len(matches)} containers; give more digits"
+            )
+        raise ContainerNotFound(f"no such container: {text}; list them with 'nbdocker ps -a'")
+
+    def create(self, config: RunConfig, name: str | None) -> Container:
+        existing = {c.name for c in self.all()}
+        if name is not None:
+            if not name or not all(ch.isalnum() or ch in "_.-" for ch in name):
+                raise UsageError(
+                    f"invalid container name {name!r}: use letters, digits, '_', '.' and '-'"
+                )
+            if name in existing:
+                raise Conflict(
+                    f"conflict: the container name {name!r} is already in use; "
+                    "remove that container (nbdocker rm) or choose another name"
+                )
+        else:
+            name = self._new_name(existing)
+        cid = secrets.token_hex(32)
+        path = self.root / cid
+        (path / "upper").mkdir(parents=True)
+        (path / "work").mkdir()
+        container = Container(cid, name, config, rfc3339(datetime.now(timezone.utc)), path=path)
+        self.save(container)
+        return container
+
+    @staticmethod
+    def _new_name(existing: set[str]) -> str:
+        rng = random.SystemRandom()
+        while True:
+            name = f"{rng.choice(_ADJECTIVES)}_{rng.choice(_NAMES)}"
+            if name in existing:
+                name += str(rng.randint(1, 99))
+            if name not in existing:
+                return name
+
+    def save(self, container: Container) -> None:
+        atomic_write(
+            container.path / "container.json", json.dumps(container.to_json(), indent=2).encode()
+        )
+
+    @contextlib.contextmanager
+    def running(self, container: Container) -> Iterator[None]:
+        """Hold the container's run lock; Conflict if another process runs it already."""
+        lock = open(container.path / "lock", "a+b")  # noqa: SIM115 - closed in finally
+        try:
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise Conflict(
+                        f"container {container.name} is already running; wait for "
+                        "it or stop it (nbdocker rm -f)"
+                    ) from None
+                raise
+            yield
+        finally:
+            lock.close()
+
+    def is_running(self, container: Container) -> bool:
+        try:
+            with open(container.path / "lock", "a+b") as lock:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+                return False
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True
+
+    def remove(self, container: Container, force: bool) -> None:
+        if self.is_running(container):
+            if not force:
+                raise Conflict(
+                    f"you cannot remove a running container {container.short_id}; "
+                    "stop it first or use rm -f"
+                )
+            self.kill(container)
+        from . import userns
+
+        userns.remove_tree(container.path)
+        if container.path.exists():  # a mount left behind by a killed sandbox
+            raise Conflict(
+                f"container {container.short_id} could not be removed completely; "
+                f"remove {container.path} by hand"
+            )
+
+    def kill(self, container: Container, timeout: float = 10.0) -> None:
+        """SIGKILL the process running the container and wait until its lock is released."""
+        import time
+
+        fresh = self._read(container.path)
+        if fresh.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(fresh.pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while self.is_running(container) and time.monotonic() < deadline:
+            time.sleep(0.05)

@@ -1,0 +1,283 @@
+"""Layer tars to overlay directories and back (stdlib only, so it also runs in a sandbox helper).
+
+An *overlay directory* is one layer unpacked the way overlayfs wants a lower or upper dir: a
+deleted path is a 0:0 character device (a whiteout) and a directory that hides everything below
+it carries the ``<ns>.overlay.opaque = y`` xattr (``trusted.`` as root, ``user.`` in a user
+namespace). A *layer tar* says the same with OCI whiteout entries (``.wh.<name>`` and
+``.wh..wh..opq``).
+
+:func:`unpack` turns a layer tar into an overlay directory; :func:`write_diff` turns an overlay
+upper dir (a container's changes) into a layer tar. Paths from a tar are untrusted: every entry is
+placed under the destination without following symlinks, and a name that climbs out is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import stat
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = [
+    "OPAQUE_XATTRS",
+    "WHITEOUT_OPAQUE",
+    "WHITEOUT_PREFIX",
+    "UnsafeLayer",
+    "unpack",
+    "write_diff",
+]
+
+WHITEOUT_PREFIX = ".wh."
+WHITEOUT_OPAQUE = ".wh..wh..opq"
+OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
+_XATTR_PAX = "SCHILY.xattr."
+_CHUNK = 1 << 20
+
+
+class UnsafeLayer(Exception):
+    """A layer entry that would be written outside its directory or through a symlink."""
+
+
+def _clean(name: str) -> str:
+    norm = posixpath.normpath(name.lstrip("/")) if name.strip("/") else "."
+    if norm == ".." or norm.startswith("../"):
+        raise UnsafeLayer(f"entry {name!r} points outside the layer")
+    return "" if norm == "." else norm
+
+
+def _parent_dir(dest: Path, rel: str) -> Path:
+    """The real directory that will hold ``rel``: parents are created, never followed if links."""
+    current = dest
+    for part in rel.split("/")[:-1]:
+        current = current / part
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            os.mkdir(current, 0o755)
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            raise UnsafeLayer(f"entry {rel!r} goes through {part!r}, which is not a directory")
+    return current
+
+
+def _remove(path: Path) -> None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        for child in os.listdir(path):
+            _remove(path / child)
+        os.rmdir(path)
+    else:
+        os.unlink(path)
+
+
+def unpack(
+    stream: IO[bytes],
+    dest: Path,
+    *,
+    opaque_xattr: str = "trusted.overlay.opaque",
+    same_owner: bool | None = None,
+) -> None:
+    """Unpack a (plain) layer tar into the empty directory ``dest`` in overlay form.
+
+    ``same_owner`` (default: when running as root) sets owners from the tar. Raises
+    :class:`UnsafeLayer` or :class:`tarfile.TarError`; the caller removes ``dest`` on error.
+    """
+    owner = os.geteuid() == 0 if same_owner is None else same_owner
+    dir_times: list[tuple[Path, float]] = []
+    with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK) as tar:
+        for member in tar:
+            rel = _clean(member.name)
+            if not rel:
+                continue
+            base = posixpath.basename(rel)
+            parent = _parent_dir(dest, rel)
+            if base == WHITEOUT_OPAQUE:
+                os.setxattr(parent, opaque_xattr, b"y")
+                continue
+            if base.startswith(WHITEOUT_PREFIX):
+                target = parent / base[len(WHITEOUT_PREFIX) :]
+                _remove(target)
+                os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+                continue
+            path = parent / base
+            existing = None
+            with contextlib.suppress(FileNotFoundError):
+                existing = os.lstat(path)
+            if existing is not None and not (member.isdir() and stat.S_ISDIR(existing.st_mode)):
+                _remove(path)
+            mode = member.mode & 0o7777
+            if member.isdir():
+                if existing is None or not stat.S_ISDIR(existing.st_mode):
+                    os.mkdir(path, 0o700)
+            elif member.isreg():
+                src = tar.extractfile(member)
+                assert src is not None
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+                with os.fdopen(fd, "wb") as out:
+                    while chunk := src.read(_CHUNK):
+                        out.write(chunk)
+            elif member.issym():
+                os.symlink(member.linkname, path)
+            elif member.islnk():
+                target_rel = _clean(member.linkname)
+                target = _parent_dir(dest, target_rel) / posixpath.basename(target_rel)
+                os.link(target, path, follow_symlinks=False)
+                continue  # a hard link shares its target's metadata
+            elif member.ischr() or member.isblk():
+                kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
+                os.mknod(path, kind | mode, os.makedev(member.devmajor, member.devminor))
+            elif member.isfifo():
+                os.mkfifo(path, mode)
+            else:
+                continue
+            if owner:
+                os.lchown(path, member.uid, member.gid)
+            for key, value in member.pax_headers.items():
+                if key.startswith(_XATTR_PAX):
+                    with contextlib.suppress(OSError):
+                        os.setxattr(
+                            path,
+                            key[len(_XATTR_PAX) :],
+                            value.encode("utf-8", "surrogateescape"),
+                            follow_symlinks=False,
+                        )
+            if not member.issym():
+                os.chmod(path, mode)
+                if member.isdir():
+                    dir_times.append((path, member.mtime))
+                else:
+                    os.utime(path, (member.mtime, member.mtime))
+            else:
+                with contextlib.suppress(OSError):
+                    os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
+    for path, mtime in reversed(dir_times):
+        os.utime(path, (mtime, mtime))
+
+
+def _walk(root: Path, rel: str = "") -> Iterator[tuple[str, os.stat_result]]:
+    """Entries of ``root`` depth-first in name order, parents before children."""
+    for name in sorted(os.listdir(root / rel) if rel else os.listdir(root)):
+        child = f"{rel}/{name}" if rel else name
+        st = os.lstat(root / child)
+        yield child, st
+        if stat.S_ISDIR(st.st_mode):
+            yield from _walk(root, child)
+
+
+def _xattrs(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError:
+        return out
+    for name in names:
+        if ".overlay." in name:
+            continue  # overlayfs' own bookkeeping, never part of an image
+        with contextlib.suppress(OSError):
+            value = os.getxattr(path, name, follow_symlinks=False)
+            out[_XATTR_PAX + name] = value.decode("utf-8", "surrogateescape")
+    return out
+
+
+def _is_opaque(path: Path) -> bool:
+    for name in OPAQUE_XATTRS:
+        with contextlib.suppress(OSError):
+            if os.getxattr(path, name, follow_symlinks=False) == b"y":
+                return True
+    return False
+
+
+def write_diff(
+    upper: Path,
+    out: Any,
+    *,
+    uid_map: Any = None,
+    skip: frozenset[str] = frozenset(),
+    source_date_epoch: int | None = None,
+) -> None:
+    """Write overlay dir ``upper`` to ``out`` as a layer tar with OCI whiteouts.
+
+    ``skip`` holds relative paths left out (with what is below them). ``uid_map`` maps host ids
+    back to container ids (a callable), when the upper dir was written in a user namespace.
+    ``source_date_epoch`` clamps every mtime to it, for reproducible layers.
+    """
+    seen_inodes: dict[tuple[int, int], str] = {}
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_CHUNK) as tar:
+        for rel, st in _walk(upper):
+            if any(rel == s or rel.startswith(s + "/") for s in skip):
+                continue
+            path = upper / rel
+            mtime = st.st_mtime
+            if source_date_epoch is not None:
+                mtime = min(mtime, source_date_epoch)
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                parent, name = posixpath.split(rel)
+                info = tarfile.TarInfo(posixpath.join(parent, WHITEOUT_PREFIX + name))
+                info.mtime = int(mtime)
+                tar.addfile(info)
+                continue
+            info = tarfile.TarInfo(rel)
+            info.mode = stat.S_IMODE(st.st_mode)
+            uid, gid = (st.st_uid, st.st_gid) if uid_map is None else uid_map(st.st_uid, st.st_gid)
+            info.uid, info.gid = uid, gid
+            info.mtime = int(mtime)
+            info.pax_headers = _xattrs(path)
+            key = (st.st_dev, st.st_ino)
+            if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and key in seen_inodes:
+                info.type = tarfile.LNKTYPE
+                info.linkname = seen_inodes[key]
+                tar.addfile(info)
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+                if _is_opaque(path):
+                    opq = tarfile.TarInfo(posixpath.join(rel, WHITEOUT_OPAQUE))
+                    opq.mtime = int(mtime)
+                    tar.addfile(opq)
+            elif stat.S_ISREG(st.st_mode):
+                seen_inodes[key] = rel
+                info.size = st.st_size
+                with open(path, "rb") as f:
+                    tar.addfile(info, f)
+            elif stat.S_ISLNK(st.st_mode):
+                info.type = tarfile.SYMTYPE
+                info.linkname = os.readlink(path)
+                tar.addfile(info)
+            elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+                info.type = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
+                info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+                tar.addfile(info)
+            elif stat.S_ISFIFO(st.st_mode):
+                info.type = tarfile.FIFOTYPE
+                tar.addfile(info)
+
+
+def main(argv: list[str]) -> int:
+    """``unpack DEST OPAQUE_XATTR`` (layer tar on stdin), ``diff UPPER`` (tar to stdout) or
+    ``remove PATH…``.
+
+    Run by :mod:`.userns` inside a user namespace; errors go to stderr as one line."""
+    import sys
+
+    try:
+        if argv[0] == "unpack":
+            unpack(sys.stdin.buffer, Path(argv[1]), opaque_xattr=argv[2], same_owner=True)
+        elif argv[0] == "diff":
+            write_diff(Path(argv[1]), sys.stdout.buffer)
+        elif argv[0] == "remove":
+            for path in argv[1:]:
+                _remove(Path(path))
+        else:
+            raise SystemExit(f"unknown command {argv[0]!r}")
+    except (UnsafeLayer, tarfile.TarError, OSError) as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
