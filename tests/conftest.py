@@ -36,6 +36,16 @@ from tests.support.dockerd import (  # noqa: E402
     find_dockerd,
 )
 from tests.support.real import SkipGuard, require  # noqa: E402
+from tests.support.registry import (  # noqa: E402
+    REGISTRY,
+    FaultProxy,
+    Registry,
+    TokenIssuer,
+    make_ca,
+    make_server_cert,
+    registry_available,
+    write_htpasswd,
+)
 from tests.support.rootfs import (  # noqa: E402
     BUSYBOX,
     make_busybox_rootfs,
@@ -163,3 +173,86 @@ def skopeo() -> str:
     if not os.access(SKOPEO, os.X_OK):
         require("skopeo", f"{SKOPEO} not found (apt-get install skopeo)")
     return SKOPEO
+
+
+# ---------------------------------------------------------------- registries (support/registry.py)
+
+REGISTRY_USERS = {"ouruser": "s3cret-pw"}
+
+
+@pytest.fixture
+def docker_config(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """An empty ``DOCKER_CONFIG`` directory, so logins never touch ~/.docker."""
+    directory = tmp_path_factory.mktemp("docker-config")
+    monkeypatch.setenv("DOCKER_CONFIG", str(directory))
+    for name in ("NBDOCKER_INSECURE_REGISTRIES", "NBDOCKER_REGISTRY_CA"):
+        monkeypatch.delenv(name, raising=False)
+    return directory
+
+
+def _start_registry(registry: Registry) -> Registry:
+    if not registry_available():
+        require("docker-registry", f"{REGISTRY} not found (apt-get install docker-registry)")
+    try:
+        return registry.start()
+    except RuntimeError as exc:
+        require("docker-registry", f"it will not start: {exc}")
+
+
+@pytest.fixture(scope="session")
+def open_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """A registry without auth over plain HTTP on 127.0.0.1 (Docker reaches it as is)."""
+    registry = _start_registry(Registry(tmp_path_factory.mktemp("registry-open")))
+    try:
+        yield registry
+    finally:
+        registry.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """htpasswd (bcrypt) Basic auth over TLS with a test CA; users ``REGISTRY_USERS``;
+    the CA's PEM is ``registry.ca``."""
+    directory = tmp_path_factory.mktemp("registry-tls")
+    try:
+        ca, ca_key = make_ca(directory)
+        server = make_server_cert(directory, ca_key)
+        htpasswd = write_htpasswd(directory / "htpasswd", REGISTRY_USERS)
+    except ImportError as exc:
+        require("cryptography and bcrypt", f"pip install '.[test]' ({exc})")
+    registry = Registry(directory, tls=server, htpasswd=htpasswd, ca=ca.cert_pem)
+    _start_registry(registry)
+    try:
+        yield registry
+    finally:
+        registry.stop()
+
+
+@pytest.fixture(scope="session")
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """Token auth: the registry trusts ``registry.token`` (a TokenIssuer on loopback) and
+    verifies the signature of every token."""
+    directory = tmp_path_factory.mktemp("registry-token")
+    try:
+        issuer = TokenIssuer(directory, REGISTRY_USERS).start()
+    except ImportError as exc:
+        require("cryptography", f"pip install '.[test]' ({exc})")
+    registry = Registry(directory, token=issuer)
+    try:
+        _start_registry(registry)
+        yield registry
+    finally:
+        registry.stop()
+        issuer.stop()
+
+
+@pytest.fixture
+def fault_proxy(open_registry: Registry) -> Iterator[FaultProxy]:
+    """A FaultProxy in front of the open registry, for one test."""
+    proxy = FaultProxy(open_registry.host).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()

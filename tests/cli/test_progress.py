@@ -24,7 +24,10 @@ def test_import_shows_a_progress_display_on_a_terminal(
     env = dict(os.environ, NBDOCKER_HOME=str(nbdocker_home), COLUMNS="100", TERM="xterm")
     proc = subprocess.Popen(
         [sys.executable, "-m", "nbdocker", "import", str(tarball), "big:1"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=terminal, env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        env=env,
     )
     os.close(terminal)
     seen = b""

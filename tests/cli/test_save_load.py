@@ -203,6 +203,7 @@ def test_loads_a_buildah_oci_archive(
         "--storage-driver",
         "vfs",
     ]
+
     def run(*a: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(buildah), *storage, *a], check=True, capture_output=True, text=True
@@ -307,7 +308,9 @@ def test_two_processes_writing_at_once_lose_nothing(
 
 @pytest.mark.docker
 def test_zstd_layers_on_request_still_save_for_docker(
-    nbdocker: RunNbdocker, nbdocker_home: Path, docker_engine: DockerEngine,
+    nbdocker: RunNbdocker,
+    nbdocker_home: Path,
+    docker_engine: DockerEngine,
     busybox_tarball: Path,
 ) -> None:
     zstd = {"NBDOCKER_COMPRESSION": "zstd"}
@@ -326,9 +329,12 @@ def test_zstd_layers_on_request_still_save_for_docker(
     saved = nbdocker("save", "nbd/zstd:1")
     assert saved.returncode == 0, saved.stderr
     docker_engine.run("load", input=saved.stdout)
-    assert docker_engine.run("run", "--rm", "--network", "none", "nbd/zstd:1",
-                             "echo", "ok").stdout == "ok\n"
-    assert docker_engine.run("inspect", "--format", "{{.Id}}", "nbd/zstd:1").stdout.strip() \
-        == image_id
+    assert (
+        docker_engine.run("run", "--rm", "--network", "none", "nbd/zstd:1", "echo", "ok").stdout
+        == "ok\n"
+    )
+    assert (
+        docker_engine.run("inspect", "--format", "{{.Id}}", "nbd/zstd:1").stdout.strip() == image_id
+    )
     bad = nbdocker("images", env={"NBDOCKER_COMPRESSION": "lz4"})
     assert bad.returncode == 2 and b"use gzip or zstd" in bad.stderr

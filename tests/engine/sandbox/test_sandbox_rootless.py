@@ -9,127 +9,36 @@ containers fails these tests with the kernel's reason under ``NBDOCKER_REQUIRE_R
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.real import require
+from tests.support.users import User, as_user, drop_user, make_user
 
 from .support import make_layer, parse_runner, runner_cmd, upper_listing
 
 
-@dataclass
-class User:
-    name: str
-    uid: int
-    gid: int
-    subuid: int | None
-    python: str
-    home: Path
-
-
-def _subid_start(name: str) -> int | None:
-    for line in Path("/etc/subuid").read_text().splitlines():
-        parts = line.split(":")
-        if len(parts) == 3 and parts[0] == name:
-            return int(parts[1])
-    return None
-
-
-def _free_range() -> int:
-    end = 100000
-    for path in ("/etc/subuid", "/etc/subgid"):
-        for line in Path(path).read_text().splitlines() if Path(path).exists() else []:
-            parts = line.split(":")
-            if len(parts) == 3:
-                end = max(end, int(parts[1]) + int(parts[2]))
-    return end
-
-
-def _as_user(user: str) -> list[str]:
-    return ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--"]
-
-
-def _make_user(with_subids: bool) -> User:
-    if os.geteuid() != 0:
-        require(
-            "root",
-            "creating a throwaway user for the rootless tests needs root "
-            "(as a normal user, test_sandbox_run.py already runs rootless)",
-        )
-    for tool in ("useradd", "userdel", "usermod", "setpriv"):
-        if shutil.which(tool) is None:
-            require(tool, f"{tool} not found (apt-get install passwd util-linux)")
-    name = "nbdsbx" + uuid.uuid4().hex[:8]
-    subprocess.run(
-        ["useradd", "-M", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", name],
-        check=True,
-        capture_output=True,
-    )
-    start = _subid_start(name)
-    if with_subids and start is None:
-        start = _free_range()
-        rng = f"{start}-{start + 65535}"
-        subprocess.run(["usermod", "--add-subuids", rng, "--add-subgids", rng, name], check=True)
-    elif not with_subids and start is not None:
-        rng = f"{start}-{start + 65535}"
-        subprocess.run(["usermod", "--del-subuids", rng, "--del-subgids", rng, name], check=True)
-        start = None
-    import pwd
-
-    entry = pwd.getpwnam(name)
-    home = Path(tempfile.mkdtemp(prefix="nbdsbx-", dir="/tmp"))
-    os.chown(home, entry.pw_uid, entry.pw_gid)
-    python = ""
-    check = "import subprocess, sys; subprocess.run([sys.executable, '-c', ''], check=True)"
-    for candidate in ("/usr/bin/python3", sys.executable):
-        probe = subprocess.run(
-            [*_as_user(name), candidate, "-c", check], capture_output=True, check=False
-        )
-        if probe.returncode == 0:
-            python = candidate
-            break
-    user = User(name, entry.pw_uid, entry.pw_gid, start, python, home)
-    if not python:
-        _drop_user(user)
-        require("python", f"no python3 that user {name} can execute")
-    return user
-
-
-def _drop_user(user: User) -> None:
-    subprocess.run(["userdel", user.name], check=False, capture_output=True)
-    shutil.rmtree(user.home, ignore_errors=True)
-    for path in ("/etc/subuid", "/etc/subgid"):
-        lines = Path(path).read_text().splitlines(keepends=True)
-        kept = [line for line in lines if not line.startswith(user.name + ":")]
-        if kept != lines:
-            Path(path).write_text("".join(kept))
-
-
 @pytest.fixture(scope="module")
 def subid_user() -> Iterator[User]:
-    user = _make_user(with_subids=True)
+    user = make_user(with_subids=True)
     try:
         yield user
     finally:
-        _drop_user(user)
+        drop_user(user)
 
 
 @pytest.fixture(scope="module")
 def plain_user() -> Iterator[User]:
-    user = _make_user(with_subids=False)
+    user = make_user(with_subids=False)
     try:
         yield user
     finally:
-        _drop_user(user)
+        drop_user(user)
 
 
 def _layer_for(user: User, busybox_rootfs: Path) -> Path:
@@ -160,7 +69,7 @@ def _run_as(who: User, layer: Path, argv: list[str], rootfs: str, **spec: Any) -
     }
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(who.home)}
     proc = subprocess.run(
-        [*_as_user(who.name), *runner_cmd(job, who.python)],
+        [*as_user(who.name), *runner_cmd(job, who.python)],
         capture_output=True,
         text=True,
         env=env,

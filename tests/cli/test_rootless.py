@@ -1,0 +1,87 @@
+"""The tutorial's container path as an ordinary user: run, change, commit, run the result."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.users import User, as_user, drop_user, importable_copy, make_user
+
+
+@pytest.fixture(scope="module", params=["subids", "root-only"])
+def rootless(request: pytest.FixtureRequest) -> Iterator[tuple[User, str]]:
+    """A throwaway user (with or without a subordinate id range) and a PYTHONPATH it can use."""
+    user = make_user(with_subids=request.param == "subids")
+    copy = Path(tempfile.mkdtemp(prefix="nbd-importable-", dir="/tmp"))
+    try:
+        os.chmod(copy, 0o755)
+        yield user, importable_copy(copy)
+    finally:
+        drop_user(user)
+        shutil.rmtree(copy, ignore_errors=True)
+
+
+def test_run_change_commit_as_an_ordinary_user(
+    rootless: tuple[User, str], busybox_tarball: Path, tmp_path: Path
+) -> None:
+    user, pythonpath = rootless
+    home = user.home / "store"
+    tarball = user.home / "rootfs.tar.gz"
+    tarball.write_bytes(busybox_tarball.read_bytes())
+    os.chown(tarball, user.uid, user.gid)
+
+    def nb(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                *as_user(user.name),
+                "env",
+                f"NBDOCKER_HOME={home}",
+                f"PYTHONPATH={pythonpath}",
+                user.python,
+                "-m",
+                "nbdocker",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=user.home,
+            check=False,
+            timeout=300,
+        )
+
+    imported = nb("import", str(tarball), "training/sinatra")
+    assert imported.returncode == 0, imported.stderr
+    script = "id -u; echo gem > /json && rm /bin/ls && mkdir /owned && chown 1000:1000 /owned"
+    if user.subuid is None:
+        script = "id -u; echo gem > /json && rm /bin/ls && mkdir /owned"
+    run = nb("run", "--name", "c1", "training/sinatra", "sh", "-c", script)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0] == "0"  # root inside, the user outside
+    assert nb("diff", "c1").stdout.splitlines() == ["C /bin", "D /bin/ls", "A /json", "A /owned"]
+    commit = nb("commit", "-m", "Added json gem", "-a", "Docker Newbee", "c1", "ouruser/sinatra:v2")
+    assert commit.returncode == 0, commit.stderr
+    check = nb(
+        "run",
+        "--rm",
+        "ouruser/sinatra:v2",
+        "sh",
+        "-c",
+        "cat /json; ls /bin/ls 2>&1; stat -c %u /owned",
+    )
+    assert check.returncode == 0, check.stderr
+    lines = check.stdout.splitlines()
+    assert lines[0] == "gem" and "No such file" in lines[1]
+    assert lines[2] == ("1000" if user.subuid is not None else "0")
+    [info] = json.loads(nb("inspect", "ouruser/sinatra:v2").stdout)
+    assert info["Author"] == "Docker Newbee" and len(info["RootFS"]["Layers"]) == 2
+    # Everything the user made can be removed by the user.
+    assert nb("rm", "c1").returncode == 0
+    assert nb("rmi", "ouruser/sinatra:v2", "training/sinatra").returncode == 0
+    assert not any((home / "layers").glob("[0-9a-f]*"))

@@ -1,0 +1,235 @@
+"""The engine against the real registry (Debian's docker-registry): TLS + htpasswd, token auth,
+and faults injected by a proxy in front of it."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from nbdocker.engine import Engine
+from nbdocker.engine.errors import (
+    AuthenticationError,
+    DigestMismatch,
+    ImageNotFound,
+    NbdockerError,
+    RegistryError,
+)
+from nbdocker.engine.events import Event, TaskDone
+from nbdocker.engine.registry import RegistrySettings
+from tests.conftest import REGISTRY_USERS
+from tests.support.registry import FaultProxy, Registry
+
+pytestmark = pytest.mark.usefixtures("docker_config")
+USER, PASSWORD = next(iter(REGISTRY_USERS.items()))
+
+
+def _repo() -> str:
+    return f"nbdtest/r{uuid.uuid4().hex[:10]}"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+    def done(self, task: str) -> list[str]:
+        return [e.result for e in self.events if isinstance(e, TaskDone) and e.task == task]
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    return Engine(tmp_path / "store", on_event=Recorder())
+
+
+@pytest.fixture
+def other_engine(tmp_path: Path) -> Engine:
+    return Engine(tmp_path / "store2", on_event=Recorder())
+
+
+def _import(engine: Engine, tarball: Path, ref: str) -> str:
+    return engine.import_image(tarball, ref).id
+
+
+def _events(engine: Engine) -> Recorder:
+    assert isinstance(engine.on_event, Recorder)
+    return engine.on_event
+
+
+# ---------------------------------------------------------------- TLS + htpasswd
+
+
+def test_tls_basic_login_push_pull_and_wrong_password(
+    tls_registry: Registry,
+    engine: Engine,
+    other_engine: Engine,
+    busybox_tarball: Path,
+    docker_config: Path,
+) -> None:
+    ca = str(tls_registry.ca)
+    settings = RegistrySettings.from_env(ca_cert=ca)
+    ref = f"{tls_registry.host}/{_repo()}:v1"
+    image_id = _import(engine, busybox_tarball, ref)
+
+    with pytest.raises(AuthenticationError, match="nbdocker login"):
+        engine.push(ref, settings=settings)
+    assert tls_registry.manifest_status(ref.split("/", 1)[1].replace(":v1", ""), "v1",
+                                        auth=(USER, PASSWORD)) == 404
+
+    with pytest.raises(AuthenticationError, match="wrong user name or password") as info:
+        engine.login(tls_registry.host, USER, "not-the-password", settings=settings)
+    assert "not-the-password" not in str(info.value)
+    assert not (docker_config / "config.json").exists()
+
+    assert engine.login(tls_registry.host, USER, PASSWORD, settings=settings) == tls_registry.host
+    config_file = docker_config / "config.json"
+    assert oct(config_file.stat().st_mode & 0o777) == "0o600"
+    assert tls_registry.host in json.loads(config_file.read_text())["auths"]
+
+    [result] = engine.push(ref, settings=settings)
+    assert _events(engine).done("push") == ["Pushed"]
+    pulled = other_engine.pull(ref, settings=settings)
+    assert pulled.id == image_id
+    assert [d.digest for d in pulled.digests] == [result.digest]
+
+
+def test_tls_needs_the_ca(tls_registry: Registry, engine: Engine) -> None:
+    # 127.0.0.1 is insecure as for Docker: without a CA, TLS is not verified, so it still works;
+    # a CA that did not sign the certificate is refused with a clear error.
+    wrong_ca = Path(os.environ.get("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt"))
+    if not wrong_ca.exists():
+        pytest.skip("no system CA bundle to use as a wrong CA")
+    settings = RegistrySettings.from_env(ca_cert=str(wrong_ca))
+    with pytest.raises(RegistryError, match="TLS certificate not trusted"):
+        engine.pull(f"{tls_registry.host}/nbdtest/none:v1", settings=settings)
+
+
+# ---------------------------------------------------------------- token auth
+
+
+def test_token_auth_push_pull_reuse_and_anonymous(
+    token_registry: Registry,
+    engine: Engine,
+    other_engine: Engine,
+    busybox_tarball: Path,
+) -> None:
+    issuer = token_registry.token
+    assert issuer is not None
+    settings = RegistrySettings.from_env()
+    ref = f"{token_registry.host}/{_repo()}:v1"
+    image_id = _import(engine, busybox_tarball, ref)
+
+    with pytest.raises(AuthenticationError):
+        engine.push(ref, settings=settings)  # anonymous tokens only grant pull
+
+    engine.login(token_registry.host, USER, PASSWORD, settings=settings)
+    with pytest.raises(AuthenticationError, match="rejected"):
+        engine.login(token_registry.host, USER, "wrong", settings=settings)
+
+    issuer.requests.clear()
+    engine.push(ref, settings=settings)
+    push_scope = f"repository:{ref.split('/', 1)[1].split(':')[0]}:pull,push"
+    fetched = [r for r in issuer.requests if push_scope in r["scopes"]]
+    assert len(fetched) == 1, issuer.requests  # one token, reused for every request
+    assert all(r["user"] == USER for r in issuer.requests)
+
+    # anonymous pull in another configuration
+    os.environ.pop("DOCKER_CONFIG")
+    try:
+        os.environ["DOCKER_CONFIG"] = str(Path(engine.home).parent / "anon-config")
+        pulled = other_engine.pull(ref, settings=settings)
+    finally:
+        pass
+    assert pulled.id == image_id
+    assert any(r["user"] is None for r in issuer.requests)
+
+
+# ---------------------------------------------------------------- behaviour and faults
+
+
+def test_push_twice_uploads_nothing_and_second_repo_mounts(
+    open_registry: Registry, engine: Engine, busybox_tarball: Path
+) -> None:
+    repo = f"{open_registry.host}/{_repo()}"
+    _import(engine, busybox_tarball, f"{repo}:v1")
+    engine.tag(f"{repo}:v1", f"{repo}:v2")
+    results = engine.push(repo)
+    assert sorted(r.reference.tag or "" for r in results) == ["v1", "v2"]
+    uploads = open_registry.blob_upload_count()
+    _events(engine).events.clear()
+    engine.push(repo)
+    assert open_registry.blob_upload_count() == uploads
+    assert set(_events(engine).done("push")) == {"Layer already exists"}
+
+    second = f"{open_registry.host}/{_repo()}:v1"
+    engine.tag(f"{repo}:v1", second)
+    _events(engine).events.clear()
+    engine.push(second)
+    source = repo.split("/", 1)[1]
+    assert _events(engine).done("push") == [f"Mounted from {source}"]
+    assert open_registry.blob_upload_count() == uploads + 1  # only the config blob
+
+
+def test_pull_unknown_tag_and_repo(open_registry: Registry, engine: Engine) -> None:
+    with pytest.raises(ImageNotFound, match="not found"):
+        engine.pull(f"{open_registry.host}/{_repo()}:nope")
+    assert engine.images() == []
+
+
+def test_upload_broken_mid_body_resumes(
+    fault_proxy: FaultProxy, open_registry: Registry, tmp_path: Path, busybox_tarball: Path
+) -> None:
+    settings = RegistrySettings.from_env(chunk_size=256 * 1024, backoff=0.01)
+    engine = Engine(tmp_path / "s", on_event=Recorder())
+    repo = _repo()
+    ref = f"{fault_proxy.host}/{repo}:v1"
+    image_id = _import(engine, busybox_tarball, ref)
+    fault_proxy.drop_uploads = 2
+    fault_proxy.drop_after = 100_000
+    engine.push(ref, settings=settings)
+    assert fault_proxy.dropped == 2
+    pulled = Engine(tmp_path / "s2").pull(f"{open_registry.host}/{repo}:v1")
+    assert pulled.id == image_id
+
+
+def test_upload_that_keeps_breaking_fails_cleanly_and_tags_nothing(
+    fault_proxy: FaultProxy, open_registry: Registry, tmp_path: Path, busybox_tarball: Path
+) -> None:
+    settings = RegistrySettings.from_env(backoff=0.01, retries=2)
+    engine = Engine(tmp_path / "s")
+    repo = _repo()
+    ref = f"{fault_proxy.host}/{repo}:v1"
+    _import(engine, busybox_tarball, ref)
+    fault_proxy.drop_uploads = 1000
+    with pytest.raises(RegistryError, match="nothing was tagged") as info:
+        engine.push(ref, settings=settings)
+    assert "\n" not in str(info.value)
+    assert open_registry.manifest_status(repo, "v1") == 404
+    assert not [d for d in engine.get(ref).digests]
+
+
+def test_blob_with_a_flipped_byte_is_rejected(
+    fault_proxy: FaultProxy, open_registry: Registry, tmp_path: Path, busybox_tarball: Path
+) -> None:
+    repo = _repo()
+    source = Engine(tmp_path / "s")
+    _import(source, busybox_tarball, f"{open_registry.host}/{repo}:v1")
+    source.push(f"{open_registry.host}/{repo}:v1")
+    fault_proxy.corrupt_blobs = True
+    target = Engine(tmp_path / "t")
+    with pytest.raises(DigestMismatch, match="hashes to"):
+        target.pull(f"{fault_proxy.host}/{repo}:v1")
+    assert target.images() == []
+    assert not any((tmp_path / "t" / "blobs" / "sha256").iterdir())
+    assert not any((tmp_path / "t" / "ingest").iterdir())
+
+
+def test_errors_are_one_line_nbdocker_errors(open_registry: Registry, engine: Engine) -> None:
+    with pytest.raises(NbdockerError) as info:
+        engine.pull("127.0.0.1:1/nothing/here:v1")
+    assert "cannot connect" in str(info.value) and "\n" not in str(info.value)
