@@ -163,7 +163,12 @@ class Catalog:
                 record = store.layer(diff_id)
                 size += record.content_size if record else 0
             self.images[image_id] = Image(
-                image_id, mdigest, manifest, config, tuple(sorted(set(names[image_id]))), size
+                image_id,
+                mdigest,
+                manifest,
+                config,
+                tuple(sorted(set(names[image_id]), key=str)),
+                size,
             )
 
     def resolve(self, text: str) -> Image:

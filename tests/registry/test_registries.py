@@ -78,8 +78,12 @@ def test_tls_basic_login_push_pull_and_wrong_password(
 
     with pytest.raises(AuthenticationError, match="nbdocker login"):
         engine.push(ref, settings=settings)
-    assert tls_registry.manifest_status(ref.split("/", 1)[1].replace(":v1", ""), "v1",
-                                        auth=(USER, PASSWORD)) == 404
+    assert (
+        tls_registry.manifest_status(
+            ref.split("/", 1)[1].replace(":v1", ""), "v1", auth=(USER, PASSWORD)
+        )
+        == 404
+    )
 
     with pytest.raises(AuthenticationError, match="wrong user name or password") as info:
         engine.login(tls_registry.host, USER, "not-the-password", settings=settings)
@@ -117,6 +121,7 @@ def test_token_auth_push_pull_reuse_and_anonymous(
     engine: Engine,
     other_engine: Engine,
     busybox_tarball: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     issuer = token_registry.token
     assert issuer is not None
@@ -138,13 +143,9 @@ def test_token_auth_push_pull_reuse_and_anonymous(
     assert len(fetched) == 1, issuer.requests  # one token, reused for every request
     assert all(r["user"] == USER for r in issuer.requests)
 
-    # anonymous pull in another configuration
-    os.environ.pop("DOCKER_CONFIG")
-    try:
-        os.environ["DOCKER_CONFIG"] = str(Path(engine.home).parent / "anon-config")
-        pulled = other_engine.pull(ref, settings=settings)
-    finally:
-        pass
+    # anonymous pull, with no stored credentials
+    monkeypatch.setenv("DOCKER_CONFIG", str(Path(engine.home).parent / "anon-config"))
+    pulled = other_engine.pull(ref, settings=settings)
     assert pulled.id == image_id
     assert any(r["user"] is None for r in issuer.requests)
 
@@ -233,3 +234,50 @@ def test_errors_are_one_line_nbdocker_errors(open_registry: Registry, engine: En
     with pytest.raises(NbdockerError) as info:
         engine.pull("127.0.0.1:1/nothing/here:v1")
     assert "cannot connect" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_pull_picks_the_host_platform_from_an_index(
+    open_registry: Registry, engine: Engine, other_engine: Engine, busybox_tarball: Path
+) -> None:
+    import httpx
+
+    from nbdocker.engine.image import host_platform
+
+    repo = _repo()
+    ref = f"{open_registry.host}/{repo}:single"
+    image_id = _import(engine, busybox_tarball, ref)
+    [pushed] = engine.push(ref)
+    engine.import_image(busybox_tarball, f"{open_registry.host}/{repo}:other", change=["ENV X=1"])
+    [elsewhere] = engine.push(f"{open_registry.host}/{repo}:other")
+    os_name, arch = host_platform()
+    other_arch = "s390x" if arch != "s390x" else "amd64"
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {  # listed first, for another machine: must not be chosen
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": elsewhere.digest,
+                "size": elsewhere.size,
+                "platform": {"os": os_name, "architecture": other_arch},
+            },
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": pushed.digest,
+                "size": pushed.size,
+                "platform": {"os": os_name, "architecture": arch},
+            },
+        ],
+    }
+    data = json.dumps(index).encode()
+    response = httpx.put(
+        f"{open_registry.url}/v2/{repo}/manifests/multi",
+        content=data,
+        headers={"Content-Type": "application/vnd.oci.image.index.v1+json"},
+    )
+    assert response.status_code == 201, response.text
+    index_digest = response.headers["docker-content-digest"]
+    pulled = other_engine.pull(f"{open_registry.host}/{repo}:multi")
+    assert pulled.id == image_id
+    assert pulled.manifest_digest == pushed.digest
+    assert [d.digest for d in pulled.digests] == [index_digest]  # as Docker records it

@@ -1,0 +1,219 @@
+"""``pull``: fetch an image from a registry into the store.
+
+The manifest is fetched by tag or digest (Docker schema 2 or OCI; from a manifest list or OCI
+index the entry for this machine's platform is taken), its config and every layer the store does
+not already hold are downloaded — several at once, streamed to disk, each verified against its
+blob digest and its diffID before it can enter the store — and then the image is committed with
+the manifest stored byte-exact, so its digest is the registry's. The image is named by the tag
+(if pulled by tag) and by ``name@<digest>`` (``RepoDigests``; the digest that was pulled, the
+index's for a multi-platform image, as Docker records it).
+
+Failure guarantees: on any error nothing is stored and nothing is tagged (downloads go to the
+store's ingest area and vanish).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any
+
+from ..digest import HashingReader
+from ..errors import ArchiveError, DigestMismatch, ImageNotFound, RegistryError
+from ..events import EventSink, Progress, TaskDone, TaskStarted
+from ..image import Catalog, Image, host_platform
+from ..layers import ingest_compressed_layer
+from ..reference import Reference, parse_reference
+from ..store import LayerRecord, Transaction
+from . import credentials
+from ._parallel import run_parallel
+from ._sources import record_sources
+from .client import INDEX_TYPES, Manifest, RegistryClient
+from .transport import RegistrySettings
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+__all__ = ["PullResult", "pull"]
+
+MAX_CONFIG = 8 << 20
+
+
+@dataclass(frozen=True)
+class PullResult:
+    image: Image
+    reference: Reference
+    digest: str  # the digest pulled (an index's for multi-platform images)
+    downloaded: bool  # False: the store already had it under that name ("Image is up to date")
+
+
+def short(digest: str) -> str:
+    return digest.split(":", 1)[1][:12]
+
+
+def _pick_platform(index: dict[str, Any], what: str) -> dict[str, Any]:
+    os_name, arch = host_platform()
+    entries = [m for m in index.get("manifests") or [] if isinstance(m, dict)]
+    matching = [
+        m
+        for m in entries
+        if (m.get("platform") or {}).get("os") == os_name
+        and (m.get("platform") or {}).get("architecture") == arch
+    ]
+    if not matching:
+        platforms = [m.get("platform") or {} for m in entries]
+        found = sorted({f"{p.get('os')}/{p.get('architecture')}" for p in platforms})
+        raise ImageNotFound(
+            f"{what}: no image for this platform ({os_name}/{arch}) in the manifest list; it "
+            f"has {', '.join(found) or 'none'}"
+        )
+    return matching[0]
+
+
+def _resolve(client: RegistryClient, ref: Reference) -> tuple[Manifest, str]:
+    """The image manifest to pull and the digest to record (index digest if any)."""
+    if ref.digest is not None:
+        top = client.get_manifest(ref.path, ref.digest, by_digest=True)
+    else:
+        top = client.get_manifest(ref.path, ref.tag or "latest")
+    if top.media_type in INDEX_TYPES:
+        entry = _pick_platform(top.json(), ref.familiar)
+        manifest = client.get_manifest(ref.path, str(entry["digest"]), by_digest=True)
+        if manifest.media_type in INDEX_TYPES:
+            raise RegistryError(f"{ref.familiar}: nested manifest lists are not supported")
+        return manifest, top.digest
+    if top.media_type not in (
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ):
+        raise RegistryError(
+            f"{ref.familiar}: unsupported manifest type {top.media_type or 'unknown'!r} "
+            "(Docker schema 1 is not supported); push the image again with a current tool"
+        )
+    return top, top.digest
+
+
+def pull(engine: Engine, reference: str, settings: RegistrySettings) -> PullResult:
+    """Pull ``reference`` (``name[:tag]`` or ``name@sha256:…``) into ``engine``'s store."""
+    from ..engine import _name_image  # shared with load/import; engine imports us lazily
+
+    ref = parse_reference(reference)
+    store = engine.store
+    with RegistryClient(ref.domain, settings, credentials.load(ref.domain)) as client:
+        manifest, pulled_digest = _resolve(client, ref)
+        doc = manifest.json()
+        config_desc = doc.get("config") or {}
+        layers: list[dict[str, Any]] = list(doc.get("layers") or [])
+        config_data = client.read_small_blob(ref.path, str(config_desc.get("digest")), MAX_CONFIG)
+        try:
+            diff_ids: list[str] = list(json.loads(config_data)["rootfs"]["diff_ids"])
+        except (ValueError, KeyError, TypeError):
+            raise RegistryError(
+                f"{ref.familiar}: the image config has no rootfs.diff_ids; it is broken"
+            ) from None
+        if len(diff_ids) != len(layers):
+            raise RegistryError(
+                f"{ref.familiar}: the manifest lists {len(layers)} layers but the config "
+                f"{len(diff_ids)}; the image is broken in the registry"
+            )
+        with store.staging() as txn:
+            jobs: list[Callable[[EventSink], LayerRecord]] = []
+            seen: set[str] = set()
+            fetched = False
+            for desc, diff_id in zip(layers, diff_ids, strict=True):
+                item = short(str(desc["digest"]))
+                if diff_id in seen:
+                    continue
+                seen.add(diff_id)
+                if txn.layer(diff_id) is not None:
+                    engine.on_event(TaskDone("pull", item, "Already exists"))
+                    continue
+                fetched = True
+                jobs.append(_layer_job(client, txn, ref, desc, diff_id, item))
+            run_parallel(jobs, settings.parallel, engine.on_event)
+            image_id = txn.put_bytes(config_data, str(config_desc.get("digest")), "image config")
+            txn.put_bytes(manifest.data)
+            index_desc = {
+                "mediaType": manifest.media_type,
+                "digest": manifest.digest,
+                "size": len(manifest.data),
+            }
+            digest_ref = ref.with_digest(pulled_digest)
+            tag_ref = ref if ref.digest is None else None
+            blobs = [str(d["digest"]) for d in layers]
+
+            def update(t: Transaction) -> bool:
+                before = Catalog(store, t.index).by_name
+                known = before.get(tag_ref or digest_ref) == image_id
+                if tag_ref is not None:
+                    _name_image(t, (image_id, index_desc), tag_ref)
+                _name_image(t, (image_id, index_desc), digest_ref)
+                record_sources(store, blobs, ref.domain, ref.path)
+                return known
+
+            known = store.commit_staged(txn, update)
+    downloaded = fetched or not known
+    engine.on_event(
+        TaskDone(
+            "pull",
+            ref.familiar,
+            "Downloaded newer image" if downloaded else "Image is up to date",
+        )
+    )
+    return PullResult(engine.get(str(digest_ref)), ref, pulled_digest, downloaded)
+
+
+def _layer_job(
+    client: RegistryClient,
+    txn: Transaction,
+    ref: Reference,
+    desc: dict[str, Any],
+    diff_id: str,
+    item: str,
+) -> Callable[[EventSink], LayerRecord]:
+    def job(emit: EventSink) -> LayerRecord:
+        total = int(desc.get("size") or 0) or None
+        emit(TaskStarted("pull", item, total))
+        where = f"{ref.familiar} layer {item}"
+        with client.open_blob(ref.path, str(desc["digest"])) as blob:
+            hashed = HashingReader(blob)
+            counted = _Counting(hashed, lambda done: emit(Progress("pull", item, done, total)))
+            try:
+                record = ingest_compressed_layer(txn, counted, desc, diff_id, where)  # type: ignore[arg-type]
+            except ArchiveError:
+                # A corrupt download usually fails to decompress before its digest is known:
+                # say what really happened when the bytes do not match their digest.
+                hashed.drain()
+                if hashed.digest != desc["digest"]:
+                    raise DigestMismatch(
+                        f"{where}: the blob was announced as {desc['digest']} but its content "
+                        f"hashes to {hashed.digest}; the registry or a proxy sent wrong data — "
+                        "nothing was stored, try again"
+                    ) from None
+                raise
+        emit(TaskDone("pull", item, "Pull complete"))
+        return record
+
+    return job
+
+
+class _Counting:
+    """Reports bytes read, at most once per MiB, to keep events few."""
+
+    def __init__(self, source: IO[bytes] | HashingReader, report: Callable[[int], None]) -> None:
+        self._source = source
+        self._report = report
+        self.done = 0
+        self._last = -1
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._source.read(n)
+        self.done += len(data)
+        if not data or self.done - self._last >= 1 << 20:
+            self._last = self.done
+            self._report(self.done)
+        return data
+
+    def readable(self) -> bool:
+        return True
