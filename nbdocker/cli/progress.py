@@ -39,8 +39,8 @@ class TerminalProgress:
             )
 
     def __call__(self, event: Event) -> None:
-        if self._progress is None:
-            return
+        if self._progress is None or not isinstance(event, (TaskStarted, Progress, TaskDone)):
+            return  # builds have their own display (build_output)
         key = (event.task, event.item)
         if isinstance(event, TaskStarted):
             if not self._tasks:

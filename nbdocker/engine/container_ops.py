@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -23,12 +22,11 @@ from .containers import Container, ContainerStore, RunConfig
 from .errors import UsageError
 from .image import Image, rfc3339
 from .layercache import LayerCache
-from .layers import IngestOptions, ingest_layer
 from .reference import parse_reference
 from .rootfs_view import Change, changes, export_tar
 from .sandbox import BindMount, SandboxSpec, Started
 from .sandbox import run as sandbox_run
-from .tardiff import write_diff
+from .upper import ingest_upper
 
 if TYPE_CHECKING:
     from .store import Store, Transaction
@@ -307,7 +305,7 @@ class ContainerVerbs:
             ]
             diff_ids = list(parent.diff_ids)
             if not empty:
-                record = self._ingest_upper(txn, c)
+                record = ingest_upper(txn, c.upper, f"container {c.short_id}", self.compression)
                 layers.append(record.blob_descriptor())
                 diff_ids.append(record.diff_id)
             entry: dict[str, Any] = {"created": rfc3339(now)}
@@ -335,37 +333,3 @@ class ContainerVerbs:
             staged = self._stage_image(txn, config, layers)
             self.store.commit_staged(txn, lambda t: _name_image(t, staged, ref))
         return self.get(staged[0])
-
-    def _ingest_upper(self, txn: Transaction, c: Container) -> Any:
-        """Stream the upper dir as a layer tar into the store (a pipe: no temp copy)."""
-        where = f"container {c.short_id}"
-        options = IngestOptions(compression=self.compression)
-        if userns.needed():
-            proc = userns.spawn(
-                "tardiff", "diff", str(c.upper), stdout=subprocess.PIPE, stderr=subprocess.PIPE
-            )
-            assert proc.stdout is not None
-            with proc.stdout:
-                record = ingest_layer(txn, proc.stdout, where, options)
-            userns.finish(proc, f"reading the changes of {where}")
-            return record
-        read_fd, write_fd = os.pipe()
-        failure: list[BaseException] = []
-
-        def produce() -> None:
-            try:
-                with os.fdopen(write_fd, "wb") as sink:
-                    write_diff(c.upper, sink)
-            except BaseException as exc:  # reported by the consumer
-                failure.append(exc)
-
-        thread = threading.Thread(target=produce, name="commit-diff", daemon=True)
-        thread.start()
-        try:
-            with os.fdopen(read_fd, "rb") as source:
-                record = ingest_layer(txn, source, where, options)
-        finally:
-            thread.join()
-        if failure:
-            raise failure[0]
-        return record

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from . import archive, changes
+from .builder.cache import BuildCache
+from .builder.options import BuildOptions
 from .container_ops import ContainerVerbs, RunOptions
 from .errors import Conflict, ImageNotFound, UsageError
 from .events import EventSink, Progress, TaskDone, TaskStarted, ignore
@@ -42,7 +44,7 @@ from .store import REF_NAME, Store, Transaction
 if TYPE_CHECKING:
     from .registry import PushResult, RegistrySettings
 
-__all__ = ["Engine", "HistoryEntry", "ImageRow", "Removal", "RunOptions"]
+__all__ = ["BuildOptions", "Engine", "HistoryEntry", "ImageRow", "Removal", "RunOptions"]
 
 _CHUNK = 1 << 20
 
@@ -301,6 +303,31 @@ class Engine(ContainerVerbs):
         self.on_event(TaskDone("import", where, image[0]))
         return self.get(image[0])
 
+    def _image_by_manifest(self, image_id: str, manifest_digest: str) -> Image:
+        """An image of the store by its blobs, named or not (intermediate build images)."""
+        manifest = self.store.read_json(manifest_digest)
+        config = self.store.read_json(image_id)
+        size = 0
+        for diff_id in config.get("rootfs", {}).get("diff_ids") or []:
+            record = self.store.layer(diff_id)
+            size += record.content_size if record else 0
+        return Image(image_id, manifest_digest, manifest, config, (), size)
+
+    def build(
+        self,
+        context: str | os.PathLike[str] | IO[bytes] | None,
+        options: BuildOptions | None = None,
+    ) -> Image:
+        """``docker build``: run a Dockerfile; return the final image (named by ``options.tags``).
+
+        ``context`` is a directory, a tar stream (or a stream holding just a Dockerfile, as with
+        ``docker build - < Dockerfile``), or None for no context. Reports build events
+        (:mod:`.events`). On error or interrupt nothing is named; completed steps stay cached.
+        """
+        from .builder.api import run_build
+
+        return run_build(self, context, options or BuildOptions(), self.on_event)
+
     def _stage_image(
         self, txn: Transaction, config: dict[str, Any], layers: list[dict[str, Any]]
     ) -> tuple[str, dict[str, Any]]:
@@ -404,10 +431,28 @@ class Engine(ContainerVerbs):
                 ]
                 removals.append(Removal("Deleted", image.id))
                 catalog = Catalog(self.store, txn.index)
+        deleted = {r.what for r in removals if r.action == "Deleted"}
         with self.store.locked(exclusive=True):
-            self.store.collect_garbage(self.store.read_index())
-            kept = Catalog(self.store, self.store.read_index()).images.values()
-            self.layer_cache.prune({c for img in kept for c in chain_ids(img.diff_ids)})
+            cache = BuildCache(self.store)
+            in_use = set(Catalog(self.store, self.store.read_index()).images)
+            in_use |= {c.config.image for c in self.containers.all()}
+            # As Docker: the intermediate images a deleted image was built on go with it,
+            # unless something else still stands on them.
+            for image_id in sorted(cache.forget(deleted, keep=in_use) - deleted):
+                removals.append(Removal("Deleted", image_id))
+            self.store.collect_garbage(self.store.read_index(), cache.roots())
+            kept = [
+                self.store.read_json(i)
+                for i in in_use | {r.image for r in cache.records()}
+                if self.store.has_blob(i)
+            ]
+            self.layer_cache.prune(
+                {
+                    c
+                    for config in kept
+                    for c in chain_ids(config.get("rootfs", {}).get("diff_ids") or [])
+                }
+            )
         return removals
 
     def save(self, images: Sequence[str], out: IO[bytes], *, format: str = "docker") -> None:

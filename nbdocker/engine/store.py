@@ -363,13 +363,16 @@ class Store:
             atomic_write(self.root / "index.json", _json_bytes(self._empty_index(txn.index)))
             txn.ingests.clear()
 
-    def collect_garbage(self, index: list[dict[str, Any]]) -> int:
-        """Delete blobs and layer notes no descriptor in ``index`` reaches; return bytes freed.
+    def collect_garbage(
+        self, index: list[dict[str, Any]], roots: frozenset[str] | set[str] = frozenset()
+    ) -> int:
+        """Delete blobs and layer notes that neither a descriptor in ``index`` nor a manifest in
+        ``roots`` (the build cache's) reaches; return bytes freed.
 
         Call with the exclusive lock held, after the index without the removed images is written.
         """
         reachable: set[str] = set()
-        pending = [d["digest"] for d in index]
+        pending = [d["digest"] for d in index] + sorted(roots)
         while pending:
             digest = pending.pop()
             if digest in reachable:

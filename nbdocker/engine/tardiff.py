@@ -261,7 +261,7 @@ def write_diff(
 
 
 def main(argv: list[str]) -> int:
-    """``unpack DEST OPAQUE_XATTR`` (layer tar on stdin), ``diff UPPER`` (tar to stdout) or
+    """``unpack DEST OPAQUE_XATTR`` (layer tar on stdin), ``diff UPPER [EPOCH]`` (tar to stdout) or
     ``remove PATH…``.
 
     Run by :mod:`.userns` inside a user namespace; errors go to stderr as one line."""
@@ -271,7 +271,8 @@ def main(argv: list[str]) -> int:
         if argv[0] == "unpack":
             unpack(sys.stdin.buffer, Path(argv[1]), opaque_xattr=argv[2], same_owner=True)
         elif argv[0] == "diff":
-            write_diff(Path(argv[1]), sys.stdout.buffer)
+            epoch = int(argv[2]) if len(argv) > 2 else None
+            write_diff(Path(argv[1]), sys.stdout.buffer, source_date_epoch=epoch)
         elif argv[0] == "remove":
             for path in argv[1:]:
                 _remove(Path(path))

@@ -1,0 +1,119 @@
+"""``Engine.build``: find the Dockerfile and the context, then run the build."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from .. import userns
+from ..errors import DockerfileError, UsageError
+from ..events import EventSink
+from ..image import Image
+from ..layers import decompressed
+from .build import Builder
+from .context import BuildContext
+from .options import BuildOptions
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+__all__ = ["run_build"]
+
+
+def _looks_like_tar(head: bytes) -> bool:
+    return len(head) >= 262 and head[257:262] == b"ustar"
+
+
+@contextlib.contextmanager
+def _context(
+    engine: Engine, context: str | os.PathLike[str] | IO[bytes] | None, options: BuildOptions
+) -> Iterator[tuple[BuildContext | None, str, str]]:
+    """(context, its label, Dockerfile text)."""
+    scratch = engine.store.root / "builds" / f"context-{secrets.token_hex(6)}"
+    try:
+        if context is None:
+            yield None, "", _dockerfile_text(options, None)
+        elif isinstance(context, (str, os.PathLike)):
+            root = Path(context)
+            if not root.is_dir():
+                raise UsageError(
+                    f"unable to prepare context: path {str(root)!r} not found; "
+                    "give a directory, - for a tar on standard input, or no "
+                    "context"
+                )
+            ctx = BuildContext.from_dir(root)
+            yield ctx, str(root), _dockerfile_text(options, ctx)
+        else:
+            stream = decompressed(context)
+            head = stream.read(512)
+            rest = io.BufferedReader(_Prepend(head, stream))
+            if _looks_like_tar(head):
+                ctx = BuildContext.from_tar(rest, scratch)
+                yield ctx, "-", _dockerfile_text(options, ctx)
+            else:  # docker build - < Dockerfile: the stream is the Dockerfile, no context
+                text = (head + rest.read()).decode()
+                yield None, "", options.dockerfile_text or text
+    finally:
+        userns.remove_tree(scratch)
+
+
+class _Prepend(io.RawIOBase):
+    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
+        self._head = head
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            n = min(len(view), len(self._head))
+            view[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._stream.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+
+def _dockerfile_text(options: BuildOptions, ctx: BuildContext | None) -> str:
+    if options.dockerfile_text is not None:
+        return options.dockerfile_text
+    if options.dockerfile is not None:
+        candidates = [Path(options.dockerfile)]
+        if ctx is not None and not Path(options.dockerfile).is_absolute():
+            candidates.append(ctx.root / options.dockerfile)
+    elif ctx is not None:
+        candidates = [ctx.root / "Dockerfile"]
+    else:
+        raise UsageError("no Dockerfile: give a context directory that holds one, or -f FILE")
+    for path in candidates:
+        if path.is_file():
+            try:
+                return path.read_text()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise DockerfileError(f"cannot read the Dockerfile ({exc})", str(path)) from None
+    raise UsageError(
+        f"cannot find the Dockerfile {str(candidates[0])!r}: create it or give its path with -f"
+    )
+
+
+def run_build(
+    engine: Engine,
+    context: str | os.PathLike[str] | IO[bytes] | None,
+    options: BuildOptions,
+    on_event: EventSink,
+) -> Image:
+    with _context(engine, context, options) as (ctx, label, text):
+        if options.dockerfile is not None and options.dockerfile_name == "Dockerfile":
+            from dataclasses import replace
+
+            options = replace(options, dockerfile_name=options.dockerfile)
+        builder = Builder(engine, options, ctx, ctx.size if ctx else 0, label, on_event)
+        return builder.run(text)

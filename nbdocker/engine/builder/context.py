@@ -1,0 +1,254 @@
+"""The build context: the files a Dockerfile may COPY, from a directory, a tar stream or none.
+
+Why a class of its own: Docker decides *before* the build what the context holds (the CLI
+walks it with ``.dockerignore``, the daemon unpacks what it got) and reports its size
+("Sending build context to Docker daemon  2.56kB"). :class:`BuildContext` answers the same two
+questions — which files (:meth:`BuildContext.tree`) and how many bytes (:attr:`size`, the
+length of the tar the docker CLI would send) — without copying a directory context anywhere.
+
+Failure guarantees: a malformed ``.dockerignore`` or an unsafe or corrupt tar is a one-line
+:class:`NbdockerError`; a tar context is unpacked under the caller's scratch directory and,
+on error, what was unpacked is removed.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import stat
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, cast
+
+from ..errors import ArchiveError, DockerfileError
+from ..layers import decompressed
+from .copy import ContextTree
+from .dockerignore import IgnoreRules, PatternError
+
+__all__ = ["BuildContext", "human_size"]
+
+_BLOCK = 512
+_CHUNK = 1 << 20
+_BUILD_FILES = (".dockerignore",)
+
+
+def human_size(size: float) -> str:
+    """Docker's ``units.HumanSize``: four significant digits, decimal units (``2.56kB``)."""
+    units = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
+    i = 0
+    while size >= 1000 and i < len(units) - 1:
+        size /= 1000.0
+        i += 1
+    return f"{size:.4g}{units[i]}"
+
+
+def _rules(root: Path) -> IgnoreRules:
+    path = root / ".dockerignore"
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return IgnoreRules()
+    except OSError as exc:
+        raise DockerfileError(f"cannot read it ({exc.strerror})", str(path)) from None
+    try:
+        return IgnoreRules.from_text(text)
+    except PatternError as exc:
+        raise DockerfileError(f"{exc}; fix the pattern", str(path)) from None
+
+
+def _header_bytes(name: str, link: str = "") -> int:
+    """Bytes Go's tar writer (PAX format, as the docker CLI uses) spends on one header."""
+    extra = []
+    if not name.isascii() or not _fits_ustar(name):
+        extra.append(("path", name))
+    if link and (not link.isascii() or len(link) > 100):
+        extra.append(("linkpath", link))
+    if not extra:
+        return _BLOCK
+    records = 0
+    for key, value in extra:
+        body = f" {key}={value}\n"
+        size = len(body.encode()) + 1
+        while len(str(size)) + len(body.encode()) != size:
+            size = len(str(size)) + len(body.encode())
+        records += size
+    return _BLOCK + _BLOCK + _padded(records)
+
+
+def _fits_ustar(name: str) -> bool:
+    if len(name) <= 100:
+        return True
+    if len(name) > 256:
+        return False
+    for i, ch in enumerate(name):
+        if ch == "/" and i <= 155 and len(name) - i - 1 <= 100 and i > 0:
+            return True
+    return False
+
+
+def _padded(size: int) -> int:
+    return (size + _BLOCK - 1) // _BLOCK * _BLOCK
+
+
+def tar_size(tree: ContextTree, always: tuple[str, ...] = ()) -> int:
+    """Length of the tar the docker CLI sends for ``tree``: every visible entry (not the root,
+    not excluded directories walked for exceptions), ``always`` (the Dockerfile and
+    ``.dockerignore``, which are sent even when ignored), hard links once, two end blocks."""
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    sent: set[str] = set()
+
+    def add(rel: str, st: os.stat_result) -> None:
+        nonlocal total
+        sent.add(rel)
+        if stat.S_ISDIR(st.st_mode):
+            total += _header_bytes(rel + "/")
+        elif stat.S_ISLNK(st.st_mode):
+            total += _header_bytes(rel, os.readlink(tree.root / rel))
+        elif stat.S_ISREG(st.st_mode):
+            key = (st.st_dev, st.st_ino)
+            total += _header_bytes(rel)
+            if st.st_nlink > 1 and key in seen:
+                return
+            seen.add(key)
+            total += _padded(st.st_size)
+        else:
+            total += _header_bytes(rel)
+
+    def walk(rel: str) -> None:
+        for name in sorted(os.listdir(tree.root / rel if rel else tree.root)):
+            child = f"{rel}/{name}" if rel else name
+            st = os.lstat(tree.root / child)
+            excluded = tree.rules.excluded(child)
+            if excluded and not (stat.S_ISDIR(st.st_mode) and tree.rules.walk_into(child)):
+                if child in always:
+                    add(child, st)
+                continue
+            if not excluded:
+                add(child, st)
+            if stat.S_ISDIR(st.st_mode):
+                walk(child)
+
+    walk("")
+    return total + 2 * _BLOCK
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """A build context on disk: ``root``, its ``.dockerignore`` ``rules`` and ``size`` in
+    bytes as Docker reports it. ``dockerfile`` is the Dockerfile's path inside the context."""
+
+    root: Path
+    rules: IgnoreRules
+    size: int
+    dockerfile: str = "Dockerfile"
+
+    @classmethod
+    def from_dir(cls, root: Path, *, dockerfile: str = "Dockerfile") -> BuildContext:
+        """The directory ``root`` as it is (nothing copied). Raises DockerfileError for a
+        malformed ``.dockerignore``."""
+        rules = _rules(root)
+        rel = posixpath.normpath(dockerfile)
+        always = (rel, *_BUILD_FILES)
+        size = tar_size(ContextTree(root, rules), always)
+        return cls(root, rules, size, rel)
+
+    @classmethod
+    def from_tar(
+        cls, stream: IO[bytes], scratch: Path, *, dockerfile: str = "Dockerfile"
+    ) -> BuildContext:
+        """Unpack a (plain, gzip, bzip2, xz or zstd) tar context under ``scratch``; its size
+        is the bytes read, as Docker counts the stream. Raises ArchiveError for an unsafe or
+        corrupt tar (and removes what it unpacked)."""
+        scratch.mkdir(parents=True, exist_ok=True)
+        root = Path(tempfile.mkdtemp(prefix="context-", dir=scratch))
+        counter = _Counting(stream)
+        try:
+            _extract(decompressed(cast(IO[bytes], counter)), root)
+            while counter.read(_CHUNK):
+                pass
+        except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
+            shutil.rmtree(root, ignore_errors=True)
+            raise ArchiveError(f"the build context tar cannot be read: {exc}") from None
+        except BaseException:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+        return cls(root, _rules(root), counter.count, posixpath.normpath(dockerfile))
+
+    @classmethod
+    def empty(cls, scratch: Path) -> BuildContext:
+        """No context (``docker build - < Dockerfile``): an empty directory, size 0."""
+        scratch.mkdir(parents=True, exist_ok=True)
+        return cls(Path(tempfile.mkdtemp(prefix="context-", dir=scratch)), IgnoreRules(), 0)
+
+    def tree(self) -> ContextTree:
+        """The files COPY may read (``.dockerignore`` applied, ignored build files hidden)."""
+        return ContextTree(self.root, self.rules)
+
+
+class _Counting:
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.count += len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+
+def _extract(stream: IO[bytes], root: Path) -> None:
+    """Unpack a tar under ``root``: no entry leaves it, no symlink is followed, owners are not
+    kept (COPY owns files by root anyway); modes and times are."""
+    dir_times: list[tuple[Path, float]] = []
+    with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK) as tar:
+        for member in tar:
+            rel = posixpath.normpath(member.name.lstrip("/"))
+            if rel == ".." or rel.startswith("../"):
+                raise ValueError(f"entry {member.name!r} points outside the context")
+            if rel == ".":
+                continue
+            parent = root
+            for part in rel.split("/")[:-1]:
+                parent = parent / part
+                try:
+                    st = os.lstat(parent)
+                except FileNotFoundError:
+                    os.mkdir(parent, 0o755)
+                    continue
+                if not stat.S_ISDIR(st.st_mode):
+                    raise ValueError(f"entry {member.name!r} goes through a non-directory")
+            path = parent / posixpath.basename(rel)
+            if os.path.lexists(path) and not (member.isdir() and path.is_dir()):
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+            if member.isdir():
+                path.mkdir(exist_ok=True)
+                os.chmod(path, member.mode & 0o7777)
+                dir_times.append((path, member.mtime))
+                continue
+            if member.isreg():
+                data = tar.extractfile(member)
+                assert data is not None
+                with open(path, "xb") as out:
+                    shutil.copyfileobj(data, out, _CHUNK)
+            elif member.issym():
+                os.symlink(member.linkname, path)
+                continue
+            elif member.islnk():
+                target = posixpath.normpath(member.linkname.lstrip("/"))
+                if target == ".." or target.startswith("../"):
+                    raise ValueError(f"link {member.name!r} points outside the context")
+                os.link(root / target, path, follow_symlinks=False)
+                continue
+            else:
+                continue  # devices and fifos have no place in a build context
+            os.chmod(path, member.mode & 0o7777)
+            os.utime(path, (member.mtime, member.mtime))
+    for path, mtime in reversed(dir_times):
+        os.utime(path, (mtime, mtime))

@@ -1,0 +1,272 @@
+"""``nbdocker build``: the tutorial's Dockerfile, Docker's output, the cache that explains
+itself, failures, stages and reproducibility."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support import RunNbdocker
+
+from .conftest import write_context
+
+TUTORIAL = """\
+# This is a comment
+FROM {base}
+MAINTAINER Docker Newbee <newbee@docker.com>
+RUN mkdir -p /var/lib/apt && echo updated > /var/lib/apt/lists
+RUN echo "ruby ruby-dev" > /installed
+RUN echo sinatra >> /installed
+"""
+
+
+def _ok(result: subprocess.CompletedProcess[bytes]) -> str:
+    assert result.returncode == 0, result.stderr.decode() + result.stdout.decode()
+    return result.stdout.decode()
+
+
+def _steps(output: str) -> list[tuple[int, str]]:
+    """(step number, "cache"|"run"|"from") for each step of a classic build output."""
+    out: list[tuple[int, str]] = []
+    lines = output.splitlines()
+    for i, line in enumerate(lines):
+        m = re.match(r"Step (\d+)/\d+ : (\S+)", line)
+        if m:
+            nxt = lines[i + 1] if i + 1 < len(lines) else ""
+            kind = "cache" if "Using cache" in nxt else ("from" if m.group(2) == "FROM" else "run")
+            out.append((int(m.group(1)), kind))
+    return out
+
+
+def test_tutorial_dockerfile_builds_with_docker_shaped_output(
+    nbdocker: RunNbdocker, base: str, tmp_path: Path
+) -> None:
+    ctx = write_context(tmp_path / "sinatra", {"Dockerfile": TUTORIAL.format(base=base)})
+    out = _ok(nbdocker("build", "-t=ouruser/sinatra:v2", ctx))
+    lines = out.splitlines()
+    assert lines[0].startswith("Sending build context to the engine  ")
+    assert lines[1] == f"Step 1/5 : FROM {base}"
+    assert re.fullmatch(r" ---> [0-9a-f]{12}", lines[2])
+    assert "Step 2/5 : MAINTAINER Docker Newbee <newbee@docker.com>" in lines
+    assert any(re.fullmatch(r" ---> Running in [0-9a-f]{12}", x) for x in lines)
+    assert any(x.startswith("Removing intermediate container ") for x in lines)
+    m = re.search(
+        r"Successfully built ([0-9a-f]{12})\nSuccessfully tagged ouruser/sinatra:v2\n$", out
+    )
+    assert m
+    [info] = json.loads(_ok(nbdocker("inspect", "ouruser/sinatra:v2")))
+    assert info["Id"][7:19] == m.group(1)
+    assert info["Author"] == "Docker Newbee <newbee@docker.com>"
+    assert len(info["RootFS"]["Layers"]) == 4  # base + three RUN steps
+    assert (
+        _ok(nbdocker("run", "--rm", "ouruser/sinatra:v2", "cat", "/installed"))
+        == "ruby ruby-dev\nsinatra\n"
+    )
+    history = _ok(nbdocker("history", "ouruser/sinatra:v2")).splitlines()[1:]
+    assert len(history) == 5 and "MAINTAINER" in history[3]
+
+
+def test_cache_rebuilds_exactly_the_changed_steps(
+    nbdocker: RunNbdocker, base: str, tmp_path: Path
+) -> None:
+    dockerfile = (
+        f"FROM {base}\nARG FLAVOUR=plain\nRUN echo one > /one\nCOPY app.txt /app/\n"
+        "RUN cat /app/app.txt > /copy\nRUN echo $FLAVOUR > /flavour\nENV DONE=1\n"
+    )
+    ctx = write_context(
+        tmp_path / "c", {"Dockerfile": dockerfile, "app.txt": "v1\n", "other.txt": "x"}
+    )
+    first = _ok(nbdocker("build", "--progress", "plain", ctx))
+    assert [k for _, k in _steps(first)] == ["from"] + ["run"] * 6
+    again = _ok(nbdocker("build", "--progress", "plain", ctx))
+    assert [k for _, k in _steps(again)] == ["from"] + ["cache"] * 6
+    # touching a file (mtime only) or changing an unused file rebuilds nothing
+    (ctx / "app.txt").touch()
+    (ctx / "other.txt").write_text("changed")
+    assert [k for _, k in _steps(_ok(nbdocker("build", ctx)))] == ["from"] + ["cache"] * 6
+    # editing the copied file rebuilds COPY and everything after it, and says why
+    (ctx / "app.txt").write_text("v2\n")
+    out = _ok(nbdocker("build", "--progress", "plain", ctx))
+    assert [k for _, k in _steps(out)] == ["from", "cache", "cache", "run", "run", "run", "run"]
+    assert " ---> Cache miss: file app.txt changed" in out
+    # a build arg rebuilds from its first use (the RUN after it), not from its ARG line
+    out = _ok(nbdocker("build", "--progress", "plain", "--build-arg", "FLAVOUR=spicy", ctx))
+    assert [k for _, k in _steps(out)] == ["from", "cache", "run", "run", "run", "run", "run"]
+    assert "build arg FLAVOUR changed ('plain' → 'spicy')" in out
+    # editing one line rebuilds from that line
+    (ctx / "Dockerfile").write_text(dockerfile.replace("ENV DONE=1", "ENV DONE=2"))
+    out = _ok(nbdocker("build", "--progress", "plain", "--build-arg", "FLAVOUR=spicy", ctx))
+    assert [k for _, k in _steps(out)] == ["from"] + ["cache"] * 5 + ["run"]
+    assert "the instruction changed (it was: ENV DONE=1)" in out
+    out = _ok(nbdocker("build", "--no-cache", "--progress", "plain", ctx))
+    assert [k for _, k in _steps(out)] == ["from"] + ["run"] * 6
+
+
+def test_json_progress_is_one_event_per_line(
+    nbdocker: RunNbdocker, base: str, tmp_path: Path
+) -> None:
+    ctx = write_context(tmp_path / "j", {"Dockerfile": f"FROM {base}\nRUN echo hello\n"})
+    lines = _ok(nbdocker("build", "--progress", "json", ctx)).splitlines()
+    events = [json.loads(line) for line in lines]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "BuildStarted" and kinds[-1] == "BuildFinished"
+    assert {"event": "StepLog", "step": 2, "line": "hello"} in events
+    assert any(e["event"] == "StepMiss" and e["reason"] for e in events)
+
+
+def test_failed_run_names_the_line_tags_nothing_and_keeps_earlier_steps(
+    nbdocker: RunNbdocker, base: str, tmp_path: Path
+) -> None:
+    ctx = write_context(
+        tmp_path / "f",
+        {
+            "Dockerfile": (
+                f"FROM {base}\nRUN echo kept > /kept\nRUN echo first line; echo oops >&2; exit 3\n"
+            )
+        },
+    )
+    result = nbdocker("build", "-t", "broken:1", ctx)
+    assert result.returncode == 1
+    err = result.stderr.decode()
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("Error: Dockerfile:3: The command '/bin/sh -c echo first line;")
+    assert last.endswith("returned a non-zero code: 3")
+    assert "oops" in result.stdout.decode() + err
+    assert "broken" not in _ok(nbdocker("images"))
+    (ctx / "Dockerfile").write_text(f"FROM {base}\nRUN echo kept > /kept\nRUN true\n")
+    assert [k for _, k in _steps(_ok(nbdocker("build", ctx)))] == ["from", "cache", "run"]
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "needle"),
+    [
+        ("FROM {base}\nFROB x\n", "Dockerfile:2: unknown instruction"),
+        ("FROM {base}\nRUN --bogus=1 true\n", "Dockerfile:2:"),
+        ("FROM {base}\nCOPY --from=nowhere /x /y\n", "Dockerfile:2:"),
+        ("FROM {base}\nCOPY missing.txt /x\n", "Dockerfile:2:"),
+        ("FROM {base}\nCOPY ../outside /x\n", "Dockerfile:2:"),
+        ("FROM no/such:image\n", "Dockerfile:1:"),
+        ("RUN true\n", "Dockerfile:1:"),
+    ],
+)
+def test_bad_dockerfiles_fail_with_one_line_at_the_right_place(
+    nbdocker: RunNbdocker, base: str, tmp_path: Path, dockerfile: str, needle: str
+) -> None:
+    ctx = write_context(tmp_path / "bad", {"Dockerfile": dockerfile.format(base=base)})
+    before = _ok(nbdocker("images", "-q"))
+    result = nbdocker("build", "-t", "bad:1", ctx)
+    assert result.returncode in (1, 2)
+    err = result.stderr.decode()
+    assert err.count("\n") == 1 and needle in err and "Traceback" not in err, err
+    assert _ok(nbdocker("images", "-q")) == before
+
+
+def test_unknown_target_and_too_many_layers(
+    nbdocker: RunNbdocker, base: str, tmp_path: Path
+) -> None:
+    ctx = write_context(tmp_path / "t", {"Dockerfile": f"FROM {base} AS one\nRUN true\n"})
+    result = nbdocker("build", "--target", "two", ctx)
+    assert result.returncode == 1 and b"target stage 'two' not found" in result.stderr
+    many = f"FROM {base}\n" + "".join(f"RUN echo {i} > /f{i}\n" for i in range(127))
+    ctx = write_context(tmp_path / "many", {"Dockerfile": many})
+    result = nbdocker("build", ctx)
+    assert result.returncode == 1
+    assert b"Dockerfile:128: the image would have 128 layers, more than 127" in result.stderr
+
+
+def test_stages_target_and_skipping(nbdocker: RunNbdocker, base: str, tmp_path: Path) -> None:
+    dockerfile = (
+        f"FROM {base} AS builder\nRUN echo built > /artifact\n"
+        f"FROM {base} AS broken\nRUN exit 1\n"
+        f"FROM {base} AS other\nRUN echo other > /other\n"
+        f"FROM {base}\nCOPY --from=builder /artifact /artifact\n"
+        'COPY --from=other /other /other\nCMD ["cat", "/artifact", "/other"]\n'
+    )
+    ctx = write_context(tmp_path / "s", {"Dockerfile": dockerfile})
+    out = _ok(nbdocker("build", "-t", "multi:1", ctx))
+    assert "RUN exit 1" not in out  # the stage nobody needs is skipped
+    assert _ok(nbdocker("run", "--rm", "multi:1")) == "built\nother\n"
+    out = _ok(nbdocker("build", "--target", "builder", "-t", "multi:builder", ctx))
+    assert "Step 2/2 : RUN echo built > /artifact" in out
+    assert _ok(nbdocker("run", "--rm", "multi:builder", "cat", "/artifact")) == "built\n"
+
+
+def test_reproducible_with_source_date_epoch(
+    nbdocker: RunNbdocker, base: str, tmp_path: Path
+) -> None:
+    ctx = write_context(
+        tmp_path / "r",
+        {
+            "Dockerfile": (
+                f"FROM {base}\nRUN echo same > /file && mkdir /dir\nCOPY a.txt /a.txt\nENV X=1\n"
+            ),
+            "a.txt": "a\n",
+        },
+    )
+    env = {"SOURCE_DATE_EPOCH": "1700000000"}
+    one = _ok(nbdocker("build", "-q", "--no-cache", ctx, env=env)).strip()
+    two = _ok(nbdocker("build", "-q", "--no-cache", ctx, env=env)).strip()
+    assert one == two
+    [info] = json.loads(_ok(nbdocker("inspect", one)))
+    assert info["Created"].startswith("2023-11-14T22:13:20")
+    three = _ok(nbdocker("build", "-q", "--no-cache", ctx)).strip()
+    assert three != one
+
+
+def test_onbuild_triggers_run_in_the_child(
+    nbdocker: RunNbdocker, base: str, tmp_path: Path
+) -> None:
+    parent = write_context(
+        tmp_path / "p", {"Dockerfile": (f"FROM {base}\nONBUILD RUN echo triggered > /trigger\n")}
+    )
+    _ok(nbdocker("build", "-t", "with-trigger:1", parent))
+    [info] = json.loads(_ok(nbdocker("inspect", "with-trigger:1")))
+    assert info["Config"]["OnBuild"] == ["RUN echo triggered > /trigger"]
+    child = write_context(tmp_path / "c", {"Dockerfile": "FROM with-trigger:1\nRUN true\n"})
+    _ok(nbdocker("build", "-t", "child:1", child))
+    assert _ok(nbdocker("run", "--rm", "child:1", "cat", "/trigger")) == "triggered\n"
+    [info] = json.loads(_ok(nbdocker("inspect", "child:1")))
+    assert not info["Config"]["OnBuild"]
+
+
+def test_stdin_dockerfile_tar_context_iidfile_labels_and_tags(
+    nbdocker: RunNbdocker, base: str, tmp_path: Path
+) -> None:
+    dockerfile = f"FROM {base}\nRUN echo from-stdin > /s\n".encode()
+    iid = tmp_path / "iid"
+    out = _ok(
+        nbdocker(
+            "build",
+            "-t",
+            "a:1",
+            "-t",
+            "b:2",
+            "--label",
+            "team=edu",
+            "--iidfile",
+            iid,
+            "-",
+            input=dockerfile,
+        )
+    )
+    image = iid.read_text()
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", image) and "Successfully tagged b:2" in out
+    [info] = json.loads(_ok(nbdocker("inspect", "a:1")))
+    assert info["Id"] == image and info["Config"]["Labels"] == {"team": "edu"}
+    assert sorted(info["RepoTags"]) == ["a:1", "b:2"]
+    ctx = write_context(
+        tmp_path / "tarctx", {"Dockerfile": f"FROM {base}\nCOPY f /f\n", "f": "in tar\n"}
+    )
+    tar = subprocess.run(["tar", "-C", str(ctx), "-c", "."], capture_output=True, check=True).stdout
+    _ok(nbdocker("build", "-t", "fromtar:1", "-", input=tar))
+    assert _ok(nbdocker("run", "--rm", "fromtar:1", "cat", "/f")) == "in tar\n"
+    other = tmp_path / "elsewhere.Dockerfile"
+    other.write_text(f"FROM {base}\nRUN echo f-flag > /f\n")
+    _ok(nbdocker("build", "-f", other, "-t", "fflag:1", ctx))
+    assert _ok(nbdocker("run", "--rm", "fflag:1", "cat", "/f")) == "f-flag\n"
+    quiet = _ok(nbdocker("build", "-q", "-f", "-", ctx, input=dockerfile))
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}\n", quiet)
