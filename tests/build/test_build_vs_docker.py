@@ -51,7 +51,8 @@ CASES: dict[str, dict[str, str | bytes]] = {
         "Dockerfile": (
             f"FROM {BASE}\nRUN rm /bin/ls && rm -rf /root && mkdir -p /data/sub\n"
             "COPY app /srv/app\nCOPY *.txt /txt/\nCOPY --chown=65534:65534 one.txt /owned.txt\n"
-            "ADD archive.tar /unpacked/\nRUN mkdir -p /usr/bin && ln -s /srv/app/main.sh /usr/bin/app && "
+            "ADD archive.tar /unpacked/\n"
+            "RUN mkdir -p /usr/bin && ln -s /srv/app/main.sh /usr/bin/app && "
             "ln /txt/one.txt /hard && chmod 4755 /srv/app/main.sh\n"
             "RUN rm -rf /data && mkdir /data && echo fresh > /data/new\n"
             "WORKDIR /made/by/workdir\n"
