@@ -85,3 +85,35 @@ def test_run_change_commit_as_an_ordinary_user(
     assert nb("rm", "c1").returncode == 0
     assert nb("rmi", "ouruser/sinatra:v2", "training/sinatra").returncode == 0
     assert not any((home / "layers").glob("[0-9a-f]*"))
+
+
+def test_build_as_an_ordinary_user(rootless: tuple[User, str], busybox_tarball: Path) -> None:
+    user, pythonpath = rootless
+    home = user.home / "build-store"
+    ctx = user.home / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(
+        "FROM base:1\nCOPY app.txt /app/\nRUN cat /app/app.txt > /app/copy && mkdir /owned"
+        + (" && chown 1000:1000 /owned" if user.subuid is not None else "")
+        + "\nCOPY --from=base:1 /bin/busybox /app/busybox\n"
+    )
+    (ctx / "app.txt").write_text("from the context\n")
+    tarball = user.home / "rootfs-build.tar.gz"
+    tarball.write_bytes(busybox_tarball.read_bytes())
+    subprocess.run(["chown", "-R", f"{user.uid}:{user.gid}", str(ctx), str(tarball)], check=True)
+
+    def nb(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*as_user(user.name), "env", f"NBDOCKER_HOME={home}", f"PYTHONPATH={pythonpath}",
+             user.python, "-m", "nbdocker", *args],
+            capture_output=True, text=True, cwd=user.home, check=False, timeout=300,
+        )
+
+    assert nb("import", str(tarball), "base:1").returncode == 0
+    built = nb("build", "-t", "rootless:1", str(ctx))
+    assert built.returncode == 0, built.stderr + built.stdout
+    out = nb("run", "--rm", "rootless:1", "sh", "-c", "cat /app/copy; stat -c %u /owned")
+    assert out.stdout.splitlines() == [
+        "from the context", "1000" if user.subuid is not None else "0"]
+    again = nb("build", "-t", "rootless:1", str(ctx))
+    assert again.stdout.count("Using cache") == 3
