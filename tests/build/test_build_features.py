@@ -34,17 +34,29 @@ def _run(nbdocker: RunNbdocker, image: str, *cmd: str) -> str:
 def test_heredocs(nbdocker: RunNbdocker, base: str, tmp_path: Path) -> None:
     dockerfile = (
         f"FROM {base}\nENV WHO=world\n"
-        "RUN <<EOF\necho \"hello $WHO\" > /script-out\necho second >> /script-out\nEOF\n"
+        'RUN <<EOF\necho "hello $WHO" > /script-out\necho second >> /script-out\nEOF\n'
         "RUN cat <<-A > /tabs && cat <<'B' > /quoted\n\tindented\n\tA\nno $WHO here\nB\n"
         "COPY <<EOF /etc/conf\nname=$WHO\nEOF\n"
         "COPY <<one.txt <<two.txt /multi/\nfirst\none.txt\nsecond\ntwo.txt\n"
     )
     ctx = write_context(tmp_path / "h", {"Dockerfile": dockerfile})
     _ok(nbdocker("build", "-t", "heredoc:1", ctx))
-    out = _run(nbdocker, "heredoc:1", "sh", "-c",
-               "cat /script-out /tabs /quoted /etc/conf /multi/one.txt /multi/two.txt")
-    assert out.splitlines() == ["hello world", "second", "indented", "no $WHO here",
-                                "name=world", "first", "second"]
+    out = _run(
+        nbdocker,
+        "heredoc:1",
+        "sh",
+        "-c",
+        "cat /script-out /tabs /quoted /etc/conf /multi/one.txt /multi/two.txt",
+    )
+    assert out.splitlines() == [
+        "hello world",
+        "second",
+        "indented",
+        "no $WHO here",
+        "name=world",
+        "first",
+        "second",
+    ]
 
 
 def test_escape_directive_and_continuations(
@@ -77,28 +89,40 @@ def test_run_mounts_and_network(nbdocker: RunNbdocker, base: str, tmp_path: Path
     )
     ctx = write_context(tmp_path / "m", {"Dockerfile": dockerfile, "data/in": "bound\n"})
     _ok(nbdocker("build", "-t", "mounts:1", ctx))
-    assert _run(nbdocker, "mounts:1", "cat", "/seen", "/from-bind", "/netdevs") \
-        == "run\nbound\n1\n"
+    assert _run(nbdocker, "mounts:1", "cat", "/seen", "/from-bind", "/netdevs") == "run\nbound\n1\n"
     # the cache mount outlives the build: a --no-cache rebuild sees the first run's file
     _ok(nbdocker("build", "--no-cache", "-t", "mounts:2", ctx))
     assert _run(nbdocker, "mounts:2", "cat", "/seen") == "run\nrun\n"
     # nothing of the mounts is in the image
-    assert "No such file" in _ok(nbdocker("run", "--rm", "mounts:1", "sh", "-c",
-                                          "ls /cache/log /data/in 2>&1; true"))
+    assert "No such file" in _ok(
+        nbdocker("run", "--rm", "mounts:1", "sh", "-c", "ls /cache/log /data/in 2>&1; true")
+    )
 
 
 def test_dockerignore_applies_to_builds(nbdocker: RunNbdocker, base: str, tmp_path: Path) -> None:
-    ctx = write_context(tmp_path / "i", {
-        "Dockerfile": f"FROM {base}\nCOPY . /app/\n",
-        ".dockerignore": "*.log\nsecrets/\n!secrets/public.txt\n**/cache\n",
-        "main.py": "print(1)\n", "debug.log": "x", "secrets/key": "k",
-        "secrets/public.txt": "p", "sub/cache/blob": "b", "sub/keep.txt": "k",
-    })
+    ctx = write_context(
+        tmp_path / "i",
+        {
+            "Dockerfile": f"FROM {base}\nCOPY . /app/\n",
+            ".dockerignore": "*.log\nsecrets/\n!secrets/public.txt\n**/cache\n",
+            "main.py": "print(1)\n",
+            "debug.log": "x",
+            "secrets/key": "k",
+            "secrets/public.txt": "p",
+            "sub/cache/blob": "b",
+            "sub/keep.txt": "k",
+        },
+    )
     out = _ok(nbdocker("build", "-t", "ignore:1", ctx))
     assert out.startswith("Sending build context to the engine  ")
     listing = _run(nbdocker, "ignore:1", "find", "/app", "-type", "f").split()
-    assert sorted(listing) == ["/app/.dockerignore", "/app/Dockerfile", "/app/main.py",
-                               "/app/secrets/public.txt", "/app/sub/keep.txt"]
+    assert sorted(listing) == [
+        "/app/.dockerignore",
+        "/app/Dockerfile",
+        "/app/main.py",
+        "/app/secrets/public.txt",
+        "/app/sub/keep.txt",
+    ]
 
 
 @pytest.fixture
@@ -128,11 +152,14 @@ def test_add_from_a_url_with_checksum(
     url, root = web
     (root / "tool.sh").write_text("echo tool\n")
     digest = "sha256:" + hashlib.sha256(b"echo tool\n").hexdigest()
-    ctx = write_context(tmp_path / "a", {"Dockerfile": (
-        f"FROM {base}\nADD --checksum={digest} {url}/tool.sh /opt/\n")})
+    ctx = write_context(
+        tmp_path / "a",
+        {"Dockerfile": (f"FROM {base}\nADD --checksum={digest} {url}/tool.sh /opt/\n")},
+    )
     _ok(nbdocker("build", "-t", "add-url:1", ctx))
-    assert _run(nbdocker, "add-url:1", "stat", "-c", "%a %n", "/opt/tool.sh") \
-        == "600 /opt/tool.sh\n"
+    assert (
+        _run(nbdocker, "add-url:1", "stat", "-c", "%a %n", "/opt/tool.sh") == "600 /opt/tool.sh\n"
+    )
     (root / "tool.sh").write_text("tampered\n")
     bad = nbdocker("build", "--no-cache", "-t", "add-url:2", ctx)
     assert bad.returncode == 1 and b"Dockerfile:2:" in bad.stderr
@@ -142,19 +169,30 @@ def test_add_from_a_url_with_checksum(
 def test_arg_scoping_and_copy_from_an_image(
     nbdocker: RunNbdocker, base: str, tmp_path: Path
 ) -> None:
-    _ok(nbdocker("build", "-t", "donor:1", write_context(tmp_path / "d", {
-        "Dockerfile": f"FROM {base}\nRUN mkdir /gift && echo from-donor > /gift/g\n"})))
+    _ok(
+        nbdocker(
+            "build",
+            "-t",
+            "donor:1",
+            write_context(
+                tmp_path / "d",
+                {"Dockerfile": f"FROM {base}\nRUN mkdir /gift && echo from-donor > /gift/g\n"},
+            ),
+        )
+    )
     dockerfile = (
         "ARG BASE=nbdtest/base:1\nARG SHARED=global\n"
-        "FROM $BASE AS first\nRUN echo \"[$SHARED]\" > /no-redeclare\n"
-        "ARG SHARED\nRUN echo \"[$SHARED]\" > /redeclared\n"
+        'FROM $BASE AS first\nRUN echo "[$SHARED]" > /no-redeclare\n'
+        'ARG SHARED\nRUN echo "[$SHARED]" > /redeclared\n'
         "FROM $BASE\nCOPY --from=first /no-redeclare /redeclared /\n"
         "COPY --from=donor:1 /gift /gift\n"
     )
     ctx = write_context(tmp_path / "s", {"Dockerfile": dockerfile})
     _ok(nbdocker("build", "-t", "scoped:1", ctx))
-    assert _run(nbdocker, "scoped:1", "cat", "/no-redeclare", "/redeclared", "/gift/g") \
+    assert (
+        _run(nbdocker, "scoped:1", "cat", "/no-redeclare", "/redeclared", "/gift/g")
         == "[]\n[global]\nfrom-donor\n"
+    )
 
 
 def test_independent_stages_run_side_by_side(
@@ -166,8 +204,9 @@ def test_independent_stages_run_side_by_side(
         f"FROM {base}\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n"
     )
     ctx = write_context(tmp_path / "p", {"Dockerfile": dockerfile})
-    events = [json.loads(x) for x in _ok(nbdocker("build", "--progress", "json", ctx)).split("\n")
-              if x]
+    events = [
+        json.loads(x) for x in _ok(nbdocker("build", "--progress", "json", ctx)).split("\n") if x
+    ]
     order = [(e["event"], e["step"]) for e in events if e["event"] in ("StepStarted", "StepDone")]
     # both RUN steps (2 and 4) start before either of them is done
     first_done = min(order.index(("StepDone", 2)), order.index(("StepDone", 4)))
@@ -178,12 +217,15 @@ def test_independent_stages_run_side_by_side(
 def test_interrupt_tags_nothing_and_keeps_the_cache(
     nbdocker: RunNbdocker, base: str, tmp_path: Path, nbdocker_home: Path
 ) -> None:
-    ctx = write_context(tmp_path / "int", {"Dockerfile": (
-        f"FROM {base}\nRUN echo before > /before\nRUN echo started && sleep 60\n")})
+    ctx = write_context(
+        tmp_path / "int",
+        {"Dockerfile": (f"FROM {base}\nRUN echo before > /before\nRUN echo started && sleep 60\n")},
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "nbdocker", "build", "-t", "interrupted:1", str(ctx)],
         env=dict(os.environ, NBDOCKER_HOME=str(nbdocker_home)),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     assert proc.stdout is not None
     deadline = time.monotonic() + 60
@@ -197,3 +239,56 @@ def test_interrupt_tags_nothing_and_keeps_the_cache(
     (ctx / "Dockerfile").write_text(f"FROM {base}\nRUN echo before > /before\nRUN true\n")
     out = _ok(nbdocker("build", ctx))
     assert out.count("Using cache") == 1
+
+
+def test_from_scratch_and_build_network_none(
+    nbdocker: RunNbdocker, base: str, tmp_path: Path
+) -> None:
+    ctx = write_context(
+        tmp_path / "scratch",
+        {
+            "Dockerfile": 'FROM scratch\nCOPY busybox /bin/busybox\nCMD ["/bin/busybox", "true"]\n',
+            "busybox": Path("/bin/busybox").read_bytes(),
+        },
+    )
+    (ctx / "busybox").chmod(0o755)
+    _ok(nbdocker("build", "-t", "from-scratch:1", ctx))
+    [info] = json.loads(_ok(nbdocker("inspect", "from-scratch:1")))
+    assert len(info["RootFS"]["Layers"]) == 1
+    assert nbdocker("run", "--rm", "from-scratch:1").returncode == 0
+    net = write_context(
+        tmp_path / "net", {"Dockerfile": f"FROM {base}\nRUN grep -c : /proc/net/dev > /count\n"}
+    )
+    _ok(nbdocker("build", "--network", "none", "-t", "no-net:1", net))
+    assert _run(nbdocker, "no-net:1", "cat", "/count") == "1\n"
+
+
+def test_live_display_on_a_terminal(base: str, tmp_path: Path, nbdocker_home: Path) -> None:
+    import pty
+    import re
+
+    ctx = write_context(
+        tmp_path / "live", {"Dockerfile": (f"FROM {base}\nRUN echo visible-output\nENV A=1\n")}
+    )
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbdocker", "build", "-t", "live:1", str(ctx)],
+        env=dict(os.environ, NBDOCKER_HOME=str(nbdocker_home), TERM="xterm", COLUMNS="120"),
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=120) == 0
+    os.close(controller)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode(errors="replace"))
+    assert "[2/3]" in text and "RUN echo visible-output" in text and "✓" in text

@@ -29,6 +29,17 @@ CONFIG_KEYS = (
 )
 
 CASES: dict[str, dict[str, str | bytes]] = {
+    "stages": {
+        "Dockerfile": (
+            f"FROM {BASE} AS build\nRUN mkdir -p /out/bin && echo built > /out/bin/tool && "
+            "chmod 750 /out/bin/tool\n"
+            f"FROM --platform=linux/amd64 {BASE} AS unused\nRUN true\n"
+            f"FROM {BASE}\nRUN echo 'app:x:1000:1000::/home/app:/bin/sh' >> /etc/passwd && "
+            "echo 'app:x:1000:' >> /etc/group\n"
+            "COPY --from=build /out /opt/\nCOPY --from=build --chown=app:app /out/bin/tool "
+            '/home/app/tool\nUSER app\nWORKDIR /home/app\nCMD ["./tool"]\n'
+        ),
+    },
     "config": {
         "Dockerfile": (
             f'FROM {BASE}\nMAINTAINER someone <a@b.c>\nLABEL a=1 "b c"="d e"\nLABEL old value\n'
