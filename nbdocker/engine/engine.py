@@ -145,9 +145,11 @@ class Engine(ContainerVerbs):
 
         ``reference`` filters by repository (``ouruser/sinatra``) or repository and tag
         (``ouruser/sinatra:v2``); shell-style wildcards are allowed as in ``docker images``.
+        ``all`` adds the intermediate images builds made (kept by the build cache).
         """
         with self.store.locked(exclusive=False):
             catalog = self._catalog()
+            intermediate = BuildCache(self.store).intermediate_images() if all else []
         repo_pat, tag_pat = _filter_patterns(reference)
         rows: list[ImageRow] = []
         for image in catalog.images.values():
@@ -169,6 +171,13 @@ class Engine(ContainerVerbs):
                     )
             elif reference is None:
                 rows.append(ImageRow("<none>", "<none>", "<none>", image))
+        if reference is None:
+            seen = set(catalog.images)
+            for image_id, manifest in intermediate:
+                if image_id not in seen and self.store.has_blob(manifest):
+                    seen.add(image_id)
+                    image = self._image_by_manifest(image_id, manifest)
+                    rows.append(ImageRow("<none>", "<none>", "<none>", image))
         if repo_pat is not None:
             rows = [
                 r

@@ -270,3 +270,18 @@ def test_stdin_dockerfile_tar_context_iidfile_labels_and_tags(
     assert _ok(nbdocker("run", "--rm", "fflag:1", "cat", "/f")) == "f-flag\n"
     quiet = _ok(nbdocker("build", "-q", "-f", "-", ctx, input=dockerfile))
     assert re.fullmatch(r"sha256:[0-9a-f]{64}\n", quiet)
+
+
+def test_images_all_shows_the_intermediate_images_and_rmi_removes_them(
+    nbdocker: RunNbdocker, base: str, tmp_path: Path
+) -> None:
+    ctx = write_context(tmp_path / "a", {"Dockerfile": f"FROM {base}\nRUN true\nENV A=1\n"})
+    _ok(nbdocker("build", "-t", "layered:1", ctx))
+    plain = _ok(nbdocker("images")).splitlines()[1:]
+    everything = _ok(nbdocker("images", "-a")).splitlines()[1:]
+    assert len(plain) == 2  # the base and the build
+    assert len(everything) == 3  # plus the intermediate image of RUN true
+    removed = _ok(nbdocker("rmi", "layered:1")).splitlines()
+    assert removed[0] == "Untagged: layered:1"
+    assert sum(line.startswith("Deleted: ") for line in removed) == 2
+    assert len(_ok(nbdocker("images", "-a")).splitlines()[1:]) == 1
