@@ -205,9 +205,9 @@ def test_loads_a_buildah_oci_archive(
     ]
 
     def run(*a: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(buildah), *storage, *a], check=True, capture_output=True, text=True
-        )
+        done = subprocess.run([str(buildah), *storage, *a], capture_output=True, text=True)
+        assert done.returncode == 0, f"buildah {a[0]}: {done.stderr}"
+        return done
 
     pulled = run("pull", "-q", f"oci:{nbdocker_home}:docker.io/library/src:1").stdout.strip()
     out = tmp_path / "buildah.tar"
