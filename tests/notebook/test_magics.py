@@ -98,6 +98,7 @@ def test_dockerfile_cell_builds_records_provenance_and_reuses_cache(
     labels = image.config["config"]["Labels"]
     assert labels[CELL_LABEL].startswith("%%dockerfile -t ouruser/demo:v1\nFROM ")
     assert "RUN echo two > /two" in labels[CELL_LABEL]
+    assert image.config["history"][-1]["comment"] == "built from a notebook cell (4 lines)"
     first = magics.last_progress
     assert [r.state for r in first.rows] == ["done", "done", "done", "done"]
     assert first.bar.value == first.bar.max == 4

@@ -207,6 +207,9 @@ class Builder:
             labels = dict(state.run_config.get("Labels") or {})
             labels.update(dict(self.options.labels))
             state.run_config["Labels"] = labels
+        history = state.config.get("history") or []
+        if self.options.comment and history:  # provenance, e.g. the notebook cell
+            history[-1] = {**history[-1], "comment": self.options.comment}
         refs = [parse_reference(t) for t in self.options.tags]
         with self.engine.store.staging() as txn:
             staged = state.stage(txn)
