@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from nbdocker.engine import Engine
@@ -22,6 +25,7 @@ from nbdocker.engine.events import Event, TaskDone
 from nbdocker.engine.registry import RegistrySettings
 from tests.conftest import REGISTRY_USERS
 from tests.support.registry import FaultProxy, Registry
+from tests.support.rootfs import make_rootfs_tarball
 
 pytestmark = pytest.mark.usefixtures("docker_config")
 USER, PASSWORD = next(iter(REGISTRY_USERS.items()))
@@ -281,3 +285,50 @@ def test_pull_picks_the_host_platform_from_an_index(
     assert pulled.id == image_id
     assert pulled.manifest_digest == pushed.digest
     assert [d.digest for d in pulled.digests] == [index_digest]  # as Docker records it
+
+
+class _Watching(httpx.HTTPTransport):
+    """The real network, counting how many blob transfers are in flight at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.active = 0
+        self.most = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        blob = "/blobs/" in request.url.path and request.method in ("PUT", "PATCH", "GET")
+        if blob:
+            with self.lock:
+                self.active += 1
+                self.most = max(self.most, self.active)
+            time.sleep(0.3)  # long enough for the other transfers to start meanwhile
+        try:
+            return super().handle_request(request)
+        finally:
+            if blob:
+                with self.lock:
+                    self.active -= 1
+
+
+def test_several_layers_move_at_once(
+    open_registry: Registry, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    engine = Engine(tmp_path / "src")
+    engine.import_image(
+        str(make_rootfs_tarball(busybox_rootfs, tmp_path / "a.tar", "none")), "layers:base"
+    )
+    repo = f"{open_registry.host}/nbdtest/p{uuid.uuid4().hex[:8]}"
+    image = "layers:base"
+    for n in range(3):  # three distinct layers on top
+        c = engine.create(image, ["sh", "-c", f"echo {n} > /f{n}"])
+        assert engine.start(c.id) == 0
+        image = engine.commit(c.id, f"layers:{n}").id
+    engine.tag(image, f"{repo}:3")
+    watching = _Watching()
+    engine.push(f"{repo}:3", settings=RegistrySettings(transport=watching))
+    assert watching.most >= 2
+    puller = Engine(tmp_path / "dst")
+    watching = _Watching()
+    puller.pull(f"{repo}:3", settings=RegistrySettings(transport=watching))
+    assert watching.most >= 2
