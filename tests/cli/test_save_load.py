@@ -6,6 +6,7 @@ import io
 import json
 import subprocess
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -179,7 +180,6 @@ def test_skopeo_reads_the_store_and_our_oci_archives(
 @pytest.mark.skopeo
 def test_loads_a_buildah_oci_archive(
     nbdocker: RunNbdocker,
-    nbdocker_home: Path,
     busybox_tarball: Path,
     tmp_path: Path,
     skopeo: str,
@@ -194,7 +194,24 @@ def test_loads_a_buildah_oci_archive(
         require("buildah", "buildah not found (apt-get install buildah)")
     if os.geteuid() != 0:
         require("buildah", "buildah with a private storage root needs root here")
-    image_id = _ok(nbdocker("import", busybox_tarball, "src:1")).strip()
+    # buildah names what it pulls from an OCI layout after the layout's path, which must then
+    # be a valid (lower-case) repository name: give the store such a path.
+    store = Path(tempfile.mkdtemp(prefix="nbd-buildah-", dir="/tmp"))
+    try:
+        _buildah_round_trip(nbdocker, store, busybox_tarball, tmp_path, buildah)
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+
+
+def _buildah_round_trip(
+    nbdocker: RunNbdocker,
+    nbdocker_home: Path,
+    busybox_tarball: Path,
+    tmp_path: Path,
+    buildah: str,
+) -> None:
+    home = {"NBDOCKER_HOME": str(nbdocker_home)}
+    image_id = _ok(nbdocker("import", busybox_tarball, "src:1", env=home)).strip()
     storage = [
         "--root",
         str(tmp_path / "bh-root"),
@@ -217,7 +234,7 @@ def test_loads_a_buildah_oci_archive(
     [info] = json.loads(_ok(nbdocker("inspect", "fromb:1", env=other)))
     assert (
         info["RootFS"]["Layers"]
-        == json.loads(_ok(nbdocker("inspect", image_id)))[0]["RootFS"]["Layers"]
+        == json.loads(_ok(nbdocker("inspect", image_id, env=home)))[0]["RootFS"]["Layers"]
     )
 
 
