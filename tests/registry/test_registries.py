@@ -154,6 +154,32 @@ def test_token_auth_push_pull_reuse_and_anonymous(
     assert any(r["user"] is None for r in issuer.requests)
 
 
+def test_identity_tokens_are_exchanged_not_sent_as_passwords(
+    token_registry: Registry,
+    engine: Engine,
+    busybox_tarball: Path,
+    docker_config: Path,
+) -> None:
+    """An ``identitytoken`` in Docker's config.json (as Docker Hub logins leave) is an OAuth2
+    refresh token: nbdocker trades it at the token service for access tokens."""
+    issuer = token_registry.token
+    assert issuer is not None
+    issuer.refresh_tokens["refresh-" + USER] = USER
+    (docker_config / "config.json").write_text(
+        json.dumps({"auths": {token_registry.host: {"identitytoken": "refresh-" + USER}}})
+    )
+    ref = f"{token_registry.host}/{_repo()}:v1"
+    _import(engine, busybox_tarball, ref)
+    issuer.requests.clear()
+    engine.push(ref)
+    assert issuer.requests and all(r.get("oauth") and r["user"] == USER for r in issuer.requests)
+    (docker_config / "config.json").write_text(
+        json.dumps({"auths": {token_registry.host: {"identitytoken": "stale"}}})
+    )
+    with pytest.raises(AuthenticationError, match="rejected the stored identity token"):
+        Engine(engine.home).push(ref)
+
+
 # ---------------------------------------------------------------- behaviour and faults
 
 

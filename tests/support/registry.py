@@ -167,6 +167,7 @@ class TokenIssuer:
         from cryptography.hazmat.primitives.asymmetric import rsa
 
         self.users = dict(users)
+        self.refresh_tokens: dict[str, str] = {}  # identity token → user (OAuth2 refresh)
         self.expires_in = expires_in
         self.requests: list[dict[str, Any]] = []
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -243,6 +244,31 @@ class TokenIssuer:
                         "token": issuer.token_for(user, scopes),
                         "expires_in": issuer.expires_in,
                         "issued_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:  # noqa: N802 - OAuth2: refresh token → access token
+                length = int(self.headers.get("Content-Length") or 0)
+                form = parse_qs(self.rfile.read(length).decode())
+                token = (form.get("refresh_token") or [""])[0]
+                user = issuer.refresh_tokens.get(token)
+                if (form.get("grant_type") or [""])[0] != "refresh_token" or user is None:
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                scopes = " ".join(form.get("scope", [])).split()
+                issuer.requests.append({"user": user, "scopes": scopes, "oauth": True})
+                body = json.dumps(
+                    {
+                        "access_token": issuer.token_for(user, scopes),
+                        "expires_in": issuer.expires_in,
+                        "refresh_token": token,
                     }
                 ).encode()
                 self.send_response(200)

@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -31,6 +32,7 @@ __all__ = ["Authenticator", "Challenge", "Credentials", "parse_challenges"]
 
 DEFAULT_EXPIRY = 60  # seconds, when a token service does not say (token spec)
 _EARLY = 10  # refresh this many seconds before expiry
+IDENTITY_TOKEN_USER = "<token>"  # how Docker's config and helpers mark an identity token
 _TOKEN_RE = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _SCHEME_RE = re.compile(rf"\s*({_TOKEN_RE})(?=\s|$|,)")
 _PARAM_RE = re.compile(rf'\s*({_TOKEN_RE})\s*=\s*(?:"((?:[^"\\]|\\.)*)"|({_TOKEN_RE}))\s*')
@@ -177,17 +179,39 @@ class Authenticator:
             raise AuthenticationError(
                 f"registry {self.host} names an invalid token service {realm!r}"
             )
-        params: list[tuple[str, str]] = []
-        if service:
-            params.append(("service", service))
-        params.extend(("scope", s) for s in scopes)
-        headers: dict[str, str] = {}
-        if self.credentials is not None:
-            headers["Authorization"] = self.credentials.basic()
-            params.append(("account", self.credentials.username))
-        url = str(httpx.URL(realm, params=params))
-        response = self.transport.request("GET", url, headers=headers)
+        if self.credentials is not None and self.credentials.username == IDENTITY_TOKEN_USER:
+            # An identity token (Docker's "<token>" user) is an OAuth2 refresh token: it is
+            # exchanged at the realm for an access token, never sent as a password.
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": self.credentials.secret,
+                "client_id": "nbdocker",
+                "service": service,
+                "scope": " ".join(scopes),
+            }
+            response = self.transport.request(
+                "POST",
+                realm,
+                content=urlencode(form).encode(),
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+        else:
+            params: list[tuple[str, str]] = []
+            if service:
+                params.append(("service", service))
+            params.extend(("scope", s) for s in scopes)
+            headers: dict[str, str] = {}
+            if self.credentials is not None:
+                headers["Authorization"] = self.credentials.basic()
+                params.append(("account", self.credentials.username))
+            url = str(httpx.URL(realm, params=params))
+            response = self.transport.request("GET", url, headers=headers)
         if response.status_code in (401, 403):
+            if self.credentials is not None and self.credentials.username == IDENTITY_TOKEN_USER:
+                raise AuthenticationError(
+                    f"login to {self.host} failed: the token service rejected the stored "
+                    f"identity token; run 'nbdocker login {self.host}' again"
+                )
             if self.credentials is not None:
                 raise AuthenticationError(
                     f"login to {self.host} failed: the token service rejected the user name "
