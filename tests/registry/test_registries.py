@@ -358,3 +358,42 @@ def test_several_layers_move_at_once(
     watching = _Watching()
     puller.pull(f"{repo}:3", settings=RegistrySettings(transport=watching))
     assert watching.most >= 2
+
+
+def test_pull_picks_the_host_platform_from_a_docker_manifest_list(
+    open_registry: Registry, engine: Engine, other_engine: Engine, busybox_tarball: Path
+) -> None:
+    from nbdocker.engine.image import host_platform
+
+    repo = f"{open_registry.host}/{_repo()}"
+    image_id = _import(engine, busybox_tarball, f"{repo}:single")
+    [pushed] = engine.push(f"{repo}:single")
+    base = f"http://{open_registry.host}/v2/{repo.split('/', 1)[1]}"
+    manifest = httpx.get(
+        f"{base}/manifests/single", headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}
+    )
+    os_name, arch = host_platform()
+    other_arch = "arm64" if arch != "arm64" else "amd64"
+    entry = {
+        "mediaType": manifest.headers["content-type"],
+        "digest": pushed.digest,
+        "size": len(manifest.content),
+    }
+    listing = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+        "manifests": [
+            {**entry, "platform": {"os": os_name, "architecture": other_arch}},
+            {**entry, "platform": {"os": os_name, "architecture": arch}},
+        ],
+    }
+    put = httpx.put(
+        f"{base}/manifests/multi",
+        content=json.dumps(listing).encode(),
+        headers={"Content-Type": listing["mediaType"]},
+    )
+    assert put.status_code == 201, put.text
+    pulled = other_engine.pull(f"{repo}:multi")
+    assert pulled.id == image_id
+    digests = [r.digest for r in other_engine.get(f"{repo}:multi").digests]
+    assert put.headers["docker-content-digest"] in digests
