@@ -4,7 +4,7 @@ The public entry point is :class:`Engine`; failures are :class:`NbdockerError` s
 message is one line for the user.
 """
 
-from .engine import Engine, HistoryEntry, ImageRow, Removal
+from .engine import BuildOptions, Engine, HistoryEntry, ImageRow, Removal, RunOptions
 from .errors import (
     AmbiguousImage,
     ArchiveError,
@@ -23,6 +23,7 @@ from .reference import Reference, parse_reference
 
 __all__ = [
     "AmbiguousImage",
+    "BuildOptions",
     "ArchiveError",
     "Conflict",
     "DigestMismatch",
@@ -38,6 +39,7 @@ __all__ = [
     "Progress",
     "Reference",
     "Removal",
+    "RunOptions",
     "StorageError",
     "TaskDone",
     "TaskStarted",
