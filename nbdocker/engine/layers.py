@@ -24,6 +24,7 @@ from isal import igzip
 from .digest import HashingWriter
 from .errors import ArchiveError, UsageError
 from .store import Ingest, LayerRecord, Transaction
+from .tarstream import TarReader, TarWriter
 
 __all__ = [
     "MEDIA_TYPES",
@@ -184,14 +185,15 @@ def _copy_verbatim(source: IO[bytes], sink: Any, where: str) -> _TarStats:
     tee = _Tee(source, sink)
     size = 0
     try:
-        with tarfile.open(fileobj=tee, mode="r|", bufsize=_CHUNK) as tar:  # type: ignore[call-overload]
-            for member in tar:
-                safe_member_name(member.name, where)
-                if member.isreg():
-                    size += member.size
+        for member, _ in TarReader(tee):  # type: ignore[arg-type]
+            safe_member_name(member.name, where)
+            if member.isreg():
+                size += member.size
         while tee.read(_CHUNK):
             pass
     except (tarfile.TarError, EOFError, OSError, zstandard.ZstdError, lzma.LZMAError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise  # a real I/O error (disk full) — storage_errors() words it
         raise _archive_error(where, exc) from None
     return _TarStats(size)
 
@@ -199,23 +201,22 @@ def _copy_verbatim(source: IO[bytes], sink: Any, where: str) -> _TarStats:
 def _normalise(source: IO[bytes], sink: Any, where: str) -> _TarStats:
     """Rewrite a root-filesystem tarball as a layer: relative names, no ``.`` entry, PAX."""
     size = 0
+    out = TarWriter(sink)
     try:
-        with (
-            tarfile.open(fileobj=source, mode="r|", bufsize=_CHUNK) as src,
-            tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_CHUNK) as dst,
-        ):
-            for member in src:
-                name = safe_member_name(member.name, where)
-                if not name:
-                    continue
-                member.name = name
-                if member.islnk():
-                    member.linkname = safe_member_name(member.linkname, where)
-                if member.isreg():
-                    size += member.size
-                    dst.addfile(member, src.extractfile(member))
-                else:
-                    dst.addfile(member)
+        for member, data in TarReader(source):
+            name = safe_member_name(member.name, where)
+            if not name:
+                continue
+            member.name = name
+            if member.islnk():
+                member.linkname = safe_member_name(member.linkname, where)
+            if member.isreg():
+                size += member.size
+                out.add(member, data)  # type: ignore[arg-type]
+            else:
+                member.size = 0
+                out.add(member)
+        out.close()
     except ArchiveError:
         raise
     except (tarfile.TarError, EOFError, OSError, zstandard.ZstdError, lzma.LZMAError) as exc:
@@ -248,12 +249,15 @@ def ingest_layer(
     where: str,
     options: IngestOptions,
     on_bytes: Callable[[int], None] | None = None,
+    content_size: Callable[[], int] | None = None,
 ) -> LayerRecord:
     """Store a plain (uncompressed) tar stream as a layer blob and return its record.
 
     The tar is validated while it streams; with ``expected_diff_id`` its digest must match (a
     docker archive's layer must hash to the diffID its config names). If a layer with the same
-    diffID is already stored, nothing new is written.
+    diffID is already stored, nothing new is written. A tar nbdocker wrote itself (a container's
+    changes) is trusted instead of parsed: ``content_size`` then tells, once the stream has
+    ended, the size of the files in it.
     """
     ing: Ingest = txn.ingest()
     diff = HashingWriter(_NullSink())
@@ -270,7 +274,12 @@ def ingest_layer(
             def flush(self) -> None:
                 pass
 
-        if options.normalise:
+        if content_size is not None:
+            sink = _Both()
+            while chunk := plain_tar.read(_CHUNK):
+                sink.write(chunk)
+            stats = _TarStats(content_size())
+        elif options.normalise:
             stats = _normalise(plain_tar, _Both(), where)
         else:
             stats = _copy_verbatim(plain_tar, _Both(), where)

@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from .tarstream import TarReader, TarWriter
+
 __all__ = [
     "OPAQUE_XATTRS",
     "WHITEOUT_OPAQUE",
@@ -91,72 +93,69 @@ def unpack(
     """
     owner = os.geteuid() == 0 if same_owner is None else same_owner
     dir_times: list[tuple[Path, float]] = []
-    with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK) as tar:
-        for member in tar:
-            rel = _clean(member.name)
-            if not rel:
-                continue
-            base = posixpath.basename(rel)
-            parent = _parent_dir(dest, rel)
-            if base == WHITEOUT_OPAQUE:
-                os.setxattr(parent, opaque_xattr, b"y")
-                continue
-            if base.startswith(WHITEOUT_PREFIX):
-                target = parent / base[len(WHITEOUT_PREFIX) :]
-                _remove(target)
-                os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0))
-                continue
-            path = parent / base
-            existing = None
-            with contextlib.suppress(FileNotFoundError):
-                existing = os.lstat(path)
-            if existing is not None and not (member.isdir() and stat.S_ISDIR(existing.st_mode)):
-                _remove(path)
-            mode = member.mode & 0o7777
-            if member.isdir():
-                if existing is None or not stat.S_ISDIR(existing.st_mode):
-                    os.mkdir(path, 0o700)
-            elif member.isreg():
-                src = tar.extractfile(member)
-                assert src is not None
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-                with os.fdopen(fd, "wb") as out:
-                    while chunk := src.read(_CHUNK):
-                        out.write(chunk)
-            elif member.issym():
-                os.symlink(member.linkname, path)
-            elif member.islnk():
-                target_rel = _clean(member.linkname)
-                target = _parent_dir(dest, target_rel) / posixpath.basename(target_rel)
-                os.link(target, path, follow_symlinks=False)
-                continue  # a hard link shares its target's metadata
-            elif member.ischr() or member.isblk():
-                kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
-                os.mknod(path, kind | mode, os.makedev(member.devmajor, member.devminor))
-            elif member.isfifo():
-                os.mkfifo(path, mode)
-            else:
-                continue
-            if owner:
-                os.lchown(path, member.uid, member.gid)
-            for key, value in member.pax_headers.items():
-                if key.startswith(_XATTR_PAX):
-                    with contextlib.suppress(OSError):
-                        os.setxattr(
-                            path,
-                            key[len(_XATTR_PAX) :],
-                            value.encode("utf-8", "surrogateescape"),
-                            follow_symlinks=False,
-                        )
-            if not member.issym():
-                os.chmod(path, mode)
-                if member.isdir():
-                    dir_times.append((path, member.mtime))
-                else:
-                    os.utime(path, (member.mtime, member.mtime))
-            else:
+    for member, data in TarReader(stream):
+        rel = _clean(member.name)
+        if not rel:
+            continue
+        base = posixpath.basename(rel)
+        parent = _parent_dir(dest, rel)
+        if base == WHITEOUT_OPAQUE:
+            os.setxattr(parent, opaque_xattr, b"y")
+            continue
+        if base.startswith(WHITEOUT_PREFIX):
+            target = parent / base[len(WHITEOUT_PREFIX) :]
+            _remove(target)
+            os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+            continue
+        path = parent / base
+        existing = None
+        with contextlib.suppress(FileNotFoundError):
+            existing = os.lstat(path)
+        if existing is not None and not (member.isdir() and stat.S_ISDIR(existing.st_mode)):
+            _remove(path)
+        mode = member.mode & 0o7777
+        if member.isdir():
+            if existing is None or not stat.S_ISDIR(existing.st_mode):
+                os.mkdir(path, 0o700)
+        elif member.isreg():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                for chunk in data.chunks():
+                    out.write(chunk)
+        elif member.issym():
+            os.symlink(member.linkname, path)
+        elif member.islnk():
+            target_rel = _clean(member.linkname)
+            target = _parent_dir(dest, target_rel) / posixpath.basename(target_rel)
+            os.link(target, path, follow_symlinks=False)
+            continue  # a hard link shares its target's metadata
+        elif member.ischr() or member.isblk():
+            kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
+            os.mknod(path, kind | mode, os.makedev(member.devmajor, member.devminor))
+        elif member.isfifo():
+            os.mkfifo(path, mode)
+        else:
+            continue
+        if owner:
+            os.lchown(path, member.uid, member.gid)
+        for key, value in member.pax_headers.items():
+            if key.startswith(_XATTR_PAX):
                 with contextlib.suppress(OSError):
-                    os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
+                    os.setxattr(
+                        path,
+                        key[len(_XATTR_PAX) :],
+                        value.encode("utf-8", "surrogateescape"),
+                        follow_symlinks=False,
+                    )
+        if not member.issym():
+            os.chmod(path, mode)
+            if member.isdir():
+                dir_times.append((path, member.mtime))
+            else:
+                os.utime(path, (member.mtime, member.mtime))
+        else:
+            with contextlib.suppress(OSError):
+                os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
     for path, mtime in reversed(dir_times):
         os.utime(path, (mtime, mtime))
 
@@ -201,63 +200,68 @@ def write_diff(
     uid_map: Any = None,
     skip: frozenset[str] = frozenset(),
     source_date_epoch: int | None = None,
-) -> None:
-    """Write overlay dir ``upper`` to ``out`` as a layer tar with OCI whiteouts.
+) -> int:
+    """Write overlay dir ``upper`` to ``out`` as a layer tar with OCI whiteouts; return the
+    size of the files written (what ``images`` counts).
 
     ``skip`` holds relative paths left out (with what is below them). ``uid_map`` maps host ids
     back to container ids (a callable), when the upper dir was written in a user namespace.
     ``source_date_epoch`` clamps every mtime to it, for reproducible layers.
     """
     seen_inodes: dict[tuple[int, int], str] = {}
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_CHUNK) as tar:
-        for rel, st in _walk(upper):
-            if any(rel == s or rel.startswith(s + "/") for s in skip):
-                continue
-            path = upper / rel
-            mtime = st.st_mtime
-            if source_date_epoch is not None:
-                mtime = min(mtime, source_date_epoch)
-            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-                parent, name = posixpath.split(rel)
-                info = tarfile.TarInfo(posixpath.join(parent, WHITEOUT_PREFIX + name))
-                info.mtime = int(mtime)
-                tar.addfile(info)
-                continue
-            info = tarfile.TarInfo(rel)
-            info.mode = stat.S_IMODE(st.st_mode)
-            uid, gid = (st.st_uid, st.st_gid) if uid_map is None else uid_map(st.st_uid, st.st_gid)
-            info.uid, info.gid = uid, gid
+    content = 0
+    tar = TarWriter(out)
+    for rel, st in _walk(upper):
+        if any(rel == s or rel.startswith(s + "/") for s in skip):
+            continue
+        path = upper / rel
+        mtime = st.st_mtime
+        if source_date_epoch is not None:
+            mtime = min(mtime, source_date_epoch)
+        if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+            parent, name = posixpath.split(rel)
+            info = tarfile.TarInfo(posixpath.join(parent, WHITEOUT_PREFIX + name))
             info.mtime = int(mtime)
-            info.pax_headers = _xattrs(path)
-            key = (st.st_dev, st.st_ino)
-            if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and key in seen_inodes:
-                info.type = tarfile.LNKTYPE
-                info.linkname = seen_inodes[key]
-                tar.addfile(info)
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                info.type = tarfile.DIRTYPE
-                tar.addfile(info)
-                if _is_opaque(path):
-                    opq = tarfile.TarInfo(posixpath.join(rel, WHITEOUT_OPAQUE))
-                    opq.mtime = int(mtime)
-                    tar.addfile(opq)
-            elif stat.S_ISREG(st.st_mode):
-                seen_inodes[key] = rel
-                info.size = st.st_size
-                with open(path, "rb") as f:
-                    tar.addfile(info, f)
-            elif stat.S_ISLNK(st.st_mode):
-                info.type = tarfile.SYMTYPE
-                info.linkname = os.readlink(path)
-                tar.addfile(info)
-            elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-                info.type = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
-                info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
-                tar.addfile(info)
-            elif stat.S_ISFIFO(st.st_mode):
-                info.type = tarfile.FIFOTYPE
-                tar.addfile(info)
+            tar.add(info)
+            continue
+        info = tarfile.TarInfo(rel)
+        info.mode = stat.S_IMODE(st.st_mode)
+        uid, gid = (st.st_uid, st.st_gid) if uid_map is None else uid_map(st.st_uid, st.st_gid)
+        info.uid, info.gid = uid, gid
+        info.mtime = int(mtime)
+        info.pax_headers = _xattrs(path)
+        key = (st.st_dev, st.st_ino)
+        if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and key in seen_inodes:
+            info.type = tarfile.LNKTYPE
+            info.linkname = seen_inodes[key]
+            tar.add(info)
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            info.type = tarfile.DIRTYPE
+            tar.add(info)
+            if _is_opaque(path):
+                opq = tarfile.TarInfo(posixpath.join(rel, WHITEOUT_OPAQUE))
+                opq.mtime = int(mtime)
+                tar.add(opq)
+        elif stat.S_ISREG(st.st_mode):
+            seen_inodes[key] = rel
+            info.size = st.st_size
+            content += st.st_size
+            with open(path, "rb") as f:
+                tar.add(info, f)
+        elif stat.S_ISLNK(st.st_mode):
+            info.type = tarfile.SYMTYPE
+            info.linkname = os.readlink(path)
+            tar.add(info)
+        elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+            info.type = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
+            info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+            tar.add(info)
+        elif stat.S_ISFIFO(st.st_mode):
+            info.type = tarfile.FIFOTYPE
+            tar.add(info)
+    tar.close()
+    return content
 
 
 def main(argv: list[str]) -> int:
@@ -272,7 +276,9 @@ def main(argv: list[str]) -> int:
             unpack(sys.stdin.buffer, Path(argv[1]), opaque_xattr=argv[2], same_owner=True)
         elif argv[0] == "diff":
             epoch = int(argv[2]) if len(argv) > 2 else None
-            write_diff(Path(argv[1]), sys.stdout.buffer, source_date_epoch=epoch)
+            size = write_diff(Path(argv[1]), sys.stdout.buffer, source_date_epoch=epoch)
+            sys.stdout.flush()
+            print(f"content-size {size}", file=sys.stderr)
         elif argv[0] == "remove":
             for path in argv[1:]:
                 _remove(Path(path))
