@@ -14,14 +14,16 @@ import getpass
 import re
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..engine import Engine
 from ..engine.errors import UsageError
 from ..engine.events import Event, TaskDone
 from ..engine.reference import parse_reference
-from ..engine.registry import RegistrySettings
 from .streams import Handler, Streams
+
+if TYPE_CHECKING:
+    from ..engine.registry import RegistrySettings
 
 __all__ = ["register"]
 
@@ -29,6 +31,8 @@ _SHORT = re.compile(r"[0-9a-f]{12}")
 
 
 def _settings(args: argparse.Namespace) -> RegistrySettings:
+    from ..engine.registry import RegistrySettings  # httpx: loaded only by registry verbs
+
     return RegistrySettings.from_env(insecure=args.insecure_registry, ca_cert=args.ca_cert)
 
 

@@ -22,8 +22,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, cast
 
-import httpx
-
 from .digest import sha256_digest
 from .errors import ArchiveError, DigestMismatch, InvalidReference, StorageError
 from .events import EventSink, Progress, TaskDone, TaskStarted
@@ -55,6 +53,8 @@ _INDEX_TYPES = (
 @contextlib.contextmanager
 def open_url(url: str) -> Iterator[tuple[IO[bytes], int | None]]:
     """Stream the body of ``url``; one-line errors for unreachable hosts and HTTP failures."""
+    import httpx  # only URL imports need it: keep it out of every command's start-up
+
     try:
         with httpx.stream("GET", url, follow_redirects=True, timeout=60) as response:
             if response.status_code != 200:
@@ -74,7 +74,7 @@ def open_url(url: str) -> Iterator[tuple[IO[bytes], int | None]]:
 
 
 class _ResponseReader(io.RawIOBase):
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: Any) -> None:  # an httpx.Response
         self._chunks = response.iter_bytes(_CHUNK)
         self._buffer = b""
 

@@ -16,19 +16,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from . import changes as config_changes
 from . import userns
 from .containers import Container, ContainerStore, RunConfig
 from .errors import UsageError
 from .image import Image, rfc3339
 from .layercache import LayerCache
 from .reference import parse_reference
-from .rootfs_view import Change, changes, export_tar
-from .sandbox import BindMount, SandboxSpec, Started
-from .sandbox import run as sandbox_run
 from .upper import ingest_upper
 
 if TYPE_CHECKING:
+    from .rootfs_view import Change
     from .store import Store, Transaction
 
 __all__ = ["ContainerVerbs", "RunOptions"]
@@ -169,6 +166,9 @@ class ContainerVerbs:
         Blocks until the command ends. The container's state (running, exited with code) is
         recorded so ``ps -a`` shows it.
         """
+        from .sandbox import BindMount, SandboxSpec, Started
+        from .sandbox import run as sandbox_run
+
         store = self.containers
         c = store.get(container)
         image = self.get(c.config.image)
@@ -235,6 +235,8 @@ class ContainerVerbs:
         image = self.get(c.config.image)
         layers = self.layer_cache.ensure(image.diff_ids, self._opaque_xattr())
         if not userns.needed():
+            from .rootfs_view import changes
+
             return changes(tuple(layers), c.upper)
         proc = userns.spawn(
             "rootfs_view",
@@ -254,6 +256,8 @@ class ContainerVerbs:
         image = self.get(c.config.image)
         layers = self.layer_cache.ensure(image.diff_ids, self._opaque_xattr())
         if not userns.needed():
+            from .rootfs_view import export_tar
+
             export_tar(tuple(layers), c.upper, out)
             return
         proc = userns.spawn(
@@ -284,6 +288,7 @@ class ContainerVerbs:
         applied; the history gains an entry with ``message`` and ``author``. On error nothing is
         stored or tagged.
         """
+        from .changes import apply_changes
         from .engine import _name_image  # shared index edit
 
         ref = parse_reference(reference) if reference else None
@@ -295,7 +300,7 @@ class ContainerVerbs:
         cfg["Entrypoint"] = list(c.config.entrypoint) or None
         cfg["WorkingDir"] = "" if c.config.workdir == "/" else c.config.workdir
         cfg["User"] = c.config.user
-        cfg = config_changes.apply_changes({k: v for k, v in cfg.items() if v is not None}, change)
+        cfg = apply_changes({k: v for k, v in cfg.items() if v is not None}, change)
         now = datetime.now(timezone.utc)
         empty = not any(c.upper.iterdir())
         with self.store.staging() as txn:

@@ -21,7 +21,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
-from . import archive, changes
 from .builder.cache import BuildCache
 from .builder.options import BuildOptions
 from .container_ops import ContainerVerbs, RunOptions
@@ -42,6 +41,7 @@ from .reference import Reference, parse_reference
 from .store import REF_NAME, Store, Transaction
 
 if TYPE_CHECKING:
+    from .archive import LoadedImage
     from .registry import PushResult, RegistrySettings
 
 __all__ = ["BuildOptions", "Engine", "HistoryEntry", "ImageRow", "Removal", "RunOptions"]
@@ -283,8 +283,10 @@ class Engine(ContainerVerbs):
         Dockerfile instructions applied to the config (``CMD ["/bin/sh"]``, ``ENV A=b``, …).
         On error nothing is stored and nothing is tagged.
         """
+        from .changes import apply_changes
+
         ref = parse_reference(reference) if reference else None
-        container_config = changes.apply_changes({}, change)
+        container_config = apply_changes({}, change)
         with self.store.staging() as txn, self._open_source(source) as (stream, where, total):
             self.on_event(TaskStarted("import", where, total))
 
@@ -361,7 +363,9 @@ class Engine(ContainerVerbs):
             return
         text = os.fspath(source)
         if text.startswith(("http://", "https://")):
-            with archive.open_url(text) as (stream, total):
+            from .archive import open_url
+
+            with open_url(text) as (stream, total):
                 yield stream, text, total
             return
         path = Path(text)
@@ -475,13 +479,17 @@ class Engine(ContainerVerbs):
                 named = _named_ref(catalog, text)
                 refs = [named] if named is not None else list(image.tags)
                 chosen.append((image, refs))
-            archive.write_archive(self.store, chosen, out, format, self.on_event)
+            from .archive import write_archive
+
+            write_archive(self.store, chosen, out, format, self.on_event)
 
     def load(self, source: IO[bytes]) -> list[str]:
         """``docker load``: read a docker or OCI archive; return what was loaded (names, or IDs
         of untagged images). Every blob is verified; on error nothing is stored or tagged."""
+        from .archive import read_archive
+
         with self.store.staging() as txn:
-            loaded = archive.read_archive(txn, source, self.compression, self.on_event)
+            loaded = read_archive(txn, source, self.compression, self.on_event)
             staged = [(self._stage_image_raw(txn, img), img) for img in loaded]
 
             def update(t: Transaction) -> list[str]:
@@ -499,9 +507,7 @@ class Engine(ContainerVerbs):
             result: list[str] = self.store.commit_staged(txn, update)
         return result
 
-    def _stage_image_raw(
-        self, txn: Transaction, img: archive.LoadedImage
-    ) -> tuple[str, dict[str, Any]]:
+    def _stage_image_raw(self, txn: Transaction, img: LoadedImage) -> tuple[str, dict[str, Any]]:
         config_digest = txn.put_bytes(img.config_bytes)
         mbytes = manifest_bytes(config_digest, len(img.config_bytes), img.layers)
         manifest_digest = txn.put_bytes(mbytes)

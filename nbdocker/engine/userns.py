@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from .errors import StorageError
-from .sandbox._run import map_ids
-from .sandbox._support import subids
 
 __all__ = ["needed", "remove_tree", "spawn"]
 
@@ -57,6 +55,9 @@ def spawn(module: str, *args: str, **popen: Any) -> subprocess.Popen[bytes]:
     """Start ``<module>.main(args)`` in a user namespace mapped like the sandbox's containers.
 
     Raises StorageError when the maps cannot be written (no user namespaces here)."""
+    from .sandbox._run import map_ids
+    from .sandbox._support import subids
+
     ready_r, ready_w = os.pipe()
     go_r, go_w = os.pipe()
     try:

@@ -63,8 +63,7 @@ from ..events import (
 )
 from ..image import Image
 from ..reference import parse_reference
-from ..sandbox import DEFAULT_PATH, BindMount, SandboxSpec, Started
-from ..sandbox import run as sandbox_run
+from ..sandbox._spec import DEFAULT_PATH, BindMount, SandboxSpec, Started
 from ..upper import ingest_upper
 from .cache import BuildCache, StepKey
 from .options import BuildOptions
@@ -353,8 +352,12 @@ class Builder:
         else:
             reason = "--no-cache"
         if isinstance(ins, (Run, Copy, Add)) and len(run.state.layers) + 1 > MAX_LAYERS:
-            raise BuildError(f"the image would have {len(run.state.layers) + 1} layers, more "
-                             f"than {MAX_LAYERS}; merge RUN steps with &&", self.path, line)
+            raise BuildError(
+                f"the image would have {len(run.state.layers) + 1} layers, more "
+                f"than {MAX_LAYERS}; merge RUN steps with &&",
+                self.path,
+                line,
+            )
         container = secrets.token_hex(6) if isinstance(ins, Run) else ""
         self.emit(StepMiss(number, reason, container))
         state = run.state.copy()
@@ -497,6 +500,8 @@ class Builder:
         def on_start(started: Started) -> None:
             pid.append(started.pid)
             self.running.add(started.pid)
+
+        from ..sandbox import run as sandbox_run  # namespaces: loaded when a step really runs
 
         try:
             code = sandbox_run(
