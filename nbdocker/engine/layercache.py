@@ -71,6 +71,16 @@ class LayerCache:
                 dirs.append(target)
         return dirs
 
+    def adopt(self, diff_ids: Sequence[str], unpacked: Path) -> None:
+        """Take ``unpacked`` (the top layer of ``diff_ids``, already in overlay form, on this
+        file system) as the cache's directory for it, unless the cache has one already."""
+        target = self.path(chain_ids(diff_ids)[-1])
+        if target.exists():
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):  # another process got there first: keep theirs
+            os.rename(unpacked, target)
+
     def _unpack(self, diff_id: str, target: Path, opaque_xattr: str) -> None:
         record = self.store.layer(diff_id)
         if record is None:

@@ -432,6 +432,11 @@ class Builder:
             )
             self.engine.store.commit_staged(txn, lambda t: None)
         state.add_layer(record.blob_descriptor(), record.diff_id)
+        if self.options.source_date_epoch is None:
+            # The upper dir already is this layer unpacked: keep it as the layer cache's copy
+            # rather than deleting it now and unpacking the blob again for the next step.
+            # (With SOURCE_DATE_EPOCH the blob's times differ from the dir's: unpack later.)
+            self.engine.layer_cache.adopt(state.diff_ids, upper)
         return record.content_size
 
     def _workdir(self, state: ImageState, ins: Workdir, number: int) -> tuple[int, bool]:
