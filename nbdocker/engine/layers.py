@@ -16,6 +16,7 @@ import posixpath
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any, Literal, cast
 
 import zstandard
@@ -24,6 +25,7 @@ from isal import igzip
 from .digest import HashingWriter
 from .errors import ArchiveError, UsageError
 from .store import Ingest, LayerRecord, Transaction
+from .tardiff import UnsafeLayer, unpack
 from .tarstream import TarReader, TarWriter
 
 __all__ = [
@@ -198,6 +200,22 @@ def _copy_verbatim(source: IO[bytes], sink: Any, where: str) -> _TarStats:
     return _TarStats(size)
 
 
+def _unpack_verbatim(source: IO[bytes], sink: Any, dest: Path, where: str) -> _TarStats:
+    """Unpack a layer tar into ``dest`` while copying its bytes to ``sink`` (for its digest)."""
+    tee = _Tee(source, sink)
+    try:
+        size = unpack(tee, dest)  # type: ignore[arg-type]
+        while tee.read(_CHUNK):
+            pass
+    except UnsafeLayer as exc:
+        raise ArchiveError(f"{where}: {exc}") from None
+    except (tarfile.TarError, EOFError, OSError, zstandard.ZstdError, lzma.LZMAError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None and not isinstance(exc, EOFError):
+            raise  # a real I/O error (disk full) — storage_errors() words it
+        raise _archive_error(where, exc) from None
+    return _TarStats(size)
+
+
 def _normalise(source: IO[bytes], sink: Any, where: str) -> _TarStats:
     """Rewrite a root-filesystem tarball as a layer: relative names, no ``.`` entry, PAX."""
     size = 0
@@ -312,8 +330,13 @@ def ingest_compressed_layer(
     descriptor: dict[str, Any],
     expected_diff_id: str,
     where: str,
+    unpack_into: Path | None = None,
 ) -> LayerRecord:
-    """Store an already compressed layer blob as it is, checking both of its digests."""
+    """Store an already compressed layer blob as it is, checking both of its digests.
+
+    With ``unpack_into`` (an empty directory) the layer is also unpacked there in overlay form
+    in the same pass, so that it runs without a second decompression; on error the caller
+    removes that directory."""
     existing = txn.layer(expected_diff_id)
     if existing is not None:
         return existing
@@ -331,7 +354,10 @@ def ingest_compressed_layer(
 
     recorder = _Recorder()
     diff = HashingWriter(_NullSink())
-    stats = _copy_verbatim(decompressed(recorder), diff, where)  # type: ignore[arg-type]
+    if unpack_into is None:
+        stats = _copy_verbatim(decompressed(recorder), diff, where)  # type: ignore[arg-type]
+    else:
+        stats = _unpack_verbatim(decompressed(recorder), diff, unpack_into, where)  # type: ignore[arg-type]
     while recorder.read(_CHUNK):
         pass
     ing.finish(descriptor["digest"], what=f"{where}: layer blob")

@@ -85,14 +85,16 @@ def unpack(
     *,
     opaque_xattr: str = "trusted.overlay.opaque",
     same_owner: bool | None = None,
-) -> None:
-    """Unpack a (plain) layer tar into the empty directory ``dest`` in overlay form.
+) -> int:
+    """Unpack a (plain) layer tar into the empty directory ``dest`` in overlay form; return
+    the size of its files.
 
     ``same_owner`` (default: when running as root) sets owners from the tar. Raises
     :class:`UnsafeLayer` or :class:`tarfile.TarError`; the caller removes ``dest`` on error.
     """
     owner = os.geteuid() == 0 if same_owner is None else same_owner
     dir_times: list[tuple[Path, float]] = []
+    content = 0
     for member, data in TarReader(stream):
         rel = _clean(member.name)
         if not rel:
@@ -122,6 +124,7 @@ def unpack(
             with os.fdopen(fd, "wb") as out:
                 for chunk in data.chunks():
                     out.write(chunk)
+            content += member.size
         elif member.issym():
             os.symlink(member.linkname, path)
         elif member.islnk():
@@ -158,6 +161,7 @@ def unpack(
                 os.utime(path, (member.mtime, member.mtime), follow_symlinks=False)
     for path, mtime in reversed(dir_times):
         os.utime(path, (mtime, mtime))
+    return content
 
 
 def _walk(root: Path, rel: str = "") -> Iterator[tuple[str, os.stat_result]]:

@@ -397,3 +397,20 @@ def test_pull_picks_the_host_platform_from_a_docker_manifest_list(
     assert pulled.id == image_id
     digests = [r.digest for r in other_engine.get(f"{repo}:multi").digests]
     assert put.headers["docker-content-digest"] in digests
+
+
+def test_pull_unpacks_layers_as_they_arrive(
+    open_registry: Registry, engine: Engine, other_engine: Engine, busybox_tarball: Path
+) -> None:
+    from nbdocker.engine.layercache import chain_ids
+
+    ref = f"{open_registry.host}/{_repo()}:v1"
+    _import(engine, busybox_tarball, ref)
+    engine.push(ref)
+    image = other_engine.pull(ref)
+    [chain] = chain_ids(image.diff_ids)
+    unpacked = other_engine.layer_cache.path(chain)
+    assert (unpacked / "bin" / "busybox").is_file()  # no second pass needed to run it
+    c = other_engine.create(ref, ["sh", "-c", "exit 7"])
+    assert other_engine.start(c.id) == 7
+    assert not [p for p in unpacked.parent.iterdir() if p.name.startswith(".tmp-")]

@@ -14,15 +14,20 @@ store's ingest area and vanish).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from ..digest import HashingReader
 from ..errors import ArchiveError, DigestMismatch, ImageNotFound, RegistryError
 from ..events import EventSink, Progress, TaskDone, TaskStarted
 from ..image import Catalog, Image, host_platform
+from ..layercache import chain_ids
 from ..layers import ingest_compressed_layer
 from ..reference import Reference, parse_reference
 from ..store import LayerRecord, Transaction
@@ -121,7 +126,8 @@ def pull(engine: Engine, reference: str, settings: RegistrySettings) -> PullResu
             jobs: list[Callable[[EventSink], LayerRecord]] = []
             seen: set[str] = set()
             fetched = False
-            for desc, diff_id in zip(layers, diff_ids, strict=True):
+            chains = chain_ids(diff_ids)
+            for desc, diff_id, chain in zip(layers, diff_ids, chains, strict=True):
                 item = short(str(desc["digest"]))
                 if diff_id in seen:
                     continue
@@ -130,7 +136,9 @@ def pull(engine: Engine, reference: str, settings: RegistrySettings) -> PullResu
                     engine.on_event(TaskDone("pull", item, "Already exists"))
                     continue
                 fetched = True
-                jobs.append(_layer_job(client, txn, ref, desc, diff_id, item))
+                jobs.append(
+                    _layer_job(client, txn, ref, desc, diff_id, item, _unpack_target(engine, chain))
+                )
             run_parallel(jobs, settings.parallel, engine.on_event)
             image_id = txn.put_bytes(config_data, str(config_desc.get("digest")), "image config")
             txn.put_bytes(manifest.data)
@@ -164,6 +172,15 @@ def pull(engine: Engine, reference: str, settings: RegistrySettings) -> PullResu
     return PullResult(engine.get(str(digest_ref)), ref, pulled_digest, downloaded)
 
 
+def _unpack_target(engine: Engine, chain: str) -> Path | None:
+    """Where a pulled layer is unpacked while it downloads (as root; rootless it is unpacked
+    in the user namespace at first run), or None when the layer cache has it already."""
+    if os.geteuid() != 0:
+        return None
+    target = engine.layer_cache.path(chain)
+    return None if target.exists() else target
+
+
 def _layer_job(
     client: RegistryClient,
     txn: Transaction,
@@ -171,8 +188,23 @@ def _layer_job(
     desc: dict[str, Any],
     diff_id: str,
     item: str,
+    unpack_target: Path | None = None,
 ) -> Callable[[EventSink], LayerRecord]:
     def job(emit: EventSink) -> LayerRecord:
+        if unpack_target is None:
+            return fetch(emit, None)
+        tmp = unpack_target.with_name(f".tmp-{unpack_target.name}-{os.getpid()}-{item}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            record = fetch(emit, tmp)
+            with contextlib.suppress(OSError):  # someone else unpacked it meanwhile
+                os.rename(tmp, unpack_target)
+            return record
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def fetch(emit: EventSink, unpack_into: Path | None) -> LayerRecord:
         total = int(desc.get("size") or 0) or None
         emit(TaskStarted("pull", item, total))
         where = f"{ref.familiar} layer {item}"
@@ -180,7 +212,8 @@ def _layer_job(
             hashed = HashingReader(blob)
             counted = _Counting(hashed, lambda done: emit(Progress("pull", item, done, total)))
             try:
-                record = ingest_compressed_layer(txn, counted, desc, diff_id, where)  # type: ignore[arg-type]
+                stream = cast(IO[bytes], counted)
+                record = ingest_compressed_layer(txn, stream, desc, diff_id, where, unpack_into)
             except ArchiveError:
                 # A corrupt download usually fails to decompress before its digest is known:
                 # say what really happened when the bytes do not match their digest.
