@@ -534,18 +534,31 @@ def open_archive(path: Path) -> tarfile.TarFile:
     return tarfile.open(path, mode="r|*", bufsize=_CHUNK)
 
 
+_SMALL = 1 << 16  # files up to this size are copied with one read and one write
+_reflinks = {"ok": True}  # cleared once the file system refuses a reflink
+
+
 def _copy_data(src: Path | str, dst: Path) -> None:
-    """Stream ``src`` into the new file ``dst``: a reflink when the file system can, else
-    ``copy_file_range``, else plain reads and writes — never the whole file in memory."""
+    """Stream ``src`` into the new file ``dst``: small files with one read and one write; big
+    ones as a reflink when the file system can, else ``copy_file_range``, else plain reads and
+    writes — never the whole of a big file in memory."""
     fin = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
     try:
         fout = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
-            try:
-                fcntl.ioctl(fout, _FICLONE, fin)
+            size = os.fstat(fin).st_size
+            if size <= _SMALL:
+                data = os.read(fin, _SMALL + 1)
+                while data:
+                    written = os.write(fout, data)
+                    data = data[written:] or os.read(fin, _SMALL + 1)
                 return
-            except OSError:
-                pass
+            if _reflinks["ok"]:
+                try:
+                    fcntl.ioctl(fout, _FICLONE, fin)
+                    return
+                except OSError:
+                    _reflinks["ok"] = False  # (ext4 and the like): don't ask again
             try:
                 first = os.copy_file_range(fin, fout, _CHUNK * 64)
             except OSError:
