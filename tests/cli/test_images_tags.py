@@ -124,7 +124,9 @@ def test_rmi_of_several_stops_before_changing_anything_on_an_unknown_one(
 
 
 def test_id_prefixes_resolve_like_docker(nbdocker: RunNbdocker, busybox_tarball: Path) -> None:
-    ids = {_import(nbdocker, busybox_tarball, "-m", str(i)) for i in range(12)}
+    ids: set[str] = set()
+    while len(ids) < 12 or len({i[7] for i in ids}) == len(ids):  # until two share a digit
+        ids.add(_import(nbdocker, busybox_tarball, "-m", str(len(ids))))
     hexes = sorted(i[7:] for i in ids)
     for h in hexes:  # the shortest unique prefix works, the full ID and sha256: form too
         prefix = next(h[:n] for n in range(1, 65) if sum(o.startswith(h[:n]) for o in hexes) == 1)
