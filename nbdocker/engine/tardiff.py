@@ -282,13 +282,13 @@ def main(argv: list[str]) -> int:
             epoch = int(argv[2]) if len(argv) > 2 else None
             size = write_diff(Path(argv[1]), sys.stdout.buffer, source_date_epoch=epoch)
             sys.stdout.flush()
-            print(f"content-size {size}", file=sys.stderr)
+            sys.stderr.write(f"content-size {size}\n")
         elif argv[0] == "remove":
             for path in argv[1:]:
                 _remove(Path(path))
         else:
             raise SystemExit(f"unknown command {argv[0]!r}")
     except (UnsafeLayer, tarfile.TarError, OSError) as exc:
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
         return 1
     return 0

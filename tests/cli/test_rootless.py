@@ -104,9 +104,21 @@ def test_build_as_an_ordinary_user(rootless: tuple[User, str], busybox_tarball: 
 
     def nb(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [*as_user(user.name), "env", f"NBDOCKER_HOME={home}", f"PYTHONPATH={pythonpath}",
-             user.python, "-m", "nbdocker", *args],
-            capture_output=True, text=True, cwd=user.home, check=False, timeout=300,
+            [
+                *as_user(user.name),
+                "env",
+                f"NBDOCKER_HOME={home}",
+                f"PYTHONPATH={pythonpath}",
+                user.python,
+                "-m",
+                "nbdocker",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=user.home,
+            check=False,
+            timeout=300,
         )
 
     assert nb("import", str(tarball), "base:1").returncode == 0
@@ -114,6 +126,8 @@ def test_build_as_an_ordinary_user(rootless: tuple[User, str], busybox_tarball: 
     assert built.returncode == 0, built.stderr + built.stdout
     out = nb("run", "--rm", "rootless:1", "sh", "-c", "cat /app/copy; stat -c %u /owned")
     assert out.stdout.splitlines() == [
-        "from the context", "1000" if user.subuid is not None else "0"]
+        "from the context",
+        "1000" if user.subuid is not None else "0",
+    ]
     again = nb("build", "-t", "rootless:1", str(ctx))
     assert again.stdout.count("Using cache") == 3

@@ -4,7 +4,6 @@ and faults injected by a proxy in front of it."""
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
@@ -24,7 +23,7 @@ from nbdocker.engine.errors import (
 from nbdocker.engine.events import Event, TaskDone
 from nbdocker.engine.registry import RegistrySettings
 from tests.conftest import REGISTRY_USERS
-from tests.support.registry import FaultProxy, Registry
+from tests.support.registry import FaultProxy, Registry, make_ca
 from tests.support.rootfs import make_rootfs_tarball
 
 pytestmark = pytest.mark.usefixtures("docker_config")
@@ -106,13 +105,11 @@ def test_tls_basic_login_push_pull_and_wrong_password(
     assert [d.digest for d in pulled.digests] == [result.digest]
 
 
-def test_tls_needs_the_ca(tls_registry: Registry, engine: Engine) -> None:
+def test_tls_needs_the_ca(tls_registry: Registry, engine: Engine, tmp_path: Path) -> None:
     # 127.0.0.1 is insecure as for Docker: without a CA, TLS is not verified, so it still works;
     # a CA that did not sign the certificate is refused with a clear error.
-    wrong_ca = Path(os.environ.get("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt"))
-    if not wrong_ca.exists():
-        pytest.skip("no system CA bundle to use as a wrong CA")
-    settings = RegistrySettings.from_env(ca_cert=str(wrong_ca))
+    wrong_ca, _ = make_ca(tmp_path, "unrelated-ca")
+    settings = RegistrySettings.from_env(ca_cert=str(wrong_ca.cert_pem))
     with pytest.raises(RegistryError, match="TLS certificate not trusted"):
         engine.pull(f"{tls_registry.host}/nbdtest/none:v1", settings=settings)
 

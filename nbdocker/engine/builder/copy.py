@@ -950,12 +950,12 @@ def main(argv: list[str]) -> int:
                 opaque_xattr=job.get("opaque_xattr", "user.overlay.opaque"),
             )
         else:
-            print(f"unknown command {argv[:1]}; use apply or entries", file=sys.stderr)
+            sys.stderr.write(f"unknown command {argv[:1]}; use apply or entries\n")
             return 1
     except DockerfileError as exc:
-        print(str(exc), file=sys.stderr)
+        sys.stderr.write(str(exc) + "\n")
         return 1
     except (OSError, ValueError, KeyError) as exc:
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
         return 1
     return 0
