@@ -18,10 +18,11 @@ from ..engine.errors import UsageError
 from ..formatting import human_duration, since, table, truncate
 from .streams import Streams
 
-__all__ = ["register"]
+__all__ = ["register", "run_options"]
 
 
-def _options(args: argparse.Namespace) -> RunOptions:
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """The RunOptions a parsed ``run``/``create`` command line asks for (shared with %docker)."""
     return RunOptions(
         name=args.name,
         entrypoint=args.entrypoint,
@@ -44,7 +45,7 @@ def _fds(args: argparse.Namespace, io: Streams) -> dict[str, int | None]:
 
 
 def do_run(engine: Engine, args: argparse.Namespace, io: Streams) -> int:
-    container = engine.create(args.image, args.command, _options(args))
+    container = engine.create(args.image, args.command, run_options(args))
     if args.detach:
         _start_detached(engine, container)
         print(container.id, file=io.out)
@@ -75,7 +76,7 @@ def _start_detached(engine: Engine, container: Container) -> None:
 
 
 def do_create(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
-    print(engine.create(args.image, args.command, _options(args)).id, file=io.out)
+    print(engine.create(args.image, args.command, run_options(args)).id, file=io.out)
 
 
 def do_start(engine: Engine, args: argparse.Namespace, io: Streams) -> int:

@@ -20,14 +20,16 @@ def default_file_mode() -> int:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
-    """A binary file that becomes ``path`` only if the block completes; removed otherwise."""
+def atomic_output(path: str | os.PathLike[str], mode: int | None = None) -> Iterator[IO[bytes]]:
+    """A binary file that becomes ``path`` only if the block completes; removed otherwise.
+    ``mode`` (default: what open(2) gives under the umask) is set before anything is written,
+    so a secret is never readable by others, even for a moment."""
     target = Path(path)
     fd, tmp = tempfile.mkstemp(
         dir=target.parent or Path("."), prefix=".tmp-", suffix="-" + target.name
     )
     try:
-        os.fchmod(fd, default_file_mode())
+        os.fchmod(fd, default_file_mode() if mode is None else mode)
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()

@@ -71,7 +71,7 @@ def compression_of_media_type(media_type: str) -> str:
     raise ArchiveError(f"unsupported layer media type {media_type!r}")
 
 
-class _Peekable(io.RawIOBase):
+class Peekable(io.RawIOBase):
     """A read-only stream that remembers its first bytes so their format can be detected."""
 
     def __init__(self, source: IO[bytes], head: bytes) -> None:
@@ -115,7 +115,7 @@ def decompressed(source: IO[bytes]) -> IO[bytes]:
     """A stream of ``source``'s bytes with any gzip, bzip2, xz or zstd compression undone."""
     head = _read_head(source)
     kind = detect_compression(head)
-    raw: IO[bytes] = io.BufferedReader(_Peekable(source, head), buffer_size=_CHUNK)
+    raw: IO[bytes] = io.BufferedReader(Peekable(source, head), buffer_size=_CHUNK)
     if kind == "gzip":
         return cast(IO[bytes], igzip.GzipFile(fileobj=raw, mode="rb"))  # type: ignore[no-untyped-call]
     if kind == "bzip2":

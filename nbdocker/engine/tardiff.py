@@ -141,15 +141,7 @@ def unpack(
             continue
         if owner:
             os.lchown(path, member.uid, member.gid)
-        for key, value in member.pax_headers.items():
-            if key.startswith(_XATTR_PAX):
-                with contextlib.suppress(OSError):
-                    os.setxattr(
-                        path,
-                        key[len(_XATTR_PAX) :],
-                        value.encode("utf-8", "surrogateescape"),
-                        follow_symlinks=False,
-                    )
+        set_xattrs(path, member)
         if not member.issym():
             os.chmod(path, mode)
             if member.isdir():
@@ -162,6 +154,20 @@ def unpack(
     for path, mtime in reversed(dir_times):
         os.utime(path, (mtime, mtime))
     return content
+
+
+def set_xattrs(path: Path, member: tarfile.TarInfo) -> None:
+    """Apply the extended attributes a tar member carries (PAX ``SCHILY.xattr.*``); those the
+    file system refuses are left out, as Docker leaves them."""
+    for key, value in member.pax_headers.items():
+        if key.startswith(_XATTR_PAX):
+            with contextlib.suppress(OSError):
+                os.setxattr(
+                    path,
+                    key[len(_XATTR_PAX) :],
+                    value.encode("utf-8", "surrogateescape"),
+                    follow_symlinks=False,
+                )
 
 
 def _walk(root: Path, rel: str = "") -> Iterator[tuple[str, os.stat_result]]:

@@ -37,6 +37,7 @@ from typing import Any
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
 from ..cli.build_verbs import add_build_arguments, build_options
+from ..cli.container_verbs import run_options
 from ..cli.grammar import build_parser
 from ..cli.streams import Streams
 from ..engine import Engine
@@ -451,16 +452,7 @@ class NbdockerMagics(Magics):
                 "use %%container)"
             )
         engine = Engine()
-        options = RunOptions(
-            name=args.name,
-            entrypoint=args.entrypoint,
-            env=tuple(args.env),
-            env_files=tuple(args.env_file),
-            workdir=args.workdir,
-            user=args.user,
-            network=args.network,
-            volumes=tuple(args.volume),
-        )
+        options = replace(run_options(args), tty=False, interactive=False)
         container = engine.create(args.image, args.command, options)
         try:
             code = self._start(engine, container.id)

@@ -4,20 +4,16 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from tests.support import RunNbdocker
+from tests.support.terminal import run_on_terminal
 
 from .conftest import write_context
 
@@ -125,31 +121,10 @@ def test_dockerignore_applies_to_builds(nbdocker: RunNbdocker, base: str, tmp_pa
     ]
 
 
-@pytest.fixture
-def web(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    root = tmp_path / "www"
-    root.mkdir()
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a: object, **kw: object) -> None:
-            super().__init__(*a, directory=str(root), **kw)  # type: ignore[arg-type]
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_add_from_a_url_with_checksum(
-    nbdocker: RunNbdocker, base: str, tmp_path: Path, web: tuple[str, Path]
+    nbdocker: RunNbdocker, base: str, tmp_path: Path, web_server: tuple[str, Path]
 ) -> None:
-    url, root = web
+    url, root = web_server
     (root / "tool.sh").write_text("echo tool\n")
     digest = "sha256:" + hashlib.sha256(b"echo tool\n").hexdigest()
     ctx = write_context(
@@ -264,31 +239,12 @@ def test_from_scratch_and_build_network_none(
 
 
 def test_live_display_on_a_terminal(base: str, tmp_path: Path, nbdocker_home: Path) -> None:
-    import pty
-    import re
-
     ctx = write_context(
         tmp_path / "live", {"Dockerfile": (f"FROM {base}\nRUN echo visible-output\nENV A=1\n")}
     )
-    controller, terminal = pty.openpty()
-    proc = subprocess.Popen(
+    code, text, _ = run_on_terminal(
         [sys.executable, "-m", "nbdocker", "build", "-t", "live:1", str(ctx)],
-        env=dict(os.environ, NBDOCKER_HOME=str(nbdocker_home), TERM="xterm", COLUMNS="120"),
-        stdin=subprocess.DEVNULL,
-        stdout=terminal,
-        stderr=terminal,
+        dict(os.environ, NBDOCKER_HOME=str(nbdocker_home), TERM="xterm", COLUMNS="120"),
     )
-    os.close(terminal)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    assert proc.wait(timeout=120) == 0
-    os.close(controller)
-    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode(errors="replace"))
+    assert code == 0
     assert "[2/3]" in text and "RUN echo visible-output" in text and "✓" in text

@@ -3,14 +3,11 @@ nothing."""
 
 from __future__ import annotations
 
-import http.server
 import io
 import json
 import re
 import subprocess
 import tarfile
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -72,32 +69,10 @@ def test_import_from_stdin_as_in_the_tutorial(nbdocker: RunNbdocker, busybox_tar
     assert row[:3] == ["ubuntu", "14.04", result.stdout.decode()[7:19]]
 
 
-@pytest.fixture
-def http_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    root = tmp_path / "www"
-    root.mkdir()
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a: object, **kw: object) -> None:
-            super().__init__(*a, directory=str(root), **kw)  # type: ignore[arg-type]
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_import_from_url(
-    nbdocker: RunNbdocker, busybox_tarball: Path, http_server: tuple[str, Path]
+    nbdocker: RunNbdocker, busybox_tarball: Path, web_server: tuple[str, Path]
 ) -> None:
-    base, root = http_server
+    base, root = web_server
     (root / "rootfs.tar.gz").write_bytes(busybox_tarball.read_bytes())
     url = f"{base}/rootfs.tar.gz"
     result = nbdocker("import", url, "fromurl:1")

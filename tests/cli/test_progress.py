@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import pty
-import subprocess
 import sys
 from pathlib import Path
 
 from tests.support import RunNbdocker
+from tests.support.terminal import run_on_terminal
 
 
 def test_import_shows_a_progress_display_on_a_terminal(
@@ -20,29 +19,13 @@ def test_import_shows_a_progress_display_on_a_terminal(
     from tests.support.rootfs import make_rootfs_tarball
 
     tarball = make_rootfs_tarball(tmp_path / "rootfs", tmp_path / "big.tar", "none")
-    controller, terminal = pty.openpty()
     env = dict(os.environ, NBDOCKER_HOME=str(nbdocker_home), COLUMNS="100", TERM="xterm")
-    proc = subprocess.Popen(
+    code, text, out = run_on_terminal(
         [sys.executable, "-m", "nbdocker", "import", str(tarball), "big:1"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=terminal,
-        env=env,
+        env,
+        capture_stdout=True,
     )
-    os.close(terminal)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    assert proc.wait(timeout=120) == 0
-    os.close(controller)
-    assert proc.stdout is not None and proc.stdout.read().startswith(b"sha256:")
-    text = seen.decode(errors="replace")
+    assert code == 0 and out.startswith(b"sha256:")
     assert "import" in text and "MB" in text, text[:500]
 
 

@@ -14,7 +14,7 @@ from .. import userns
 from ..errors import DockerfileError, UsageError
 from ..events import EventSink
 from ..image import Image
-from ..layers import decompressed
+from ..layers import Peekable, decompressed
 from .build import Builder
 from .context import BuildContext
 from .options import BuildOptions
@@ -51,7 +51,7 @@ def _context(
         else:
             stream = decompressed(context)
             head = stream.read(512)
-            rest = io.BufferedReader(_Prepend(head, stream))
+            rest = io.BufferedReader(Peekable(stream, head))
             if _looks_like_tar(head):
                 ctx = BuildContext.from_tar(rest, scratch)
                 yield ctx, "-", _dockerfile_text(options, ctx)
@@ -60,26 +60,6 @@ def _context(
                 yield None, "", options.dockerfile_text or text
     finally:
         userns.remove_tree(scratch)
-
-
-class _Prepend(io.RawIOBase):
-    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
-        self._head = head
-        self._stream = stream
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        view = memoryview(buffer).cast("B")
-        if self._head:
-            n = min(len(view), len(self._head))
-            view[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._stream.read(len(view))
-        view[: len(data)] = data
-        return len(data)
 
 
 def _dockerfile_text(options: BuildOptions, ctx: BuildContext | None) -> str:

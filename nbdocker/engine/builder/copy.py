@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 from ..errors import DockerfileError
 from ..sandbox._view import LowerView, copy_meta, copy_node
+from ..tardiff import set_xattrs
 from .dockerignore import IgnoreRules, compile_glob
 
 __all__ = [
@@ -846,15 +847,7 @@ class Writer:
                     path = self._extract_node(tar, member, rel, target)
                 owner = (member.uid, member.gid)
                 self._meta(path, owner, member.mode & 0o7777, None, link=member.issym())
-                for key, value in member.pax_headers.items():
-                    if key.startswith(_XATTR_PAX):
-                        with contextlib.suppress(OSError):
-                            os.setxattr(
-                                path,
-                                key[len(_XATTR_PAX) :],
-                                value.encode("utf-8", "surrogateescape"),
-                                follow_symlinks=False,
-                            )
+                set_xattrs(path, member)
                 if not member.isdir():
                     mtime = int(member.mtime * 1e9)
                     os.utime(path, ns=(mtime, mtime), follow_symlinks=False)

@@ -18,14 +18,13 @@ it are kept as they were. No secret is ever put in an error message or a log.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_output
 from ..errors import AuthenticationError, StorageError
 from .auth import Credentials
 
@@ -70,19 +69,8 @@ def _write(data: dict[str, Any]) -> None:
     path = config_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".config-", suffix=".json")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w") as f:
-                json.dump(data, f, indent="\t")
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        with atomic_output(path, mode=0o600) as f:
+            f.write(json.dumps(data, indent="\t").encode() + b"\n")
     except OSError as exc:
         raise StorageError(
             f"cannot write the credentials file {path} ({exc.strerror}); check its directory's "
