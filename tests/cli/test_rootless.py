@@ -28,6 +28,27 @@ def rootless(request: pytest.FixtureRequest) -> Iterator[tuple[User, str]]:
         shutil.rmtree(copy, ignore_errors=True)
 
 
+def _as(user: User, home: Path, pythonpath: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``nbdocker ARGS`` run as ``user`` with the store ``home``."""
+    return subprocess.run(
+        [
+            *as_user(user.name),
+            "env",
+            f"NBDOCKER_HOME={home}",
+            f"PYTHONPATH={pythonpath}",
+            user.python,
+            "-m",
+            "nbdocker",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=user.home,
+        check=False,
+        timeout=300,
+    )
+
+
 def test_run_change_commit_as_an_ordinary_user(
     rootless: tuple[User, str], busybox_tarball: Path, tmp_path: Path
 ) -> None:
@@ -38,23 +59,7 @@ def test_run_change_commit_as_an_ordinary_user(
     os.chown(tarball, user.uid, user.gid)
 
     def nb(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [
-                *as_user(user.name),
-                "env",
-                f"NBDOCKER_HOME={home}",
-                f"PYTHONPATH={pythonpath}",
-                user.python,
-                "-m",
-                "nbdocker",
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            cwd=user.home,
-            check=False,
-            timeout=300,
-        )
+        return _as(user, home, pythonpath, *args)
 
     imported = nb("import", str(tarball), "training/sinatra")
     assert imported.returncode == 0, imported.stderr
@@ -103,23 +108,7 @@ def test_build_as_an_ordinary_user(rootless: tuple[User, str], busybox_tarball: 
     subprocess.run(["chown", "-R", f"{user.uid}:{user.gid}", str(ctx), str(tarball)], check=True)
 
     def nb(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [
-                *as_user(user.name),
-                "env",
-                f"NBDOCKER_HOME={home}",
-                f"PYTHONPATH={pythonpath}",
-                user.python,
-                "-m",
-                "nbdocker",
-                *args,
-            ],
-            capture_output=True,
-            text=True,
-            cwd=user.home,
-            check=False,
-            timeout=300,
-        )
+        return _as(user, home, pythonpath, *args)
 
     assert nb("import", str(tarball), "base:1").returncode == 0
     built = nb("build", "-t", "rootless:1", str(ctx))
