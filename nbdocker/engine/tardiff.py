@@ -29,6 +29,8 @@ __all__ = [
     "WHITEOUT_OPAQUE",
     "WHITEOUT_PREFIX",
     "UnsafeLayer",
+    "clean_name",
+    "parent_dir",
     "unpack",
     "write_diff",
 ]
@@ -40,18 +42,20 @@ _XATTR_PAX = "SCHILY.xattr."
 _CHUNK = 1 << 20
 
 
-class UnsafeLayer(Exception):
+class UnsafeLayer(ValueError):
     """A layer entry that would be written outside its directory or through a symlink."""
 
 
-def _clean(name: str) -> str:
+def clean_name(name: str, within: str = "the layer") -> str:
+    """A tar member's name as a clean relative path (``""`` for the root itself); UnsafeLayer
+    for a name that climbs out of ``within``."""
     norm = posixpath.normpath(name.lstrip("/")) if name.strip("/") else "."
     if norm == ".." or norm.startswith("../"):
-        raise UnsafeLayer(f"entry {name!r} points outside the layer")
+        raise UnsafeLayer(f"entry {name!r} points outside {within}")
     return "" if norm == "." else norm
 
 
-def _parent_dir(dest: Path, rel: str) -> Path:
+def parent_dir(dest: Path, rel: str) -> Path:
     """The real directory that will hold ``rel``: parents are created, never followed if links."""
     current = dest
     for part in rel.split("/")[:-1]:
@@ -96,11 +100,11 @@ def unpack(
     dir_times: list[tuple[Path, float]] = []
     content = 0
     for member, data in TarReader(stream):
-        rel = _clean(member.name)
+        rel = clean_name(member.name)
         if not rel:
             continue
         base = posixpath.basename(rel)
-        parent = _parent_dir(dest, rel)
+        parent = parent_dir(dest, rel)
         if base == WHITEOUT_OPAQUE:
             os.setxattr(parent, opaque_xattr, b"y")
             continue
@@ -128,8 +132,8 @@ def unpack(
         elif member.issym():
             os.symlink(member.linkname, path)
         elif member.islnk():
-            target_rel = _clean(member.linkname)
-            target = _parent_dir(dest, target_rel) / posixpath.basename(target_rel)
+            target_rel = clean_name(member.linkname)
+            target = parent_dir(dest, target_rel) / posixpath.basename(target_rel)
             os.link(target, path, follow_symlinks=False)
             continue  # a hard link shares its target's metadata
         elif member.ischr() or member.isblk():

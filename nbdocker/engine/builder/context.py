@@ -25,6 +25,7 @@ from typing import IO, cast
 
 from ..errors import ArchiveError, DockerfileError
 from ..layers import decompressed
+from ..tardiff import clean_name, parent_dir
 from .copy import ContextTree
 from .dockerignore import IgnoreRules, PatternError
 
@@ -209,22 +210,10 @@ def _extract(stream: IO[bytes], root: Path) -> None:
     dir_times: list[tuple[Path, float]] = []
     with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK) as tar:
         for member in tar:
-            rel = posixpath.normpath(member.name.lstrip("/"))
-            if rel == ".." or rel.startswith("../"):
-                raise ValueError(f"entry {member.name!r} points outside the context")
-            if rel == ".":
+            rel = clean_name(member.name, "the context")
+            if not rel:
                 continue
-            parent = root
-            for part in rel.split("/")[:-1]:
-                parent = parent / part
-                try:
-                    st = os.lstat(parent)
-                except FileNotFoundError:
-                    os.mkdir(parent, 0o755)
-                    continue
-                if not stat.S_ISDIR(st.st_mode):
-                    raise ValueError(f"entry {member.name!r} goes through a non-directory")
-            path = parent / posixpath.basename(rel)
+            path = parent_dir(root, rel) / posixpath.basename(rel)
             if os.path.lexists(path) and not (member.isdir() and path.is_dir()):
                 shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
             if member.isdir():
@@ -241,9 +230,7 @@ def _extract(stream: IO[bytes], root: Path) -> None:
                 os.symlink(member.linkname, path)
                 continue
             elif member.islnk():
-                target = posixpath.normpath(member.linkname.lstrip("/"))
-                if target == ".." or target.startswith("../"):
-                    raise ValueError(f"link {member.name!r} points outside the context")
+                target = clean_name(member.linkname, "the context")
                 os.link(root / target, path, follow_symlinks=False)
                 continue
             else:
