@@ -184,7 +184,9 @@ def _walk(root: Path, rel: str = "") -> Iterator[tuple[str, os.stat_result]]:
             yield from _walk(root, child)
 
 
-def _xattrs(path: Path) -> dict[str, str]:
+def xattr_records(path: Path | str) -> dict[str, str]:
+    """The extended attributes of ``path`` as PAX records (``SCHILY.xattr.NAME``), without
+    overlayfs' own."""
     out: dict[str, str] = {}
     try:
         names = os.listxattr(path, follow_symlinks=False)
@@ -243,7 +245,7 @@ def write_diff(
         uid, gid = (st.st_uid, st.st_gid) if uid_map is None else uid_map(st.st_uid, st.st_gid)
         info.uid, info.gid = uid, gid
         info.mtime = int(mtime)
-        info.pax_headers = _xattrs(path)
+        info.pax_headers = xattr_records(path)
         key = (st.st_dev, st.st_ino)
         if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and key in seen_inodes:
             info.type = tarfile.LNKTYPE

@@ -72,6 +72,7 @@ from .state import MAX_LAYERS, ImageState
 
 if TYPE_CHECKING:
     from ..engine import Engine
+    from ..store import LayerRecord, Transaction
     from .context import BuildContext
 
 __all__ = ["BuildError", "Builder"]
@@ -424,20 +425,28 @@ class Builder:
         (base / "work").mkdir()
         return base / "upper", base / "work"
 
-    def _layer_from(self, state: ImageState, upper: Path, where: str) -> int:
-        """Store ``upper`` as a new layer of ``state``; return its size in bytes."""
+    def _add_layer(self, state: ImageState, ingest: Callable[[Transaction], LayerRecord]) -> int:
+        """Store the layer ``ingest`` writes into a transaction as a new layer of ``state``;
+        return the size of its files."""
         with self.engine.store.staging() as txn:
-            record = ingest_upper(
-                txn, upper, where, self.engine.compression, self.options.source_date_epoch
-            )
+            record = ingest(txn)
             self.engine.store.commit_staged(txn, lambda t: None)
         state.add_layer(record.blob_descriptor(), record.diff_id)
-        if self.options.source_date_epoch is None:
+        return record.content_size
+
+    def _layer_from(self, state: ImageState, upper: Path, where: str) -> int:
+        """Store ``upper`` as a new layer of ``state``; return its size in bytes."""
+        epoch = self.options.source_date_epoch
+        size = self._add_layer(
+            state,
+            lambda txn: ingest_upper(txn, upper, where, self.engine.compression, epoch),
+        )
+        if epoch is None:
             # The upper dir already is this layer unpacked: keep it as the layer cache's copy
             # rather than deleting it now and unpacking the blob again for the next step.
             # (With SOURCE_DATE_EPOCH the blob's times differ from the dir's: unpack later.)
             self.engine.layer_cache.adopt(state.diff_ids, upper)
-        return record.content_size
+        return size
 
     def _workdir(self, state: ImageState, ins: Workdir, number: int) -> tuple[int, bool]:
         """Create the working directory if the image lacks it (a layer), as Docker does."""

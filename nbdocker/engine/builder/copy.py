@@ -11,19 +11,19 @@ runs in-process (as root) and inside a user namespace through ``userns.spawn("bu
   one-line :class:`DockerfileError` naming ``Dockerfile:line``, raised before anything is written.
 - :func:`source_digest` hashes what the plan copies (names, types, modes, link targets,
   contents — never mtimes) for the build cache.
-- :func:`apply_copy` writes the result into an overlay upper dir as overlayfs would after the
-  copy. On error the upper dir may be half written: the caller discards it.
+- :func:`build_copy` makes the step's new entries as a :class:`LayerTree` in memory — what
+  overlayfs would hold in an upper dir after the copy — and :meth:`LayerTree.write_tar` streams
+  them from their sources as the layer tar: no file is created for a copied one.
 
 Where the two Docker builders differ, the classic builder of Docker 20.10 (what the tests
 compare with) is followed, except that ``.`` as destination counts as a directory and setuid
-bits survive, as with BuildKit (see :func:`apply_copy`).
+bits survive, as with BuildKit (see :func:`build_copy`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
+import io
 import json
 import os
 import posixpath
@@ -31,14 +31,16 @@ import shutil
 import stat
 import sys
 import tarfile
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from ..errors import DockerfileError
-from ..sandbox._view import LowerView, copy_meta, copy_node
-from ..tardiff import set_xattrs
+from ..sandbox._view import LowerView
+from ..tardiff import WHITEOUT_OPAQUE, xattr_records
+from ..tarstream import TarWriter
 from .dockerignore import IgnoreRules, compile_glob
 
 __all__ = [
@@ -48,7 +50,8 @@ __all__ = [
     "ImageTree",
     "SourceTree",
     "Where",
-    "apply_copy",
+    "build_copy",
+    "write_copy_layer",
     "main",
     "plan_copy",
     "source_digest",
@@ -431,17 +434,16 @@ def source_digest(plan: CopyPlan, tree: SourceTree) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def apply_copy(
+def build_copy(
     plan: CopyPlan,
     tree: SourceTree,
-    upper: Path,
     lower: LowerView,
     *,
     chown: str | None = None,
     chmod: str | None = None,
-    opaque_xattr: str = "trusted.overlay.opaque",
-) -> None:
-    """Write what ``plan`` copies into the overlay ``upper`` dir over ``lower``.
+    spill: Path | None = None,
+) -> LayerTree:
+    """What ``plan`` copies over the image ``lower``, as the new layer's entries in memory.
 
     Docker's rules: a directory source copies its contents into the destination (created
     0755, owned by the ``--chown`` identity when new; an existing one keeps its metadata;
@@ -452,20 +454,38 @@ def apply_copy(
     unless ``--chown=user[:group]`` (the group defaults to the *name* given, as Docker's classic
     builder does); ``--chmod`` (octal) applies to every copied file and directory. ADD extracts
     local tar archives (gzip, bzip2, xz) keeping the archive's owners; ``.wh.`` names in them
-    are ordinary files. Raises :class:`DockerfileError`; on error the upper dir is half
-    written and must be discarded.
+    are ordinary files, and their files' data is written to ``spill`` (a scratch dir).
+
+    Nothing is written for the copied files themselves: :meth:`LayerTree.write_tar` streams
+    them from their sources into the layer, so a COPY of many files creates none on disk.
+    Raises :class:`DockerfileError`.
     """
     where = plan.where
-    writer = Writer(upper, lower, opaque_xattr, where)
+    layer = LayerTree(lower, where, spill)
     mode = _parse_chmod(chmod, where)
-    identity: Identity | None = resolve_chown(chown, writer, where) if chown else None
     try:
+        identity: Identity | None = resolve_chown(chown, layer, where) if chown else None
         for item in plan.items:
-            writer.copy_item(plan, item, tree, identity, mode)
+            layer.copy_item(plan, item, tree, identity, mode)
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        name = f" {exc.filename}" if exc.filename else ""
-        raise where.error(f"{plan.keyword} failed:{name}: {reason}") from None
+        raise _copy_failed(plan, exc) from None
+    return layer
+
+
+def write_copy_layer(
+    plan: CopyPlan, layer: LayerTree, out: Any, source_date_epoch: int | None = None
+) -> int:
+    """:meth:`LayerTree.write_tar` with a source that went away reported as the step's error."""
+    try:
+        return layer.write_tar(out, source_date_epoch)
+    except OSError as exc:
+        raise _copy_failed(plan, exc) from None
+
+
+def _copy_failed(plan: CopyPlan, exc: OSError) -> DockerfileError:
+    reason = exc.strerror or str(exc)
+    name = f" {exc.filename}" if exc.filename else ""
+    return plan.where.error(f"{plan.keyword} failed:{name}: {reason}")
 
 
 def _parse_chmod(chmod: str | None, where: Where) -> int | None:
@@ -480,10 +500,9 @@ def _parse_chmod(chmod: str | None, where: Where) -> int | None:
     return value
 
 
-# ---------------------------------------------------------------- writing into the upper dir
+# ---------------------------------------------------------------- the new layer, in memory
 
 _ROOT_ID = (0, 0)
-_FICLONE = 0x40049409
 _XATTR_PAX = "SCHILY.xattr."
 
 
@@ -495,17 +514,14 @@ class Identity:
     gid: int
 
 
-def _rows(path: Path | None) -> list[list[str]]:
-    if path is None:
+def _rows(data: bytes | None) -> list[list[str]]:
+    if data is None:
         return []
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
+    text = data.decode("utf-8", errors="replace")
     return [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]
 
 
-def resolve_chown(spec: str, writer: Writer, where: Where) -> Identity:
+def resolve_chown(spec: str, layer: LayerTree, where: Where) -> Identity:
     """``user[:group]`` (names or numbers) in the destination image's ``/etc/passwd`` and
     ``/etc/group``; without ``:group`` the group of the same name (or number) is used, as in
     Docker's classic builder. An unknown name is a :class:`DockerfileError`."""
@@ -518,8 +534,7 @@ def resolve_chown(spec: str, writer: Writer, where: Where) -> Identity:
     def find(kind: str, name: str, file: str, column: int) -> int:
         if name.isdigit():
             return int(name)
-        path = writer.real(writer.resolve(f"etc/{file}"))
-        for row in _rows(path):
+        for row in _rows(layer.read(layer.resolve(f"etc/{file}"))):
             if len(row) > column and row[0] == name and row[column].isdigit():
                 return int(row[column])
         raise where.error(
@@ -535,69 +550,132 @@ def open_archive(path: Path) -> tarfile.TarFile:
     return tarfile.open(path, mode="r|*", bufsize=_CHUNK)
 
 
-_SMALL = 1 << 16  # files up to this size are copied with one read and one write
-_reflinks = {"ok": True}  # cleared once the file system refuses a reflink
+class Node:
+    """One entry of the new layer. ``fmt`` is its file type (``stat.S_IFREG``…); a regular
+    file's data comes from ``source`` (a file, read when the tar is written) or ``data``;
+    ``mtime_ns`` None means "when the layer is made" (a directory something was added to, a
+    new file). Hard links are one Node under several names."""
+
+    __slots__ = (
+        "data",
+        "fmt",
+        "gid",
+        "linkname",
+        "mode",
+        "mtime_ns",
+        "pax",
+        "rdev",
+        "source",
+        "uid",
+    )
+
+    def __init__(self, fmt: int, mode: int, owner: tuple[int, int]) -> None:
+        self.fmt = fmt
+        self.mode = mode
+        self.uid, self.gid = owner
+        self.mtime_ns: int | None = None
+        self.source: Path | str | None = None
+        self.data: bytes | None = None
+        self.linkname = ""
+        self.rdev = 0
+        self.pax: dict[str, str] = {}  # extended attributes as PAX records
+
+    def copy_meta(self, st: os.stat_result, path: Path | str) -> None:
+        """Owner, mode, times and extended attributes of the image's entry ``path``."""
+        self.uid, self.gid = st.st_uid, st.st_gid
+        self.mode = stat.S_IMODE(st.st_mode)
+        self.mtime_ns = st.st_mtime_ns
+        self.pax = xattr_records(path)
 
 
-def _copy_data(src: Path | str, dst: Path) -> None:
-    """Stream ``src`` into the new file ``dst``: small files with one read and one write; big
-    ones as a reflink when the file system can, else ``copy_file_range``, else plain reads and
-    writes — never the whole of a big file in memory."""
-    fin = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
-    try:
-        fout = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        try:
-            size = os.fstat(fin).st_size
-            if size <= _SMALL:
-                data = os.read(fin, _SMALL + 1)
-                while data:
-                    written = os.write(fout, data)
-                    data = data[written:] or os.read(fin, _SMALL + 1)
-                return
-            if _reflinks["ok"]:
-                try:
-                    fcntl.ioctl(fout, _FICLONE, fin)
-                    return
-                except OSError:
-                    _reflinks["ok"] = False  # (ext4 and the like): don't ask again
-            try:
-                first = os.copy_file_range(fin, fout, _CHUNK * 64)
-            except OSError:
-                first = -1
-            if first >= 0:
-                while os.copy_file_range(fin, fout, _CHUNK * 64):
-                    pass
-                return
-            with open(fin, "rb", closefd=False) as r, open(fout, "wb", closefd=False) as w:
-                shutil.copyfileobj(r, w, _CHUNK)
-        finally:
-            os.close(fout)
-    finally:
-        os.close(fin)
+class DirNode(Node):
+    """A directory; ``opaque`` hides what the image has below it (a new directory over one)."""
+
+    __slots__ = ("children", "opaque")
+
+    def __init__(self, mode: int, owner: tuple[int, int], opaque: bool = False) -> None:
+        super().__init__(stat.S_IFDIR, mode, owner)
+        self.children: dict[str, Node] = {}
+        self.opaque = opaque
 
 
-class Writer:
-    """Puts entries into ``upper`` as overlayfs would: the merged view is ``lower`` under
-    ``upper``; parents found below are copied up with their metadata; a new directory over
-    something ``lower`` has is made opaque; replacing an entry removes only what ``upper``
-    had (a new entry there hides the lower one)."""
+# What the merged view finds at a path: a Node of this layer, the path of the image's entry,
+# or None.
+Found = Node | Path | None
 
-    def __init__(self, upper: Path, lower: LowerView, opaque_xattr: str, where: Where) -> None:
-        self.upper = upper
+
+class LayerTree:
+    """The entries one COPY/ADD adds over the image ``lower``, kept as overlayfs would keep
+    them in an upper dir: parents found below are copied up with their metadata; a new
+    directory over something ``lower`` has is opaque; replacing an entry drops only what this
+    layer had (the new entry hides the lower one). :meth:`write_tar` writes it as a layer."""
+
+    def __init__(self, lower: LowerView, where: Where, spill: Path | None = None) -> None:
         self.lower = lower
-        self.opaque_xattr = opaque_xattr
         self.where = where
-        self.merged = LowerView((*reversed(lower.top_first), upper))
-        self.links: dict[tuple[int, int], Path] = {}
+        self.spill = spill
+        self.root = DirNode(0o755, _ROOT_ID)
+        self.links: dict[tuple[int, int], Node] = {}
+        self._spilled = 0
 
     # -------------------------------------------------------------- the merged view
 
-    def real(self, rel: str) -> Path | None:
-        return self.upper if not rel else self.merged.lookup(rel)
+    def _walk_to(self, rel: str) -> tuple[Node | None, bool]:
+        """(this layer's node at ``rel``, whether the image's entries there still show)."""
+        node: Node = self.root
+        below = True
+        for part in [p for p in rel.split("/") if p]:
+            if not isinstance(node, DirNode):
+                return None, False  # a non-directory of this layer hides all below it
+            if node.opaque:
+                below = False
+            child = node.children.get(part)
+            if child is None:
+                return None, below
+            node = child
+        return node, below
 
-    def stat(self, rel: str) -> os.stat_result | None:
-        path = self.real(rel)
-        return os.lstat(path) if path is not None else None
+    def find(self, rel: str) -> Found:
+        node, below = self._walk_to(rel)
+        if node is not None:
+            return node
+        return self.lower.lookup(rel) if below else None
+
+    def fmt(self, rel: str) -> int | None:
+        """The file type at ``rel`` in the merged view (``stat.S_IFDIR``…), None if absent."""
+        found = self.find(rel)
+        if found is None:
+            return None
+        if isinstance(found, Node):
+            return found.fmt
+        return stat.S_IFMT(os.lstat(found).st_mode)
+
+    def is_dir(self, rel: str) -> bool:
+        return self.fmt(rel) == stat.S_IFDIR
+
+    def read(self, rel: str) -> bytes | None:
+        """The content of the regular file at ``rel`` in the merged view, or None."""
+        found = self.find(rel)
+        try:
+            if isinstance(found, Node):
+                if found.fmt != stat.S_IFREG:
+                    return None
+                if found.data is not None:
+                    return found.data
+                found = Path(found.source) if found.source is not None else None
+            if found is None or not stat.S_ISREG(os.lstat(found).st_mode):
+                return None
+            return found.read_bytes()
+        except OSError:
+            return None
+
+    def _link_target(self, rel: str) -> str | None:
+        found = self.find(rel)
+        if isinstance(found, Node):
+            return found.linkname if found.fmt == stat.S_IFLNK else None
+        if found is not None and stat.S_ISLNK(os.lstat(found).st_mode):
+            return os.readlink(found)
+        return None
 
     def resolve(self, rel: str, scope: str = "") -> str:
         """``scope``/``rel`` with the image's symlinks followed, confined to ``scope`` (like a
@@ -614,13 +692,11 @@ class Writer:
                 if len(done) > len(floor):
                     done.pop()
                 continue
-            candidate = "/".join([*done, part])
-            path = self.real(candidate)
-            if path is not None and stat.S_ISLNK(os.lstat(path).st_mode):
+            target = self._link_target("/".join([*done, part]))
+            if target is not None:
                 links += 1
                 if links > _MAX_LINKS:
                     raise self.where.error(f"too many levels of symbolic links in /{rel}")
-                target = os.readlink(path)
                 if target.startswith("/"):
                     done = list(floor)
                 pending = [p for p in target.split("/") if p] + pending
@@ -630,27 +706,33 @@ class Writer:
 
     # -------------------------------------------------------------- making entries
 
-    def _new_dir(self, rel: str, mode: int, owner: tuple[int, int]) -> Path:
-        path = self.upper / rel
-        os.mkdir(path, 0o700)
+    def _parent(self, rel: str) -> tuple[DirNode, str]:
+        """The directory node holding ``rel`` (which :meth:`ensure_dir` made) and its name."""
+        head, name = posixpath.split(rel)
+        node, _ = self._walk_to(head)
+        assert isinstance(node, DirNode), rel
+        node.mtime_ns = None  # adding an entry changes a directory's mtime
+        return node, name
+
+    def put(self, rel: str, node: Node) -> Node:
+        """Place ``node`` at ``rel`` (its parent exists), replacing what this layer had."""
+        parent, name = self._parent(rel)
+        parent.children[name] = node
+        return node
+
+    def _new_dir(self, rel: str, mode: int, owner: tuple[int, int]) -> DirNode:
         below = self.lower.lookup(rel)
-        if below is not None and stat.S_ISDIR(os.lstat(below).st_mode):
-            os.setxattr(path, self.opaque_xattr, b"y")
-        os.lchown(path, *owner)
-        os.chmod(path, mode)
-        return path
+        opaque = below is not None and stat.S_ISDIR(os.lstat(below).st_mode)
+        node = DirNode(mode, owner, opaque)
+        self.put(rel, node)
+        return node
 
     def clear(self, rel: str) -> None:
-        """Remove what ``upper`` has at ``rel`` (a whiteout, file or directory)."""
-        path = self.upper / rel
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            return
-        if stat.S_ISDIR(st.st_mode):
-            shutil.rmtree(path)
-        else:
-            os.unlink(path)
+        """Drop what this layer has at ``rel`` (with all below it)."""
+        head, name = posixpath.split(rel)
+        node, _ = self._walk_to(head)
+        if isinstance(node, DirNode):
+            node.children.pop(name, None)
 
     def ensure_dir(self, rel: str, owner: tuple[int, int], mode: int = 0o755) -> bool:
         """Make directory ``rel`` (already resolved) exist in the merged view; True when the
@@ -659,34 +741,35 @@ class Writer:
         created = False
         for depth in range(1, len(parts) + 1):
             sub = "/".join(parts[:depth])
-            here = self.upper / sub
-            mine = _lstat(here)
+            mine, _ = self._walk_to(sub)
             created = False
-            if mine is not None and stat.S_ISDIR(mine.st_mode):
+            if isinstance(mine, DirNode):
                 continue
-            st = self.stat(sub)
-            if st is not None and stat.S_ISDIR(st.st_mode):
-                os.mkdir(here, 0o700)  # copy-up
-                copy_meta(st, here, self.real(sub))
-                continue
-            if st is not None:
+            found = self.find(sub)
+            if isinstance(found, Path):
+                st = os.lstat(found)
+                if stat.S_ISDIR(st.st_mode):
+                    node = DirNode(0o755, _ROOT_ID)  # copy-up
+                    node.copy_meta(st, found)  # its mtime changes once something is added
+                    self.put(sub, node)
+                    continue
+            if found is not None:
                 raise self.where.error(
                     f"cannot create directory /{sub}: the image has a file there (not a "
                     "directory); choose another destination"
                 )
-            if mine is not None:
-                os.unlink(here)  # a whiteout
             self._new_dir(sub, mode, owner)
             created = True
         return created
 
-    def place_dir(self, rel: str) -> Path:
+    def place_dir(self, rel: str) -> DirNode:
         """A directory at ``rel`` for a copied or extracted one: merged with an existing
         directory (copied up), replacing anything else."""
-        st = self.stat(rel)
-        if st is not None and stat.S_ISDIR(st.st_mode):
+        if self.is_dir(rel):
             self.ensure_dir(rel, _ROOT_ID)
-            return self.upper / rel
+            node, _ = self._walk_to(rel)
+            assert isinstance(node, DirNode)
+            return node
         self.clear(rel)
         return self._new_dir(rel, 0o755, _ROOT_ID)
 
@@ -700,10 +783,10 @@ class Writer:
     ) -> None:
         ident = (identity.uid, identity.gid) if identity else _ROOT_ID
         target = self.resolve(plan.dest)
-        st = self.stat(target)
-        is_dir = st is not None and stat.S_ISDIR(st.st_mode)
+        kind = self.fmt(target)
+        is_dir = kind == stat.S_IFDIR
         if item.is_dir or item.archive:
-            if st is not None and not is_dir:
+            if kind is not None and not is_dir:
                 raise self.where.error(
                     f"{plan.keyword} {item.name}: cannot copy a directory onto the file "
                     f"{plan.dest}; remove it first or choose a directory"
@@ -721,16 +804,13 @@ class Writer:
         if plan.dest_dir or is_dir:
             target = posixpath.join(target, item.name)
         self.ensure_dir(posixpath.dirname(target), ident)
-        self.clear(target)
-        dst = self.upper / target
         if item.kind == "heredoc":
-            with open(dst, "xb") as f:
-                f.write(item.content.encode("utf-8", "surrogateescape"))
-            self._meta(dst, ident, 0o644 if chmod is None else chmod, None, link=False)
+            node = self.put(target, Node(stat.S_IFREG, 0o644 if chmod is None else chmod, ident))
+            node.data = item.content.encode("utf-8", "surrogateescape")
         elif item.kind == "fetched":
-            _copy_data(item.local, dst)
-            mtime = None if item.mtime is None else int(item.mtime * 1e9)
-            self._meta(dst, ident, 0o600 if chmod is None else chmod, mtime, link=False)
+            node = self.put(target, Node(stat.S_IFREG, 0o600 if chmod is None else chmod, ident))
+            node.source = item.local
+            node.mtime_ns = None if item.mtime is None else int(item.mtime * 1e9)
         elif item.kind == "url":
             raise ValueError(f"fetch {item.url} before applying the copy")
         else:
@@ -757,9 +837,10 @@ class Writer:
                 self._copy_node(path, st, dst, tree, identity, chmod)
                 continue
             made = self.place_dir(dst)
-            self._meta(made, self._owner(st, tree, identity), _mode(st, chmod), None, link=False)
+            made.uid, made.gid = self._owner(st, tree, identity)
+            made.mode = _mode(st, chmod)
             self._copy_tree(tree, src, dst, identity, chmod)
-            os.utime(made, ns=(st.st_atime_ns, st.st_mtime_ns))
+            made.mtime_ns = st.st_mtime_ns
 
     def _owner(
         self, st: os.stat_result, tree: SourceTree, identity: Identity | None
@@ -777,56 +858,33 @@ class Writer:
         identity: Identity | None,
         chmod: int | None,
     ) -> None:
-        self.clear(rel)
-        dst = self.upper / rel
-        owner = self._owner(st, tree, identity)
-        mode = _mode(st, chmod)
-        key = (st.st_dev, st.st_ino)
-        if stat.S_ISREG(st.st_mode):
-            if st.st_nlink > 1 and key in self.links:
-                os.link(self.links[key], dst)
-                return
-            unchanged = owner == (st.st_uid, st.st_gid) and mode == stat.S_IMODE(st.st_mode)
-            linked = False
-            if tree.immutable and unchanged:
-                try:
-                    os.link(src, dst)  # the store's files never change in place
-                    linked = True
-                except OSError:
-                    pass
-            if not linked:
-                _copy_data(src, dst)
-            if st.st_nlink > 1:
-                self.links[key] = dst
-            if linked:
-                return
-        elif stat.S_ISLNK(st.st_mode):
-            os.symlink(os.readlink(src), dst)
-        elif stat.S_ISDIR(st.st_mode):
-            os.mkdir(dst, 0o700)
-        elif stat.S_ISFIFO(st.st_mode):
-            os.mkfifo(dst, 0o600)
-        elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-            os.mknod(dst, stat.S_IFMT(st.st_mode) | 0o600, st.st_rdev)
-        else:
+        fmt = stat.S_IFMT(st.st_mode)
+        if fmt == stat.S_IFSOCK:
+            self.clear(rel)
             return  # sockets are not copied
+        key = (st.st_dev, st.st_ino)
+        if fmt == stat.S_IFREG and st.st_nlink > 1 and key in self.links:
+            self.put(rel, self.links[key])
+            return
+        # A symlink's own mode is always 0777; chmod does not reach it.
+        mode = 0o777 if fmt == stat.S_IFLNK else _mode(st, chmod)
+        node = self.put(rel, Node(fmt, mode, self._owner(st, tree, identity)))
+        node.mtime_ns = st.st_mtime_ns
+        if fmt == stat.S_IFREG:
+            node.source = src
+            if st.st_nlink > 1:
+                self.links[key] = node
+        elif fmt == stat.S_IFLNK:
+            node.linkname = os.readlink(src)
+        elif fmt in (stat.S_IFCHR, stat.S_IFBLK):
+            node.rdev = st.st_rdev
         if tree.keep_owners:
-            _copy_xattrs(src, dst)
-        self._meta(dst, owner, mode, st.st_mtime_ns, stat.S_ISLNK(st.st_mode))
-
-    def _meta(
-        self, path: Path, owner: tuple[int, int], mode: int, mtime_ns: int | None, link: bool
-    ) -> None:
-        os.lchown(path, *owner)  # before chmod: chown clears setuid bits
-        if not link:
-            os.chmod(path, mode)
-        if mtime_ns is not None:
-            os.utime(path, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
+            node.pax = xattr_records(src)
 
     def _extract(self, archive: Path, target: str, name: str) -> None:
         """Unpack a tar into directory ``target`` as Docker's ``UntarPath`` does (chrooted
         there): owners, modes and times from the archive, whiteout names not special."""
-        dir_times: list[tuple[Path, int]] = []
+        dir_times: list[tuple[DirNode, int]] = []
         with open_archive(archive) as tar:
             for member in tar:
                 entry = posixpath.normpath("/" + member.name).lstrip("/")
@@ -840,76 +898,143 @@ class Writer:
                 parent = self.resolve(posixpath.dirname(entry), scope=target)
                 self.ensure_dir(parent, _ROOT_ID)
                 rel = posixpath.join(parent, posixpath.basename(entry))
+                node: Node
                 if member.isdir():
-                    path = self.place_dir(rel)
-                    dir_times.append((path, int(member.mtime)))
+                    made = self.place_dir(rel)
+                    dir_times.append((made, int(member.mtime) * 10**9))
+                    node = made
                 else:
-                    path = self._extract_node(tar, member, rel, target)
-                owner = (member.uid, member.gid)
-                self._meta(path, owner, member.mode & 0o7777, None, link=member.issym())
-                set_xattrs(path, member)
-                if not member.isdir():
-                    mtime = int(member.mtime * 1e9)
-                    os.utime(path, ns=(mtime, mtime), follow_symlinks=False)
-        for path, mtime in reversed(dir_times):
-            os.utime(path, (mtime, mtime))
+                    node = self._extract_node(tar, member, rel, target)
+                    node.mtime_ns = int(member.mtime * 1e9)
+                node.uid, node.gid = member.uid, member.gid
+                if not member.issym():
+                    node.mode = member.mode & 0o7777
+                node.pax = {k: v for k, v in member.pax_headers.items() if k.startswith(_XATTR_PAX)}
+        for node, mtime_ns in reversed(dir_times):
+            node.mtime_ns = mtime_ns
 
     def _extract_node(
         self, tar: tarfile.TarFile, member: tarfile.TarInfo, rel: str, target: str
-    ) -> Path:
-        self.clear(rel)
-        path = self.upper / rel
-        if member.isreg():
-            data = tar.extractfile(member)
-            assert data is not None
-            with open(path, "xb") as out:
-                shutil.copyfileobj(data, out, _CHUNK)
-        elif member.issym():
-            os.symlink(member.linkname, path)
-        elif member.islnk():
+    ) -> Node:
+        if member.islnk():
             link = posixpath.normpath("/" + member.linkname).lstrip("/")
             link_rel = self.resolve(link, scope=target)
-            here = self.upper / link_rel
-            if _lstat(here) is None:
-                below = self.real(link_rel)
-                if below is None:
+            mine, _ = self._walk_to(link_rel)
+            if mine is None:
+                below = self.find(link_rel)
+                if not isinstance(below, Path):
                     raise self.where.error(
                         f"archive entry {member.name!r} links to {member.linkname!r}, "
                         "which is not there; the archive is broken"
                     )
-                self.ensure_dir(posixpath.dirname(link_rel), _ROOT_ID)
-                copy_node(below, here, os.lstat(below))
-            os.link(here, path, follow_symlinks=False)
+                self.ensure_dir(posixpath.dirname(link_rel), _ROOT_ID)  # copy it up
+                mine = self._image_node(below)
+                self.put(link_rel, mine)
+            return self.put(rel, mine)
+        if member.issym():
+            node = Node(stat.S_IFLNK, 0o777, _ROOT_ID)
+            node.linkname = member.linkname
         elif member.ischr() or member.isblk():
-            kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
-            os.mknod(path, kind | 0o600, os.makedev(member.devmajor, member.devminor))
+            node = Node(stat.S_IFCHR if member.ischr() else stat.S_IFBLK, 0o600, _ROOT_ID)
+            node.rdev = os.makedev(member.devmajor, member.devminor)
         elif member.isfifo():
-            os.mkfifo(path, 0o600)
+            node = Node(stat.S_IFIFO, 0o600, _ROOT_ID)
         else:
-            with open(path, "xb"):
-                pass
+            node = Node(stat.S_IFREG, 0o600, _ROOT_ID)
+            data = tar.extractfile(member) if member.isreg() else None
+            if data is None or member.size == 0:
+                node.data = b""
+            else:
+                node.source = self._spill(data)
+        return self.put(rel, node)
+
+    def _image_node(self, path: Path) -> Node:
+        """A copy of the image's (non-directory) entry ``path``, for this layer."""
+        st = os.lstat(path)
+        node = Node(stat.S_IFMT(st.st_mode), 0, _ROOT_ID)
+        node.copy_meta(st, path)
+        if stat.S_ISREG(st.st_mode):
+            node.source = path
+        elif stat.S_ISLNK(st.st_mode):
+            node.linkname = os.readlink(path)
+        else:
+            node.rdev = st.st_rdev
+        return node
+
+    def _spill(self, data: IO[bytes]) -> Path:
+        """An archive member's data, kept in a scratch file until the layer is written."""
+        if self.spill is None:
+            raise ValueError("extracting an archive needs a spill directory")
+        self.spill.mkdir(parents=True, exist_ok=True)
+        self._spilled += 1
+        path = self.spill / f"{self._spilled:08d}"
+        with open(path, "xb") as out:
+            shutil.copyfileobj(data, out, _CHUNK)
         return path
+
+    # -------------------------------------------------------------- the layer tar
+
+    def write_tar(self, out: Any, source_date_epoch: int | None = None) -> int:
+        """Write the layer as a tar to ``out`` (parents first, names sorted, as
+        :func:`~..tardiff.write_diff` orders an upper dir); return the size of its files.
+        ``source_date_epoch`` clamps every time to it."""
+        now = time.time_ns()
+        tar = TarWriter(out)
+        first_name: dict[int, str] = {}  # hard links: the node's first name in the tar
+        content = 0
+
+        def add(directory: DirNode, prefix: str) -> None:
+            nonlocal content
+            for name in sorted(directory.children):
+                node = directory.children[name]
+                rel = prefix + name
+                info = tarfile.TarInfo(rel)
+                mtime = (now if node.mtime_ns is None else node.mtime_ns) // 10**9
+                info.mtime = mtime if source_date_epoch is None else min(mtime, source_date_epoch)
+                info.mode, info.uid, info.gid = node.mode, node.uid, node.gid
+                info.pax_headers = dict(node.pax)
+                if id(node) in first_name:
+                    info.type = tarfile.LNKTYPE
+                    info.linkname = first_name[id(node)]
+                    tar.add(info)
+                elif isinstance(node, DirNode):
+                    info.type = tarfile.DIRTYPE
+                    tar.add(info)
+                    if node.opaque:
+                        opq = tarfile.TarInfo(posixpath.join(rel, WHITEOUT_OPAQUE))
+                        opq.mtime = info.mtime
+                        tar.add(opq)
+                    add(node, rel + "/")
+                elif node.fmt == stat.S_IFREG:
+                    first_name[id(node)] = rel
+                    if node.data is not None:
+                        info.size = len(node.data)
+                        tar.add(info, io.BytesIO(node.data))
+                    else:
+                        assert node.source is not None
+                        with open(node.source, "rb") as f:
+                            info.size = os.fstat(f.fileno()).st_size
+                            tar.add(info, f)
+                    content += info.size
+                elif node.fmt == stat.S_IFLNK:
+                    info.type = tarfile.SYMTYPE
+                    info.linkname = node.linkname
+                    tar.add(info)
+                elif node.fmt in (stat.S_IFCHR, stat.S_IFBLK):
+                    info.type = tarfile.CHRTYPE if node.fmt == stat.S_IFCHR else tarfile.BLKTYPE
+                    info.devmajor, info.devminor = os.major(node.rdev), os.minor(node.rdev)
+                    tar.add(info)
+                elif node.fmt == stat.S_IFIFO:
+                    info.type = tarfile.FIFOTYPE
+                    tar.add(info)
+
+        add(self.root, "")
+        tar.close()
+        return content
 
 
 def _mode(st: os.stat_result, chmod: int | None) -> int:
     return stat.S_IMODE(st.st_mode) if chmod is None else chmod
-
-
-def _lstat(path: Path) -> os.stat_result | None:
-    try:
-        return os.lstat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-
-
-def _copy_xattrs(src: Path, dst: Path) -> None:
-    with contextlib.suppress(OSError):
-        for name in os.listxattr(src, follow_symlinks=False):
-            if ".overlay." in name:
-                continue
-            with contextlib.suppress(OSError):
-                value = os.getxattr(src, name, follow_symlinks=False)
-                os.setxattr(dst, name, value, follow_symlinks=False)
 
 
 def _tree_from_json(data: dict[str, Any]) -> SourceTree:
@@ -920,30 +1045,32 @@ def _tree_from_json(data: dict[str, Any]) -> SourceTree:
 
 
 def main(argv: list[str]) -> int:
-    """``apply`` or ``entries``, the job as JSON on stdin: ``plan`` (:meth:`CopyPlan.to_json`),
+    """``layer`` or ``entries``, the job as JSON on stdin: ``plan`` (:meth:`CopyPlan.to_json`),
     ``tree`` (``{"kind": "context", "root", "ignore"}`` or ``{"kind": "image", "layers"}``)
-    and for ``apply`` also ``upper``, ``lower`` (layers bottom first), ``chown``, ``chmod``,
-    ``opaque_xattr``. ``entries`` prints :func:`source_entries` as JSON. Errors: one line on
-    stderr, status 1."""
+    and for ``layer`` also ``lower`` (layers bottom first), ``chown``, ``chmod``, ``spill`` and
+    ``source_date_epoch``. ``layer`` writes the layer tar to stdout, then ``content-size N`` on
+    stderr; ``entries`` prints :func:`source_entries` as JSON. Errors: one line on stderr,
+    status 1."""
     try:
         job = json.load(sys.stdin)
         plan = CopyPlan.from_json(job["plan"])
         tree = _tree_from_json(job["tree"])
         if argv[:1] == ["entries"]:
             json.dump(source_entries(plan, tree), sys.stdout)
-        elif argv[:1] == ["apply"]:
+        elif argv[:1] == ["layer"]:
             lower = LowerView(tuple(Path(p) for p in job["lower"]))
-            apply_copy(
+            layer = build_copy(
                 plan,
                 tree,
-                Path(job["upper"]),
                 lower,
                 chown=job.get("chown"),
                 chmod=job.get("chmod"),
-                opaque_xattr=job.get("opaque_xattr", "user.overlay.opaque"),
+                spill=Path(job["spill"]),
             )
+            size = write_copy_layer(plan, layer, sys.stdout.buffer, job.get("source_date_epoch"))
+            sys.stderr.write(f"content-size {size}\n")
         else:
-            sys.stderr.write(f"unknown command {argv[:1]}; use apply or entries\n")
+            sys.stderr.write(f"unknown command {argv[:1]}; use layer or entries\n")
             return 1
     except DockerfileError as exc:
         sys.stderr.write(str(exc) + "\n")

@@ -1,4 +1,4 @@
-"""COPY and ADD as build steps: choose the source tree, plan, digest for the cache, and write
+"""COPY and ADD as build steps: choose the source tree, plan, digest for the cache, and stream
 the files into a new layer — in-process as root, inside the user namespace rootless."""
 
 from __future__ import annotations
@@ -12,15 +12,17 @@ from .. import userns
 from ..dockerfile import Add, Copy
 from ..errors import DockerfileError, ImageNotFound
 from ..sandbox._view import LowerView
+from ..upper import ingest_from_helper, ingest_produced
 from .copy import (
     ContextTree,
     CopyPlan,
     ImageTree,
     SourceTree,
     Where,
-    apply_copy,
+    build_copy,
     plan_copy,
     source_entries,
+    write_copy_layer,
 )
 from .fetch import fetch_plan
 from .state import ImageState
@@ -120,35 +122,55 @@ def apply_copy_step(
     number: int,
     line: int,
 ) -> int:
-    """Write the copy into a fresh upper dir over ``state`` and add it as a layer."""
+    """Add the copy to ``state`` as a new layer, streamed from the sources into the store
+    (no file is created for it; the layer cache unpacks it if a later step runs on it)."""
     plan, tree, tree_json = prepared
-    upper, _ = builder._step_dirs(number)
     lowers = builder.engine.layer_cache.ensure(state.diff_ids, builder.engine._opaque_xattr())
+    spill = builder.scratch / f"step-{number}-archives"
+    epoch = builder.options.source_date_epoch
+    where = f"{builder.path}:{line}"
     if userns.needed():
-        _in_userns(
-            "apply",
-            {
-                "plan": plan.to_json(),
-                "tree": tree_json,
-                "upper": str(upper),
-                "lower": [str(p) for p in lowers],
-                "chown": ins.chown,
-                "chmod": ins.chmod,
-                "opaque_xattr": builder.engine._opaque_xattr(),
-            },
-            builder,
+        job = {
+            "plan": plan.to_json(),
+            "tree": tree_json,
+            "lower": [str(p) for p in lowers],
+            "chown": ins.chown,
+            "chmod": ins.chmod,
+            "spill": str(spill),
+            "source_date_epoch": epoch,
+        }
+        return builder._add_layer(
+            state,
+            lambda txn: ingest_from_helper(
+                txn,
+                where,
+                builder.engine.compression,
+                ("builder.copy", "layer"),
+                job=json.dumps(job).encode(),
+                failed=lambda reason: _helper_error(reason, builder, line),
+            ),
         )
-    else:
-        apply_copy(
-            plan,
-            tree,
-            upper,
-            LowerView(tuple(lowers)),
-            chown=ins.chown,
-            chmod=ins.chmod,
-            opaque_xattr=builder.engine._opaque_xattr(),
-        )
-    return builder._layer_from(state, upper, f"{builder.path}:{line}")
+    layer = build_copy(
+        plan, tree, LowerView(tuple(lowers)), chown=ins.chown, chmod=ins.chmod, spill=spill
+    )
+    return builder._add_layer(
+        state,
+        lambda txn: ingest_produced(
+            txn,
+            where,
+            builder.engine.compression,
+            lambda out: write_copy_layer(plan, layer, out, epoch),
+        ),
+    )
+
+
+def _helper_error(text: str, builder: Builder, line: int) -> DockerfileError:
+    """The helper's one-line error as the step's: already located (``Dockerfile:N: …``) or not."""
+    prefix = f"{builder.path}:"
+    if text.startswith(prefix):
+        where, _, rest = text.partition(": ")
+        return DockerfileError(rest, builder.path, int(where.rsplit(":", 1)[1]))
+    return DockerfileError(text, builder.path, line)
 
 
 def _in_userns(command: str, job: dict[str, Any], builder: Builder) -> str:
@@ -163,9 +185,5 @@ def _in_userns(command: str, job: dict[str, Any], builder: Builder) -> str:
     if proc.returncode != 0:
         message = err.decode(errors="replace").strip().splitlines()
         text = message[-1] if message else f"exit status {proc.returncode}"
-        prefix = f"{builder.path}:"
-        if text.startswith(prefix):  # already located (a DockerfileError)
-            where, _, rest = text.partition(": ")
-            raise DockerfileError(rest, builder.path, int(where.rsplit(":", 1)[1]))
-        raise DockerfileError(text, builder.path, job["plan"]["where"]["line"])
+        raise _helper_error(text, builder, job["plan"]["where"]["line"])
     return out.decode()

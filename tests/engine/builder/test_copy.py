@@ -1,4 +1,5 @@
-"""COPY/ADD planning and writing into an overlay upper dir (no Docker needed)."""
+"""COPY/ADD planning and the layers they make, unpacked as an overlay upper dir to look at (no
+Docker needed)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ from nbdocker.engine.builder.copy import (
     ContextTree,
     CopyPlan,
     ImageTree,
+    SourceTree,
     Where,
-    apply_copy,
+    build_copy,
     plan_copy,
     source_digest,
 )
@@ -30,6 +32,7 @@ from nbdocker.engine.builder.dockerignore import IgnoreRules
 from nbdocker.engine.builder.fetch import fetch_plan
 from nbdocker.engine.errors import DockerfileError
 from nbdocker.engine.sandbox._view import LowerView
+from nbdocker.engine.tardiff import unpack
 
 W = Where("Dockerfile", 7)
 
@@ -71,21 +74,32 @@ def _plan(ctx: Path, sources: list[str], dest: str, **kw: object) -> CopyPlan:
     return plan_copy(sources, dest, tree=ContextTree(ctx), **args)  # type: ignore[arg-type]
 
 
+def _layer(
+    plan: CopyPlan,
+    tree: SourceTree,
+    lowers: tuple[Path, ...],
+    upper: Path,
+    chown: str | None = None,
+    chmod: str | None = None,
+) -> None:
+    """The layer the copy makes over ``lowers``, unpacked into ``upper`` in overlay form."""
+    layer = build_copy(
+        plan, tree, LowerView(lowers), chown=chown, chmod=chmod, spill=upper.parent / "spill"
+    )
+    out = io.BytesIO()
+    layer.write_tar(out)
+    out.seek(0)
+    upper.mkdir()
+    unpack(out, upper, opaque_xattr="trusted.overlay.opaque")
+
+
 def _apply(
     ctx: Path, lower: Path, upper: Path, sources: list[str], dest: str, **kw: object
 ) -> None:
     chown = kw.pop("chown", None)
     chmod = kw.pop("chmod", None)
     plan = _plan(ctx, sources, dest, **kw)
-    upper.mkdir(exist_ok=True)
-    apply_copy(
-        plan,
-        ContextTree(ctx),
-        upper,
-        LowerView((lower,)),
-        chown=chown,
-        chmod=chmod,  # type: ignore[arg-type]
-    )
+    _layer(plan, ContextTree(ctx), (lower,), upper, chown=chown, chmod=chmod)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- planning rules
@@ -241,8 +255,7 @@ def test_heredocs(ctx: Path, lower: Path, tmp_path: Path) -> None:
         heredocs=[("EOF", "hello\n"), ("two", "x")],
     )
     upper = tmp_path / "upper"
-    upper.mkdir()
-    apply_copy(plan, ContextTree(ctx), upper, LowerView((lower,)))
+    _layer(plan, ContextTree(ctx), (lower,), upper)
     tree = _tree(upper)
     assert tree["h/EOF"] == ("f", 0o644, 0, 0, "hello\n")
     assert tree["h/two"] == ("f", 0o644, 0, 0, "x")
@@ -258,13 +271,31 @@ def test_parent_is_a_file(ctx: Path, lower: Path, tmp_path: Path) -> None:
         _apply(ctx, lower, tmp_path / "upper", ["top.txt"], "/afile/x")
 
 
-def test_new_dir_over_whiteout_is_opaque(ctx: Path, lower: Path, tmp_path: Path) -> None:
+def test_dir_deleted_by_an_earlier_layer_is_made_anew(
+    ctx: Path, lower: Path, tmp_path: Path
+) -> None:
+    deleted = tmp_path / "deleted"
+    deleted.mkdir()
+    os.mknod(deleted / "existing", stat.S_IFCHR, os.makedev(0, 0))  # RUN rm -r /existing
     upper = tmp_path / "upper"
-    upper.mkdir()
-    os.mknod(upper / "existing", stat.S_IFCHR, os.makedev(0, 0))  # deleted by an earlier step
-    _apply(ctx, lower, upper, ["top.txt"], "/existing/")
-    assert os.getxattr(upper / "existing", "trusted.overlay.opaque") == b"y"
+    _layer(_plan(ctx, ["top.txt"], "/existing/"), ContextTree(ctx), (lower, deleted), upper)
     assert stat.S_IMODE(os.lstat(upper / "existing").st_mode) == 0o755
+    merged = LowerView((lower, deleted, upper))
+    assert sorted(merged.listdir("existing")) == ["top.txt"]  # the old content stays gone
+
+
+def test_file_then_dir_over_an_image_dir_is_opaque(ctx: Path, lower: Path, tmp_path: Path) -> None:
+    """COPY of a file onto the image's directory /existing hides it; a directory copied to the
+    same place in the same step starts empty (opaque), as overlayfs would make it."""
+    (ctx / "flat").mkdir()
+    (ctx / "flat/existing").write_text("now a file")
+    (ctx / "tree/existing").mkdir(parents=True)
+    (ctx / "tree/existing/new").write_text("n")
+    upper = tmp_path / "upper"
+    _layer(_plan(ctx, ["flat", "tree"], "/"), ContextTree(ctx), (lower,), upper)
+    assert os.getxattr(upper / "existing", "trusted.overlay.opaque") == b"y"
+    merged = LowerView((lower, upper))
+    assert sorted(merged.listdir("existing")) == ["new"]
 
 
 def _tar(entries: list[tuple[str, bytes | None, bytes, int, int]]) -> bytes:
@@ -288,12 +319,19 @@ def test_add_extracts_archives(ctx: Path, lower: Path, tmp_path: Path) -> None:
             ]
         )
     )
-    upper = tmp_path / "upper"
-    _apply(ctx, lower, upper, ["a.tar.gz"], "/existing", is_add=True, chown="alice")
-    tree = _tree(upper)
-    assert tree["existing/d"] == ("d", 0o700, 5, 5, "")
-    assert tree["existing/d/.wh.x"] == ("f", 0o644, 0, 0, "")  # not a whiteout
-    assert tree["existing/old"] == ("f", 0o4755, 6, 6, "new")  # replaced; archive owners
+    plan = _plan(ctx, ["a.tar.gz"], "/existing", is_add=True)
+    layer = build_copy(plan, ContextTree(ctx), LowerView((lower,)), spill=tmp_path / "spill")
+    out = io.BytesIO()
+    layer.write_tar(out)
+    out.seek(0)
+    with tarfile.open(fileobj=out) as t:
+        got = {m.name: (m.type, m.mode, m.uid, m.gid, m.size) for m in t}
+    assert got["existing/d"] == (tarfile.DIRTYPE, 0o700, 5, 5, 0)
+    # Extracting does not treat the name as a whiteout (nothing below is removed); in the layer
+    # it then is one, as in the layer Docker's classic builder writes.
+    assert got["existing/d/.wh.x"] == (tarfile.REGTYPE, 0o644, 0, 0, 0)
+    assert got["existing/old"] == (tarfile.REGTYPE, 0o4755, 6, 6, 3)  # archive owners
+    assert got["existing"][2:4] == (1000, 1000)  # copied up with its metadata
 
 
 def test_add_refuses_escaping_archives(ctx: Path, lower: Path, tmp_path: Path) -> None:
@@ -302,21 +340,20 @@ def test_add_refuses_escaping_archives(ctx: Path, lower: Path, tmp_path: Path) -
         _apply(ctx, lower, tmp_path / "upper", ["bad.tgz"], "/x/", is_add=True)
 
 
-def test_copy_from_image_keeps_owners_and_links_store_files(lower: Path, tmp_path: Path) -> None:
+def test_copy_from_image_keeps_owners_and_xattrs(lower: Path, tmp_path: Path) -> None:
     tree = ImageTree.of_layers([lower])
     plan = plan_copy(
         ["/linkdir"], "/fx/", workdir="/", tree=tree, is_add=False, where=W, context_bound=False
     )
     upper = tmp_path / "upper"
-    upper.mkdir()
-    apply_copy(plan, tree, upper, LowerView((lower,)))
+    _layer(plan, tree, (lower,), upper)
     assert _tree(upper)["fx/old"][2:4] == (0, 0) == (os.lstat(lower / "existing/old").st_uid, 0)
     os.chown(lower / "existing/old", 7, 8)
+    os.setxattr(lower / "existing/old", "user.origin", b"base")
     upper2 = tmp_path / "upper2"
-    upper2.mkdir()
-    apply_copy(plan, tree, upper2, LowerView((lower,)))
+    _layer(plan, tree, (lower,), upper2)
     assert _tree(upper2)["fx/old"][2:4] == (7, 8)
-    assert os.lstat(upper2 / "fx/old").st_ino == os.lstat(lower / "existing/old").st_ino
+    assert os.getxattr(upper2 / "fx/old", "user.origin") == b"base"
 
 
 # ---------------------------------------------------------------- digest
@@ -341,29 +378,33 @@ def test_digest_ignores_mtime_not_content(ctx: Path) -> None:
 # ---------------------------------------------------------------- main(argv) and stdlib-only
 
 
-def test_main_applies_a_json_job(
+def test_main_writes_the_layer_of_a_json_job(
     ctx: Path,
     lower: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    upper = tmp_path / "upper"
-    upper.mkdir()
     job = {
         "plan": _plan(ctx, ["top.txt"], "/x/").to_json(),
         "tree": {"kind": "context", "root": str(ctx), "ignore": []},
-        "upper": str(upper),
         "lower": [str(lower)],
         "chown": "alice",
-        "opaque_xattr": "trusted.overlay.opaque",
+        "spill": str(tmp_path / "spill"),
+        "source_date_epoch": 1000,
     }
+    stdout = io.BytesIO()
     monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(job)))
-    assert copymod.main(["apply"]) == 0
-    assert _tree(upper)["x/top.txt"][2:4] == (1000, 1000)
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(stdout))
+    assert copymod.main(["layer"]) == 0
+    sys.stdout.flush()
+    with tarfile.open(fileobj=io.BytesIO(stdout.getvalue())) as t:
+        member = t.getmember("x/top.txt")
+        assert (member.uid, member.gid, member.mtime, member.size) == (1000, 1000, 1000, 4)
+    assert capsys.readouterr().err == "content-size 4\n"
     job["chown"] = "carol"
     monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(job)))
-    assert copymod.main(["apply"]) == 1
+    assert copymod.main(["layer"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Dockerfile:7:" in err and "carol" in err
 
@@ -419,8 +460,7 @@ def test_add_url(ctx: Path, lower: Path, tmp_path: Path, http_server: str) -> No
     digest = source_digest(plan, ContextTree(ctx))  # --checksum stands for the content
     fetched = fetch_plan(plan, tmp_path / "scratch")
     upper = tmp_path / "upper"
-    upper.mkdir()
-    apply_copy(fetched, ContextTree(ctx), upper, LowerView((lower,)))
+    _layer(fetched, ContextTree(ctx), (lower,), upper)
     st = os.lstat(upper / "r/file.txt")
     assert (stat.S_IMODE(st.st_mode), st.st_mtime) == (0o600, 1500000000)
     assert (upper / "r/file.txt").read_text() == "remote\n"

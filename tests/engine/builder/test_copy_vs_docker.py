@@ -3,7 +3,7 @@ has no buildx, so BuildKit is not available here).
 
 Each case builds ``FROM nbdtest/base`` + one COPY/ADD with Docker from a context directory, takes
 the image's last layer, and compares its tree (paths, types, modes, owners, sizes, contents,
-link targets — not times) with the layer nbdocker's :func:`apply_copy` makes over the same base.
+link targets — not times) with the layer nbdocker's :func:`build_copy` makes over the same base.
 """
 
 from __future__ import annotations
@@ -24,12 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from nbdocker.engine.builder.copy import ContextTree, ImageTree, Where, apply_copy, plan_copy
+from nbdocker.engine.builder.copy import ContextTree, ImageTree, Where, build_copy, plan_copy
 from nbdocker.engine.builder.dockerignore import IgnoreRules
 from nbdocker.engine.builder.fetch import fetch_plan
 from nbdocker.engine.dockerfile import Copy, Workdir, parse, parse_instructions
 from nbdocker.engine.sandbox._view import LowerView
-from nbdocker.engine.tardiff import write_diff
 from tests.support.dockerd import DockerEngine
 from tests.support.trees import Entry, apply_layer
 
@@ -164,13 +163,13 @@ def _docker_layer(docker: DockerEngine, tag: str) -> dict[str, Entry]:
 def _our_layer(base: Path, ctx: Path, dockerfile: str, scratch: Path) -> dict[str, Entry]:
     instructions = parse_instructions(parse(dockerfile))
     workdir = "/"
-    upper = scratch / "upper"
-    upper.mkdir()
-    lower = LowerView((base,))
+    workdir_layer = scratch / "workdir-layer"  # WORKDIR makes its own layer, as in Docker
+    workdir_layer.mkdir()
+    lower = LowerView((base, workdir_layer))
     for ins in instructions:
         if isinstance(ins, Workdir):
             workdir = os.path.join(workdir, ins.path)
-            (upper / workdir.lstrip("/")).mkdir(parents=True, exist_ok=True)
+            (workdir_layer / workdir.lstrip("/")).mkdir(parents=True, exist_ok=True)
     ins = instructions[-1]
     tree = ContextTree(ctx, IgnoreRules.from_text((ctx / ".dockerignore").read_text()))
     plan = plan_copy(
@@ -181,9 +180,9 @@ def _our_layer(base: Path, ctx: Path, dockerfile: str, scratch: Path) -> dict[st
         is_add=not isinstance(ins, Copy),
         where=Where("Dockerfile", ins.line),
     )
-    apply_copy(plan, tree, upper, lower, chown=ins.chown)  # type: ignore[attr-defined]
+    layer = build_copy(plan, tree, lower, chown=ins.chown, spill=scratch / "spill")  # type: ignore[attr-defined]
     out = io.BytesIO()
-    write_diff(upper, out)
+    layer.write_tar(out)
     out.seek(0)
     tree_out: dict[str, Entry] = {}
     apply_layer(tree_out, out)
@@ -230,11 +229,8 @@ def test_copy_from_image_matches_docker(
         where=Where(),
         context_bound=False,
     )
-    upper = tmp_path / "upper"
-    upper.mkdir()
-    apply_copy(plan, tree, upper, LowerView((base,)))
     out = io.BytesIO()
-    write_diff(upper, out)
+    build_copy(plan, tree, LowerView((base,))).write_tar(out)
     out.seek(0)
     ours: dict[str, Entry] = {}
     apply_layer(ours, out)
@@ -272,12 +268,11 @@ def test_add_url_matches_docker(base: Path, docker_engine: DockerEngine, tmp_pat
     finally:
         server.shutdown()
         server.server_close()
-    upper = tmp_path / "upper"
-    upper.mkdir()
-    apply_copy(plan, tree, upper, LowerView((base,)), chown="alice:staff")
-    assert os.lstat(upper / "r/file.txt").st_mtime == int(os.lstat(www / "file.txt").st_mtime)
     out = io.BytesIO()
-    write_diff(upper, out)
+    build_copy(plan, tree, LowerView((base,)), chown="alice:staff").write_tar(out)
+    out.seek(0)
+    with tarfile.open(fileobj=out) as t:  # the server's Last-Modified
+        assert t.getmember("r/file.txt").mtime == int(os.lstat(www / "file.txt").st_mtime)
     out.seek(0)
     ours: dict[str, Entry] = {}
     apply_layer(ours, out)
