@@ -133,6 +133,8 @@ def measure(workload: Workload, runs: int) -> list[Row]:
 def _fmt_stats(stats: Stats | None) -> str:
     if stats is None:
         return "—"
+    if stats.high < 1:  # sub-second rows in milliseconds: two decimals of a second hide a ratio
+        return f"{stats.median * 1000:.0f} ms ({stats.low * 1000:.0f}–{stats.high * 1000:.0f})"
     return f"{stats.median:.2f} s ({stats.low:.2f}–{stats.high:.2f})"
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
 from typing import IO, Any
 
 from ..engine.events import (
@@ -96,7 +95,7 @@ class JsonOutput:
             ),
         ):
             return
-        record: dict[str, Any] = {"event": type(event).__name__, **asdict(event)}
+        record: dict[str, Any] = {"event": type(event).__name__, **event._asdict()}
         self.out.write(json.dumps(record) + "\n")
         self.out.flush()
 

@@ -133,6 +133,9 @@ def do_build(engine: Engine, args: argparse.Namespace, io: Streams) -> int:
     return 0
 
 
+VERBS = ("build",)  # what register() adds
+
+
 def register(verbs: Any) -> None:
     """Add ``build`` to the ``nbdocker`` sub-command parser."""
     p = verbs.add_parser("build", help="Build an image from a Dockerfile")

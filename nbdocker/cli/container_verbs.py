@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..engine import Engine
 from ..engine.container_ops import RunOptions
-from ..engine.containers import Container
 from ..engine.errors import UsageError
 from ..formatting import human_duration, since, table, truncate
 from .streams import Streams
+
+if TYPE_CHECKING:  # the container store is loaded by the engine methods that use it
+    from ..engine.containers import Container
 
 __all__ = ["register", "run_options"]
 
@@ -60,6 +61,8 @@ def do_run(engine: Engine, args: argparse.Namespace, io: Streams) -> int:
 
 def _start_detached(engine: Engine, container: Container) -> None:
     """Run the container in a background nbdocker process, its output in the container's log."""
+    import subprocess
+
     log = open(container.path / "log", "ab")  # noqa: SIM115 - handed to the child
     with log:
         subprocess.Popen(
@@ -189,6 +192,9 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
+
+
+VERBS = ("run", "create", "start", "ps", "rm", "diff", "export", "commit")  # what register() adds
 
 
 def register(verbs: Any) -> None:

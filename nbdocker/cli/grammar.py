@@ -10,7 +10,7 @@ from . import build_verbs, container_verbs, image_verbs, registry_verbs
 
 __all__ = ["build_parser"]
 
-# Each group adds its verbs (grammar and handler side by side) to the parser.
+# Each group adds its verbs (grammar and handler side by side) to the parser; ``VERBS`` names them.
 VERB_GROUPS = (image_verbs, container_verbs, build_verbs, registry_verbs)
 
 
@@ -21,7 +21,14 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The grammar of the ``nbdocker`` command.
+
+    Given ``verb`` (the first word of a command line), only the group that defines it is added:
+    a process runs one verb, and building every verb's sub-parser would cost a cached ``build``
+    more than parsing its command line. Any other first word (``--help``, a typo) gets all of
+    them, so that help and errors list every verb.
+    """
     parser = _Parser(
         prog="nbdocker",
         description="Create container images without a Docker daemon (docker-compatible verbs).",
@@ -29,6 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=_Parser)
     verbs.required = True
 
-    for group in VERB_GROUPS:
+    for group in [g for g in VERB_GROUPS if verb in g.VERBS] or VERB_GROUPS:
         group.register(verbs)
     return parser

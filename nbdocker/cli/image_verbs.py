@@ -165,6 +165,9 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+VERBS = tuple(HANDLERS)  # what register() adds
+
+
 def register(verbs: Any) -> None:
     """Add the image verbs to the ``nbdocker`` sub-command parser."""
     p = verbs.add_parser("import", help="Import a root filesystem tarball as an image")

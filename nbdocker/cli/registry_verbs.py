@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
 import re
 import sys
 from collections.abc import Iterator
@@ -118,6 +117,8 @@ def _read_password(args: argparse.Namespace, io: Streams) -> str:
         raise UsageError(
             "login: no password given and no terminal to ask on; use -p or --password-stdin"
         )
+    import getpass  # (termios) only when a password is asked for
+
     return getpass.getpass("Password: ")
 
 
@@ -162,6 +163,9 @@ def _trust_flags(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="Trust the registry's TLS certificate by this CA (PEM; also $NBDOCKER_REGISTRY_CA)",
     )
+
+
+VERBS = tuple(HANDLERS)  # what register() adds
 
 
 def register(verbs: Any) -> None:

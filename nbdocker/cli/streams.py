@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import IO
 
 from ..engine import Engine
+from ..engine.lazy_dataclasses import lazy_dataclass
 
 __all__ = ["Handler", "Streams"]
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Streams:
     out: IO[str]
     err: IO[str]

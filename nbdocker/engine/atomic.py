@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -24,6 +23,8 @@ def atomic_output(path: str | os.PathLike[str], mode: int | None = None) -> Iter
     """A binary file that becomes ``path`` only if the block completes; removed otherwise.
     ``mode`` (default: what open(2) gives under the umask) is set before anything is written,
     so a secret is never readable by others, even for a moment."""
+    import tempfile  # here: a process that writes nothing (a cached build) never loads it
+
     target = Path(path)
     fd, tmp = tempfile.mkstemp(
         dir=target.parent or Path("."), prefix=".tmp-", suffix="-" + target.name

@@ -9,29 +9,28 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from . import userns
-from .containers import Container, ContainerStore, RunConfig
 from .errors import UsageError
 from .image import Image, rfc3339
-from .layercache import LayerCache
+from .lazy_dataclasses import lazy_dataclass
 from .reference import parse_reference
-from .upper import ingest_upper
 
 if TYPE_CHECKING:
+    from .containers import Container, ContainerStore
+    from .layercache import LayerCache
     from .rootfs_view import Change
     from .store import Store, Transaction
 
 __all__ = ["ContainerVerbs", "RunOptions"]
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class RunOptions:
     """``docker run``'s flags (None: take the image's value)."""
 
@@ -106,10 +105,14 @@ class ContainerVerbs:
 
     @property
     def containers(self) -> ContainerStore:
+        from .containers import ContainerStore
+
         return ContainerStore(self.store.root)
 
     @property
     def layer_cache(self) -> LayerCache:
+        from .layercache import LayerCache
+
         return LayerCache(self.store)
 
     @staticmethod
@@ -120,6 +123,8 @@ class ContainerVerbs:
         self, image: str, command: Sequence[str] = (), options: RunOptions | None = None
     ) -> Container:
         """``docker create``: a container from ``image`` (not started)."""
+        from .containers import RunConfig
+
         options = options or RunOptions()
         img = self.get(image)
         cfg = img.config.get("config") or {}
@@ -231,6 +236,8 @@ class ContainerVerbs:
 
     def diff(self, container: str) -> list[Change]:
         """``docker diff``: what the container changed, as (kind, path) pairs."""
+        import subprocess
+
         c = self.containers.get(container)
         image = self.get(c.config.image)
         layers = self.layer_cache.ensure(image.diff_ids, self._opaque_xattr())
@@ -252,6 +259,8 @@ class ContainerVerbs:
 
     def export(self, container: str, out: IO[bytes]) -> None:
         """``docker export``: the container's root file system as a tar stream."""
+        import subprocess
+
         c = self.containers.get(container)
         image = self.get(c.config.image)
         layers = self.layer_cache.ensure(image.diff_ids, self._opaque_xattr())
@@ -290,6 +299,7 @@ class ContainerVerbs:
         """
         from .changes import apply_changes
         from .engine import _name_image  # shared index edit
+        from .upper import ingest_upper
 
         ref = parse_reference(reference) if reference else None
         c = self.containers.get(container)

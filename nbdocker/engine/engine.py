@@ -8,6 +8,10 @@
 
 Every method either completes or raises an :class:`~nbdocker.engine.errors.NbdockerError` and
 leaves the store exactly as it was. Long work reports :mod:`~nbdocker.engine.events`.
+
+Each verb imports the machinery only it needs (layers and compression, the builder, the
+registry client, the sandbox) when it runs: a command-line process runs one verb, and what it
+does not use should cost it no start-up time.
 """
 
 from __future__ import annotations
@@ -16,12 +20,10 @@ import contextlib
 import fnmatch
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
-from .builder.cache import BuildCache
 from .builder.options import BuildOptions
 from .container_ops import ContainerVerbs, RunOptions
 from .errors import Conflict, ImageNotFound, UsageError
@@ -35,13 +37,13 @@ from .image import (
     new_config,
     rfc3339,
 )
-from .layercache import chain_ids
-from .layers import IngestOptions, decompressed, ingest_layer
+from .lazy_dataclasses import lazy_dataclass
 from .reference import Reference, parse_reference
 from .store import REF_NAME, Store, Transaction
 
 if TYPE_CHECKING:
     from .archive import LoadedImage
+    from .builder.cache import BuildCache
     from .registry import PushResult, RegistrySettings
 
 __all__ = ["BuildOptions", "Engine", "HistoryEntry", "ImageRow", "Removal", "RunOptions"]
@@ -49,7 +51,7 @@ __all__ = ["BuildOptions", "Engine", "HistoryEntry", "ImageRow", "Removal", "Run
 _CHUNK = 1 << 20
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class ImageRow:
     """One line of ``images``: an image under one of its tags (or ``<none>``)."""
 
@@ -71,7 +73,7 @@ class ImageRow:
         return self.image.size
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class HistoryEntry:
     image: str  # image ID for the top entry, "<missing>" for the ones below
     created: datetime | None
@@ -81,7 +83,7 @@ class HistoryEntry:
     empty_layer: bool
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Removal:
     action: str  # "Untagged" or "Deleted"
     what: str
@@ -149,7 +151,7 @@ class Engine(ContainerVerbs):
         """
         with self.store.locked(exclusive=False):
             catalog = self._catalog()
-            intermediate = BuildCache(self.store).intermediate_images() if all else []
+            intermediate = self._build_cache().intermediate_images() if all else []
         repo_pat, tag_pat = _filter_patterns(reference)
         rows: list[ImageRow] = []
         for image in catalog.images.values():
@@ -284,6 +286,7 @@ class Engine(ContainerVerbs):
         On error nothing is stored and nothing is tagged.
         """
         from .changes import apply_changes
+        from .layers import IngestOptions, decompressed, ingest_layer
 
         ref = parse_reference(reference) if reference else None
         container_config = apply_changes({}, change)
@@ -313,6 +316,11 @@ class Engine(ContainerVerbs):
             self.store.commit_staged(txn, lambda t: _name_image(t, image, ref))
         self.on_event(TaskDone("import", where, image[0]))
         return self.get(image[0])
+
+    def _build_cache(self) -> BuildCache:
+        from .builder.cache import BuildCache
+
+        return BuildCache(self.store)
 
     def _image_by_manifest(self, image_id: str, manifest_digest: str) -> Image:
         """An image of the store by its blobs, named or not (intermediate build images)."""
@@ -400,6 +408,8 @@ class Engine(ContainerVerbs):
         By ID, an image tagged in several repositories needs ``force``. All of ``images`` are
         checked before anything changes, so an error leaves every image in place.
         """
+        from .layercache import chain_ids
+
         removals: list[Removal] = []
         with self.store.transaction() as txn:
             catalog = Catalog(self.store, txn.index)
@@ -446,7 +456,7 @@ class Engine(ContainerVerbs):
                 catalog = Catalog(self.store, txn.index)
         deleted = {r.what for r in removals if r.action == "Deleted"}
         with self.store.locked(exclusive=True):
-            cache = BuildCache(self.store)
+            cache = self._build_cache()
             in_use = set(Catalog(self.store, self.store.read_index()).images)
             in_use |= {c.config.image for c in self.containers.all()}
             # As Docker: the intermediate images a deleted image was built on go with it,

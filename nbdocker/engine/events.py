@@ -2,12 +2,17 @@
 
 The engine never prints. A caller passes ``on_event`` to :class:`~nbdocker.engine.Engine`; the CLI
 draws a progress display on a terminal, the notebook updates widgets.
+
+Events are named tuples rather than frozen dataclasses: every command-line process imports this
+module, and a dataclass costs four times as much to define (its methods are generated and
+compiled at import). Immutable all the same, an event prints as before (``StepLog(step=2,
+line='hi')``) and ``_asdict()`` gives its fields.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "BuildFailed",
@@ -27,8 +32,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class TaskStarted:
+class TaskStarted(NamedTuple):
     """A long task began: ``task`` names it (``import``, ``load``, ``save``), ``item`` what."""
 
     task: str
@@ -36,8 +40,7 @@ class TaskStarted:
     total: int | None = None  # bytes, when known
 
 
-@dataclass(frozen=True)
-class Progress:
+class Progress(NamedTuple):
     """``done`` of ``total`` bytes of ``item`` have been handled."""
 
     task: str
@@ -46,8 +49,7 @@ class Progress:
     total: int | None = None
 
 
-@dataclass(frozen=True)
-class TaskDone:
+class TaskDone(NamedTuple):
     task: str
     item: str
     result: str = ""
@@ -60,15 +62,13 @@ class TaskDone:
 # stages; ``total`` is their number.
 
 
-@dataclass(frozen=True)
-class BuildStarted:
+class BuildStarted(NamedTuple):
     context: str  # the context directory, "-" for a tar on stdin, "" for none
     context_size: int  # bytes sent to the builder (Docker's "Sending build context")
     total: int  # number of steps
 
 
-@dataclass(frozen=True)
-class StepStarted:
+class StepStarted(NamedTuple):
     step: int
     total: int
     instruction: str  # as written, e.g. "RUN apt-get -qq update"
@@ -76,16 +76,14 @@ class StepStarted:
     location: str  # "Dockerfile:3"
 
 
-@dataclass(frozen=True)
-class StepCached:
+class StepCached(NamedTuple):
     """The step's result was reused from an earlier build."""
 
     step: int
     image_id: str
 
 
-@dataclass(frozen=True)
-class StepMiss:
+class StepMiss(NamedTuple):
     """The step runs: ``reason`` says why no earlier result could be reused."""
 
     step: int
@@ -93,16 +91,14 @@ class StepMiss:
     container_id: str = ""  # for RUN, the container it runs in (" ---> Running in …")
 
 
-@dataclass(frozen=True)
-class StepLog:
+class StepLog(NamedTuple):
     """One line the step printed (RUN output), without its newline."""
 
     step: int
     line: str
 
 
-@dataclass(frozen=True)
-class StepDone:
+class StepDone(NamedTuple):
     step: int
     image_id: str  # the image after this step
     layer_size: int  # bytes of files in the layer it added (0 for config-only steps)
@@ -110,14 +106,12 @@ class StepDone:
     empty_layer: bool = False
 
 
-@dataclass(frozen=True)
-class BuildFinished:
+class BuildFinished(NamedTuple):
     image_id: str
     tags: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class BuildFailed:
+class BuildFailed(NamedTuple):
     step: int
     message: str  # one line: what failed, where (Dockerfile:line), what to do
     exit_code: int | None = None

@@ -8,14 +8,15 @@ for a dangling image.
 from __future__ import annotations
 
 import json
-import platform
+import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timezone
 from typing import Any
 
 from .digest import sha256_digest
 from .errors import AmbiguousImage, ImageNotFound, InvalidReference
+from .lazy_dataclasses import lazy_dataclass
 from .reference import Reference, parse_reference
 from .store import REF_NAME, Store
 
@@ -47,7 +48,7 @@ _ARCH = {
 
 def host_platform() -> tuple[str, str]:
     """(os, architecture) of this machine in OCI terms, e.g. ("linux", "amd64")."""
-    machine = platform.machine()
+    machine = os.uname().machine  # what platform.machine() says, without importing platform
     return "linux", _ARCH.get(machine, machine)
 
 
@@ -91,7 +92,7 @@ def manifest_bytes(config_digest: str, config_size: int, layers: Sequence[dict[s
     return json.dumps(manifest, separators=(",", ":")).encode()
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Image:
     """One image of the store with all the names that point at it."""
 

@@ -9,9 +9,9 @@ carry a digest (``name@sha256:…``). The *familiar* form is what Docker prints 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from .errors import InvalidReference
+from .lazy_dataclasses import lazy_dataclass
 
 __all__ = ["DEFAULT_DOMAIN", "DEFAULT_TAG", "Reference", "parse_reference"]
 
@@ -32,7 +32,7 @@ _SHA256_RE = re.compile(r"sha256:[0-9a-f]{64}")
 _HEX64_RE = re.compile(r"[0-9a-f]{64}")
 
 
-@dataclass(frozen=True, order=True)
+@lazy_dataclass(frozen=True, order=True)
 class Reference:
     """A normalised reference: ``domain/path[:tag][@digest]``."""
 

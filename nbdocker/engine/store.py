@@ -28,17 +28,15 @@ import errno
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import IO, Any
-
-import platformdirs
 
 from .atomic import atomic_write, default_file_mode
 from .digest import HashingWriter, check_digest, sha256_digest
 from .errors import DigestMismatch, StorageError
+from .lazy_dataclasses import lazy_dataclass
 
 __all__ = [
     "REF_NAME",
@@ -61,6 +59,8 @@ def default_home() -> Path:
     env = os.environ.get("NBDOCKER_HOME")
     if env:
         return Path(env).expanduser()
+    import platformdirs  # only when the store is not given
+
     return Path(platformdirs.user_cache_dir("nbdocker", appauthor=False))
 
 
@@ -89,7 +89,7 @@ def _json_bytes(obj: Any) -> bytes:
     return json.dumps(obj, indent=2, sort_keys=False).encode() + b"\n"
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class LayerRecord:
     """What the engine knows of one layer, keyed by its diffID (digest of the plain tar)."""
 
@@ -134,6 +134,8 @@ class Ingest:
     """
 
     def __init__(self, directory: Path) -> None:
+        import tempfile  # here, as in atomic_output: only processes that write blobs need it
+
         fd, name = tempfile.mkstemp(dir=directory, prefix=f"{os.getpid()}-")
         os.fchmod(fd, default_file_mode())
         self.path = Path(name)
@@ -164,7 +166,7 @@ class Ingest:
             self.path.unlink()
 
 
-@dataclass
+@lazy_dataclass()
 class Transaction:
     """A set of changes to the store, applied all at once by :meth:`Store.transaction`."""
 
@@ -308,6 +310,12 @@ class Store:
             ) from None
         return manifests
 
+    def _index_bytes(self) -> bytes:
+        try:
+            return (self.root / "index.json").read_bytes()
+        except FileNotFoundError:
+            return b""
+
     # -- transactions ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -360,7 +368,11 @@ class Store:
             for record in txn.layers.values():
                 name = record.diff_id.split(":", 1)[1] + ".json"
                 atomic_write(self.meta_dir / name, _json_bytes(record.to_json()))
-            atomic_write(self.root / "index.json", _json_bytes(self._empty_index(txn.index)))
+            index = _json_bytes(self._empty_index(txn.index))
+            # A commit that names nothing new (a cached rebuild under the same tag) leaves the
+            # index as it is rather than rewriting and syncing the same bytes.
+            if index != self._index_bytes():
+                atomic_write(self.root / "index.json", index)
             txn.ingests.clear()
 
     def collect_garbage(

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import StorageError
+
+if TYPE_CHECKING:
+    import subprocess
 
 __all__ = ["needed", "remove_tree", "spawn"]
 
@@ -55,6 +57,8 @@ def spawn(module: str, *args: str, **popen: Any) -> subprocess.Popen[bytes]:
     """Start ``<module>.main(args)`` in a user namespace mapped like the sandbox's containers.
 
     Raises StorageError when the maps cannot be written (no user namespaces here)."""
+    import subprocess  # here, not above: every build imports this module for remove_tree
+
     from .sandbox._run import map_ids
     from .sandbox._support import subids
 
@@ -109,4 +113,6 @@ def remove_tree(path: Path) -> None:
     if not needed():
         shutil.rmtree(path, ignore_errors=True)
         return
+    import subprocess
+
     finish(spawn("tardiff", "remove", str(path), stderr=subprocess.PIPE), f"removing {path}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,52 @@ def test_cache_rebuilds_exactly_the_changed_steps(
     assert "the instruction changed (it was: ENV DONE=1)" in out
     out = _ok(nbdocker("build", "--no-cache", "--progress", "plain", ctx))
     assert [k for _, k in _steps(out)] == ["from"] + ["run"] * 6
+
+
+# What a fully cached build must leave unloaded: the namespace machinery only a RUN step that
+# runs needs, the registry client, and the tar and compression code of new layers. Start-up is
+# most of a cached build's time.
+_NOT_FOR_A_CACHED_BUILD = (
+    "nbdocker.engine.sandbox._run",
+    "nbdocker.engine.sandbox._exec",
+    "nbdocker.engine.sandbox._spec",
+    "ctypes",
+    "nbdocker.engine.registry",
+    "httpx",
+    "nbdocker.engine.layers",
+    "zstandard",
+    "isal",
+    "tarfile",
+    "concurrent.futures",
+)
+
+
+def test_a_cached_build_loads_neither_the_sandbox_nor_the_registry_client(
+    nbdocker: RunNbdocker, base: str, tmp_path: Path
+) -> None:
+    ctx = write_context(tmp_path / "c", {"Dockerfile": TUTORIAL.format(base=base)})
+    _ok(nbdocker("build", "-t", "cached:1", ctx))
+    probe = (
+        "import sys\n"
+        "from nbdocker.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        "print(*sys.modules, file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, "build", "-t", "cached:1", str(ctx)],
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert [k for _, k in _steps(result.stdout.decode())] == ["from"] + ["cache"] * 4
+    loaded = result.stderr.decode().split()
+    assert "nbdocker.engine.builder.build" in loaded
+    assert not [
+        m
+        for m in loaded
+        if any(m == name or m.startswith(name + ".") for name in _NOT_FOR_A_CACHED_BUILD)
+    ]
 
 
 def test_json_progress_is_one_event_per_line(

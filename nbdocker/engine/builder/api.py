@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -14,7 +13,6 @@ from .. import userns
 from ..errors import DockerfileError, UsageError
 from ..events import EventSink
 from ..image import Image
-from ..layers import Peekable, decompressed
 from .build import Builder
 from .context import BuildContext
 from .options import BuildOptions
@@ -34,7 +32,7 @@ def _context(
     engine: Engine, context: str | os.PathLike[str] | IO[bytes] | None, options: BuildOptions
 ) -> Iterator[tuple[BuildContext | None, str, str]]:
     """(context, its label, Dockerfile text)."""
-    scratch = engine.store.root / "builds" / f"context-{secrets.token_hex(6)}"
+    scratch = engine.store.root / "builds" / f"context-{os.urandom(6).hex()}"
     try:
         if context is None:
             yield None, "", _dockerfile_text(options, None)
@@ -49,6 +47,8 @@ def _context(
             ctx = BuildContext.from_dir(root)
             yield ctx, str(root), _dockerfile_text(options, ctx)
         else:
+            from ..layers import Peekable, decompressed  # (compression: only for streams)
+
             stream = decompressed(context)
             head = stream.read(512)
             rest = io.BufferedReader(Peekable(stream, head))

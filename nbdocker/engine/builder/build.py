@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shlex
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,9 +60,9 @@ from ..events import (
     StepStarted,
 )
 from ..image import Image
+from ..lazy_dataclasses import lazy_dataclass
 from ..reference import parse_reference
-from ..sandbox._spec import DEFAULT_PATH, BindMount, SandboxSpec, Started
-from ..upper import ingest_upper
+from ..sandbox import DEFAULT_PATH
 from .cache import BuildCache, StepKey
 from .options import BuildOptions
 from .stages import BuildPlan, Stage, plan_build
@@ -72,6 +70,7 @@ from .state import MAX_LAYERS, ImageState
 
 if TYPE_CHECKING:
     from ..engine import Engine
+    from ..sandbox import BindMount, Started
     from ..store import LayerRecord, Transaction
     from .context import BuildContext
 
@@ -96,7 +95,7 @@ class BuildError(DockerfileError):
         self.last_lines = last_lines
 
 
-@dataclass
+@lazy_dataclass()
 class _StageRun:
     """A stage being built: its image so far and the ARGs in scope."""
 
@@ -130,7 +129,9 @@ class Builder:
         self.cache = BuildCache(engine.store)
         self.path = options.dockerfile_name
         self.build_args = dict(options.build_args)
-        self.scratch = engine.store.root / "builds" / secrets.token_hex(6)
+        # (os.urandom, not secrets: a random name is all these need, and secrets would cost every
+        # build the import of random, hmac and base64)
+        self.scratch = engine.store.root / "builds" / os.urandom(6).hex()
         self.results: dict[int, ImageState] = {}
         self.running: set[int] = set()  # container PIDs, killed on interrupt
         self.used_args: set[str] = set()
@@ -182,6 +183,8 @@ class Builder:
             if len(ready) == 1:
                 self.results[ready[0]] = self._run_stage(plan.stages[ready[0]])
             else:  # independent stages run at the same time
+                from concurrent.futures import ThreadPoolExecutor
+
                 with ThreadPoolExecutor(max_workers=min(len(ready), os.cpu_count() or 2)) as pool:
                     futures = {i: pool.submit(self._run_stage, plan.stages[i]) for i in ready}
                     try:
@@ -340,8 +343,12 @@ class Builder:
         if not self.options.no_cache:
             record = self.cache.lookup(parent, key)
             if record is not None:
-                image = self.engine._image_by_manifest(record.image, record.manifest)
-                run.state = ImageState.of(image)
+                # From the blobs, not an Image: that would also add up the sizes of all its
+                # layers, which no step reads.
+                store = self.engine.store
+                run.state = ImageState.of_blobs(
+                    record.image, store.read_json(record.manifest), store.read_json(record.image)
+                )
                 self._after(run, ins)
                 self.emit(StepCached(number, record.image))
                 self.emit(StepDone(number, record.image, 0, time.monotonic() - start))
@@ -359,7 +366,7 @@ class Builder:
                 self.path,
                 line,
             )
-        container = secrets.token_hex(6) if isinstance(ins, Run) else ""
+        container = os.urandom(6).hex() if isinstance(ins, Run) else ""
         self.emit(StepMiss(number, reason, container))
         state = run.state.copy()
         size = 0
@@ -420,7 +427,7 @@ class Builder:
             self.engine.store.commit_staged(txn, update)
 
     def _step_dirs(self, number: int) -> tuple[Path, Path]:
-        base = self.scratch / f"step-{number}-{secrets.token_hex(3)}"
+        base = self.scratch / f"step-{number}-{os.urandom(3).hex()}"
         (base / "upper").mkdir(parents=True)
         (base / "work").mkdir()
         return base / "upper", base / "work"
@@ -436,6 +443,8 @@ class Builder:
 
     def _layer_from(self, state: ImageState, upper: Path, where: str) -> int:
         """Store ``upper`` as a new layer of ``state``; return its size in bytes."""
+        from ..upper import ingest_upper
+
         epoch = self.options.source_date_epoch
         size = self._add_layer(
             state,
@@ -476,6 +485,10 @@ class Builder:
         container: str,
         args: dict[str, str],
     ) -> int:
+        # The sandbox is loaded here, when a step really runs: a cached build never needs it.
+        from ..sandbox import SandboxSpec
+        from ..sandbox import run as sandbox_run
+
         cfg = state.run_config
         argv = _argv(ins, cfg)
         env = dict(args)
@@ -515,8 +528,6 @@ class Builder:
             pid.append(started.pid)
             self.running.add(started.pid)
 
-        from ..sandbox import run as sandbox_run  # namespaces: loaded when a step really runs
-
         try:
             code = sandbox_run(
                 spec, os.open(os.devnull, os.O_RDONLY), write_fd, write_fd, on_start=on_start
@@ -539,6 +550,8 @@ class Builder:
         return self._layer_from(state, upper, f"{self.path}:{line}")
 
     def _mounts(self, run: _StageRun, ins: Run, line: int) -> tuple[BindMount, ...]:
+        from ..sandbox import BindMount
+
         mounts: list[BindMount] = []
         for m in ins.mounts:
             target = m.target if m.target.startswith("/") else "/" + m.target
@@ -569,7 +582,7 @@ class Builder:
                     )
                 mounts.append(BindMount(source, target, readonly=not getattr(m, "rw", False)))
             elif m.type == "tmpfs":
-                tmp = self.scratch / f"tmpfs-{secrets.token_hex(4)}"
+                tmp = self.scratch / f"tmpfs-{os.urandom(4).hex()}"
                 tmp.mkdir(parents=True)
                 mounts.append(BindMount(tmp, target, False))
             else:

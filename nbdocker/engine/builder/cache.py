@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_write
+from ..lazy_dataclasses import lazy_dataclass
 from ..store import Store
 
 __all__ = ["BuildCache", "CacheRecord", "StepKey"]
@@ -27,7 +28,7 @@ __all__ = ["BuildCache", "CacheRecord", "StepKey"]
 _MAX_FILES_KEPT = 5000  # per record: enough to name the changed file in most contexts
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class StepKey:
     """What a step's result depends on (besides its parent)."""
 
@@ -41,7 +42,7 @@ class StepKey:
         return "sha256:" + hashlib.sha256(data.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class CacheRecord:
     parent: str
     key: str

@@ -9,6 +9,10 @@ length of the tar the docker CLI would send) — without copying a directory con
 Failure guarantees: a malformed ``.dockerignore`` or an unsafe or corrupt tar is a one-line
 :class:`NbdockerError`; a tar context is unpacked under the caller's scratch directory and,
 on error, what was unpacked is removed.
+
+A directory context, the common case, needs none of the tar and compression code (nor COPY's,
+for a Dockerfile without COPY): those modules are imported where a tar is unpacked or a tree is
+read, so that a cached build does not load them.
 """
 
 from __future__ import annotations
@@ -17,17 +21,15 @@ import os
 import posixpath
 import shutil
 import stat
-import tarfile
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, TYPE_CHECKING, cast
 
 from ..errors import ArchiveError, DockerfileError
-from ..layers import decompressed
-from ..tardiff import clean_name, parent_dir
-from .copy import ContextTree
+from ..lazy_dataclasses import lazy_dataclass
 from .dockerignore import IgnoreRules, PatternError
+
+if TYPE_CHECKING:
+    from .copy import ContextTree
 
 __all__ = ["BuildContext", "human_size"]
 
@@ -94,10 +96,11 @@ def _padded(size: int) -> int:
     return (size + _BLOCK - 1) // _BLOCK * _BLOCK
 
 
-def tar_size(tree: ContextTree, always: tuple[str, ...] = ()) -> int:
-    """Length of the tar the docker CLI sends for ``tree``: every visible entry (not the root,
-    not excluded directories walked for exceptions), ``always`` (the Dockerfile and
-    ``.dockerignore``, which are sent even when ignored), hard links once, two end blocks."""
+def tar_size(root: Path, rules: IgnoreRules, always: tuple[str, ...] = ()) -> int:
+    """Length of the tar the docker CLI sends for the directory ``root`` under ``rules``: every
+    visible entry (not the root, not excluded directories walked for exceptions), ``always``
+    (the Dockerfile and ``.dockerignore``, which are sent even when ignored), hard links once,
+    two end blocks."""
     total = 0
     seen: set[tuple[int, int]] = set()
     sent: set[str] = set()
@@ -108,7 +111,7 @@ def tar_size(tree: ContextTree, always: tuple[str, ...] = ()) -> int:
         if stat.S_ISDIR(st.st_mode):
             total += _header_bytes(rel + "/")
         elif stat.S_ISLNK(st.st_mode):
-            total += _header_bytes(rel, os.readlink(tree.root / rel))
+            total += _header_bytes(rel, os.readlink(root / rel))
         elif stat.S_ISREG(st.st_mode):
             key = (st.st_dev, st.st_ino)
             total += _header_bytes(rel)
@@ -120,11 +123,11 @@ def tar_size(tree: ContextTree, always: tuple[str, ...] = ()) -> int:
             total += _header_bytes(rel)
 
     def walk(rel: str) -> None:
-        for name in sorted(os.listdir(tree.root / rel if rel else tree.root)):
+        for name in sorted(os.listdir(root / rel if rel else root)):
             child = f"{rel}/{name}" if rel else name
-            st = os.lstat(tree.root / child)
-            excluded = tree.rules.excluded(child)
-            if excluded and not (stat.S_ISDIR(st.st_mode) and tree.rules.walk_into(child)):
+            st = os.lstat(root / child)
+            excluded = rules.excluded(child)
+            if excluded and not (stat.S_ISDIR(st.st_mode) and rules.walk_into(child)):
                 if child in always:
                     add(child, st)
                 continue
@@ -137,7 +140,7 @@ def tar_size(tree: ContextTree, always: tuple[str, ...] = ()) -> int:
     return total + 2 * _BLOCK
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class BuildContext:
     """A build context on disk: ``root``, its ``.dockerignore`` ``rules`` and ``size`` in
     bytes as Docker reports it. ``dockerfile`` is the Dockerfile's path inside the context."""
@@ -154,7 +157,7 @@ class BuildContext:
         rules = _rules(root)
         rel = posixpath.normpath(dockerfile)
         always = (rel, *_BUILD_FILES)
-        size = tar_size(ContextTree(root, rules), always)
+        size = tar_size(root, rules, always)
         return cls(root, rules, size, rel)
 
     @classmethod
@@ -164,6 +167,11 @@ class BuildContext:
         """Unpack a (plain, gzip, bzip2, xz or zstd) tar context under ``scratch``; its size
         is the bytes read, as Docker counts the stream. Raises ArchiveError for an unsafe or
         corrupt tar (and removes what it unpacked)."""
+        import tarfile
+        import tempfile
+
+        from ..layers import decompressed
+
         scratch.mkdir(parents=True, exist_ok=True)
         root = Path(tempfile.mkdtemp(prefix="context-", dir=scratch))
         counter = _Counting(stream)
@@ -182,11 +190,15 @@ class BuildContext:
     @classmethod
     def empty(cls, scratch: Path) -> BuildContext:
         """No context (``docker build - < Dockerfile``): an empty directory, size 0."""
+        import tempfile
+
         scratch.mkdir(parents=True, exist_ok=True)
         return cls(Path(tempfile.mkdtemp(prefix="context-", dir=scratch)), IgnoreRules(), 0)
 
     def tree(self) -> ContextTree:
         """The files COPY may read (``.dockerignore`` applied, ignored build files hidden)."""
+        from .copy import ContextTree
+
         return ContextTree(self.root, self.rules)
 
 
@@ -207,6 +219,10 @@ class _Counting:
 def _extract(stream: IO[bytes], root: Path) -> None:
     """Unpack a tar under ``root``: no entry leaves it, no symlink is followed, owners are not
     kept (COPY owns files by root anyway); modes and times are."""
+    import tarfile
+
+    from ..tardiff import clean_name, parent_dir
+
     dir_times: list[tuple[Path, float]] = []
     with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK) as tar:
         for member in tar:

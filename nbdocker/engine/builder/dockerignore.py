@@ -23,7 +23,9 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from ..lazy_dataclasses import lazy_dataclass
 
 __all__ = [
     "IgnoreRules",
@@ -128,7 +130,7 @@ def compile_glob(name: str) -> re.Pattern[str]:
     return _compile(name)
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Pattern:
     """One cleaned pattern; ``exclusion`` is true for a ``!`` exception."""
 
@@ -171,7 +173,7 @@ def parse_dockerignore(text: str) -> list[str]:
     return patterns
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class IgnoreRules:
     """Compiled patterns answering "is this context path left out of the build?"."""
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..lazy_dataclasses import lazy_dataclass
 
 __all__ = ["BuildOptions"]
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class BuildOptions:
     """``tags`` name the result; ``dockerfile`` is a path (relative to the working directory,
     default ``<context>/Dockerfile``) unless ``dockerfile_text`` gives the file itself (a notebook

@@ -4,15 +4,16 @@ are numbered (``Step 3/7``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from ..dockerfile import Arg, Copy, From, Instruction, Run, expand_instruction
 from ..errors import DockerfileError
+from ..lazy_dataclasses import lazy_dataclass
 
 __all__ = ["BuildPlan", "Stage", "plan_build"]
 
 
-@dataclass
+@lazy_dataclass()
 class Stage:
     index: int
     base: From  # with variables expanded (global ARGs)
@@ -27,7 +28,7 @@ class Stage:
         return self.name or str(self.index)
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class BuildPlan:
     global_args: dict[str, str | None]  # ARGs before the first FROM, with build-arg values
     stages: list[Stage]

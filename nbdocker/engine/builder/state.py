@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 
 from ..image import Image, config_bytes, host_platform, manifest_bytes, rfc3339
+from ..lazy_dataclasses import lazy_dataclass
 from ..store import Transaction
 
 __all__ = ["ImageState", "MAX_LAYERS"]
@@ -15,7 +16,7 @@ __all__ = ["ImageState", "MAX_LAYERS"]
 MAX_LAYERS = 127  # as Docker: an image may have at most 127 layers
 
 
-@dataclass
+@lazy_dataclass()
 class ImageState:
     """Mutable while a stage builds; :meth:`stage` freezes it into config and manifest blobs."""
 
@@ -38,10 +39,16 @@ class ImageState:
 
     @classmethod
     def of(cls, image: Image) -> ImageState:
-        layers = [
-            {k: d[k] for k in ("mediaType", "digest", "size")} for d in image.manifest["layers"]
-        ]
-        return cls(copy.deepcopy(image.config), layers, image.id)
+        return cls.of_blobs(image.id, image.manifest, copy.deepcopy(image.config))
+
+    @classmethod
+    def of_blobs(
+        cls, image_id: str, manifest: dict[str, Any], config: dict[str, Any]
+    ) -> ImageState:
+        """The image ``image_id`` from its manifest and config as read from the store (the
+        state takes ``config`` over: no copy)."""
+        layers = [{k: d[k] for k in ("mediaType", "digest", "size")} for d in manifest["layers"]]
+        return cls(config, layers, image_id)
 
     def copy(self) -> ImageState:
         return ImageState(copy.deepcopy(self.config), list(self.layers), self.image_id)

@@ -1,4 +1,4 @@
-"""The typed instructions: one frozen dataclass per Dockerfile instruction.
+"""The typed instructions: one frozen (lazy) dataclass per Dockerfile instruction.
 
 Separate from the parsing in :mod:`.instructions` so that code which only *consumes* steps
 (the builder, the image-config writer, ``commit --change``) can import the types alone.
@@ -7,9 +7,9 @@ Fields hold values as written; :func:`~.expand.expand_instruction` returns expan
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
+from ..lazy_dataclasses import lazy_dataclass
 from .flags import Mount
 from .nodes import Heredoc
 
@@ -36,16 +36,20 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@lazy_dataclass(frozen=True, kw_only=True)
 class Instruction:
-    """Common to all instructions: where it came from, for messages and ``Step N : …``."""
+    """Common to all instructions: where it came from, for messages and ``Step N : …``.
+
+    Lazy dataclasses: a build makes a few kinds of instruction out of these nineteen, and only
+    those pay for their generated methods (see :mod:`..lazy_dataclasses`).
+    """
 
     keyword: ClassVar[str] = ""
     line: int = 0
     original: str = ""
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class From(Instruction):
     keyword: ClassVar[str] = "FROM"
     base: str
@@ -53,7 +57,7 @@ class From(Instruction):
     platform: str | None = None
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Run(Instruction):
     """``command`` is a tuple for the exec (JSON) form, a string for the shell form."""
 
@@ -65,51 +69,51 @@ class Run(Instruction):
     network: str = "default"
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Cmd(Instruction):
     keyword: ClassVar[str] = "CMD"
     command: tuple[str, ...] | str
     json_form: bool = False
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Entrypoint(Instruction):
     keyword: ClassVar[str] = "ENTRYPOINT"
     command: tuple[str, ...] | str
     json_form: bool = False
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Shell(Instruction):
     keyword: ClassVar[str] = "SHELL"
     shell: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Env(Instruction):
     keyword: ClassVar[str] = "ENV"
     pairs: tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Label(Instruction):
     keyword: ClassVar[str] = "LABEL"
     pairs: tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Maintainer(Instruction):
     keyword: ClassVar[str] = "MAINTAINER"
     name: str
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Expose(Instruction):
     keyword: ClassVar[str] = "EXPOSE"
     ports: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Add(Instruction):
     """``sources`` are paths or URLs; heredoc sources are in ``heredocs`` (file name = name)."""
 
@@ -124,7 +128,7 @@ class Add(Instruction):
     heredocs: tuple[Heredoc, ...] = ()
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Copy(Instruction):
     """``from_`` is ``--from`` (a stage name, index or image); heredoc sources in ``heredocs``."""
 
@@ -138,25 +142,25 @@ class Copy(Instruction):
     heredocs: tuple[Heredoc, ...] = ()
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Volume(Instruction):
     keyword: ClassVar[str] = "VOLUME"
     paths: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class User(Instruction):
     keyword: ClassVar[str] = "USER"
     user: str
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Workdir(Instruction):
     keyword: ClassVar[str] = "WORKDIR"
     path: str
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Arg(Instruction):
     """``ARG a b=1`` → ``(("a", None), ("b", "1"))``: None means no default."""
 
@@ -164,7 +168,7 @@ class Arg(Instruction):
     pairs: tuple[tuple[str, str | None], ...]
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Onbuild(Instruction):
     """``expression`` is the trigger as text (heredoc bodies appended), run in child builds."""
 
@@ -172,13 +176,13 @@ class Onbuild(Instruction):
     expression: str
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Stopsignal(Instruction):
     keyword: ClassVar[str] = "STOPSIGNAL"
     signal: str
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Healthcheck(Instruction):
     """``test`` is None for ``HEALTHCHECK NONE``, else ``("CMD", …)`` or ``("CMD-SHELL", cmd)``.
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from ..errors import DockerfileError
+from ..lazy_dataclasses import lazy_dataclass
 from .commands import (
     Add,
     Arg,
@@ -34,7 +34,7 @@ from .shell import ExpansionError, Lexer
 __all__ = ["Expanded", "expand_instruction"]
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Expanded:
     """An instruction with its variables expanded, and the names it referenced."""
 

@@ -7,11 +7,11 @@ knows the Dockerfile line and turns them into ``DockerfileError``.
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Literal
+
+from ..lazy_dataclasses import lazy_dataclass
 
 __all__ = [
     "MOUNT_TYPES",
@@ -36,7 +36,7 @@ class FlagError(ValueError):
     """A bad flag or flag value; the message is one line, the location is added by the caller."""
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class ParsedFlags:
     """Flag values by name (without ``--``); booleans are ``"true"``/``"false"``."""
 
@@ -90,7 +90,7 @@ def parse_flags(keyword: str, flags: Sequence[str], spec: Mapping[str, FlagKind]
     return ParsedFlags(values, {k: tuple(v) for k, v in lists.items()})
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Mount:
     """One ``RUN --mount=…``. ``spec`` is the text as written, kept so the builder can
     re-parse it after variable expansion (see ``expand_instruction``)."""
@@ -149,6 +149,8 @@ def parse_mount(spec: str, expand: Callable[[str], str] | None = None) -> Mount:
     Without ``expand``, values holding ``$`` are kept as written and not validated (they are
     checked again once expanded); ``from`` may never use variables.
     """
+    import csv  # only for RUN --mount, not on every Dockerfile's import path
+
     try:
         fields = next(csv.reader([spec]), [])
     except csv.Error as exc:

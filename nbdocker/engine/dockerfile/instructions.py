@@ -12,7 +12,6 @@ instruction and the names it referenced, which the build cache keys on.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 from collections.abc import Callable
 
@@ -331,6 +330,8 @@ def _dispatch(node: Node, path: str) -> Instruction:
     }
     if kw in simple:
         return simple[kw](node)
+    import difflib  # only to suggest a name for a mistyped instruction
+
     word = node.original.split()[0] if node.original.split() else kw
     close = difflib.get_close_matches(word.upper(), INSTRUCTIONS, n=1)
     hint = f"did you mean {close[0]}?" if close else "valid ones: " + ", ".join(INSTRUCTIONS)

@@ -10,14 +10,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from ..lazy_dataclasses import lazy_dataclass
 
 __all__ = ["Dockerfile", "Heredoc", "Node", "dump", "go_quote"]
 
 _LEADING_TABS_RE = re.compile(r"^\t+", re.MULTILINE)
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Heredoc:
     """A here-document attached to an instruction.
 
@@ -38,7 +39,7 @@ class Heredoc:
         return _LEADING_TABS_RE.sub("", self.content) if self.chomp else self.content
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Node:
     """One instruction: lower-case keyword, ``--flags`` and raw argument strings.
 
@@ -58,7 +59,7 @@ class Node:
     json_form: bool = False
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Dockerfile:
     """A parsed file: its directives (lower-case names), escape character and instructions."""
 

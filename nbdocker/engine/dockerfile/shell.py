@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from ..errors import NbdockerError
+from ..lazy_dataclasses import lazy_dataclass
 
 __all__ = ["ExpansionError", "Lexer", "WordResult", "is_go_space"]
 
@@ -45,7 +45,7 @@ class ExpansionError(NbdockerError):
     """
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class WordResult:
     """The outcome of one expansion, with the variables it looked at.
 
@@ -64,7 +64,7 @@ class WordResult:
         return self.matched | self.unmatched
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Lexer:
     """Options of the expander; the methods do the work.
 

@@ -20,11 +20,45 @@ Errors::
         └── UnsupportedError  no root and no usable user namespaces here
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from ._errors import SandboxError, UnsupportedError
-from ._exec import DEFAULT_CAPS
-from ._run import run
-from ._spec import DEFAULT_PATH, BindMount, RootfsMode, SandboxSpec, Started
-from ._support import ROOTFS_ENV, Support, check_support
+
+if TYPE_CHECKING:
+    from ._defaults import DEFAULT_PATH
+    from ._exec import DEFAULT_CAPS
+    from ._run import run
+    from ._spec import BindMount, RootfsMode, SandboxSpec, Started
+    from ._support import ROOTFS_ENV, Support, check_support
+
+# Names are loaded from their modules on first use: every build needs DEFAULT_PATH, but only a
+# RUN step that really runs needs the namespace machinery (``_run``, ``_exec``: ctypes, socket, …),
+# so a cached build never imports it.
+_HOMES = {
+    "DEFAULT_CAPS": "_exec",
+    "run": "_run",
+    "DEFAULT_PATH": "_defaults",
+    "BindMount": "_spec",
+    "RootfsMode": "_spec",
+    "SandboxSpec": "_spec",
+    "Started": "_spec",
+    "ROOTFS_ENV": "_support",
+    "Support": "_support",
+    "check_support": "_support",
+}
+
+
+def __getattr__(name: str) -> object:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # (__import__ rather than importlib.import_module: it shows in python -X importtime)
+    value = getattr(__import__(f"{__name__}.{home}", fromlist=[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_CAPS",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import _sys
-from ._spec import DEFAULT_PATH
+from ._defaults import DEFAULT_PATH
 from ._users import ExecUser
 
 CAP_NAMES = {

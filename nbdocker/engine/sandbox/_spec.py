@@ -8,8 +8,6 @@ from typing import Literal
 
 RootfsMode = Literal["overlay", "copy"]
 
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
 
 @dataclass(frozen=True)
 class BindMount:

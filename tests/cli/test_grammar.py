@@ -1,0 +1,29 @@
+"""The command-line grammar: a command line gets the sub-parsers of its verb's group only, and
+each group says which verbs it adds."""
+
+from __future__ import annotations
+
+import argparse
+
+from nbdocker.cli.grammar import VERB_GROUPS, build_parser
+
+
+def _verbs(parser: argparse.ArgumentParser) -> list[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    raise AssertionError("no sub-parsers")
+
+
+def test_each_group_names_the_verbs_it_adds() -> None:
+    assert _verbs(build_parser()) == [verb for group in VERB_GROUPS for verb in group.VERBS]
+    for group in VERB_GROUPS:
+        for verb in group.VERBS:
+            assert _verbs(build_parser(verb)) == list(group.VERBS)
+
+
+def test_help_and_unknown_words_get_every_verb() -> None:
+    every = _verbs(build_parser())
+    assert _verbs(build_parser("--help")) == _verbs(build_parser("bild")) == every
+    args = build_parser("build").parse_args(["build", "-t", "x:1", "."])
+    assert (args.verb, args.tag, args.context) == ("build", ["x:1"], ".")
