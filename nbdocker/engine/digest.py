@@ -8,7 +8,7 @@ from typing import IO, Any
 
 from .errors import DigestMismatch
 
-__all__ = ["HashingReader", "HashingWriter", "check_digest", "sha256_digest"]
+__all__ = ["HashingWriter", "check_digest", "sha256_digest"]
 
 _DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -40,33 +40,6 @@ class HashingWriter:
 
     def flush(self) -> None:
         self._sink.flush()
-
-    @property
-    def digest(self) -> str:
-        return "sha256:" + self._hash.hexdigest()
-
-
-class HashingReader:
-    """A binary source that counts and hashes every byte read through it."""
-
-    def __init__(self, source: IO[bytes] | Any) -> None:
-        self._source = source
-        self._hash = hashlib.sha256()
-        self.size = 0
-
-    def read(self, n: int = -1) -> bytes:
-        data: bytes = self._source.read(n)
-        self._hash.update(data)
-        self.size += len(data)
-        return data
-
-    def readable(self) -> bool:
-        return True
-
-    def drain(self, chunk: int = 1 << 20) -> None:
-        """Read the rest of the source, so that :attr:`digest` covers all of it."""
-        while self.read(chunk):
-            pass
 
     @property
     def digest(self) -> str:

@@ -2,7 +2,9 @@
 
 Keyed by chain ID (the digest that names a layer *and* everything below it), each directory
 holds the one layer's files in overlay form (see :mod:`.tardiff`). They are a cache: built from
-the blobs when first needed, atomically (unpacked beside, then renamed), and safe to delete.
+the blobs when first needed (or by ``pull`` while the blobs arrive, see :class:`UnpackBatch`),
+atomically — unpacked beside in ``.tmp-<pid>-…``, then renamed — and safe to delete. A temp
+dir left by a process that died is removed by the next one that unpacks.
 """
 
 from __future__ import annotations
@@ -12,18 +14,18 @@ import fcntl
 import hashlib
 import os
 import subprocess
-import tarfile
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
 from . import userns
 from .errors import ArchiveError, StorageError
-from .layers import decompressed
 from .store import Store, storage_errors
-from .tardiff import UnsafeLayer, unpack
 
-__all__ = ["LayerCache", "chain_ids"]
+__all__ = ["LayerCache", "UnpackBatch", "chain_ids"]
+
+_TEMP = ".tmp-"
 
 
 def chain_ids(diff_ids: Sequence[str]) -> list[str]:
@@ -42,6 +44,7 @@ class LayerCache:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.root = store.root / "layers"
+        self._swept = False  # temp dirs of dead processes removed (once per instance)
 
     def path(self, chain_id: str) -> Path:
         return self.root / chain_id.split(":", 1)[1]
@@ -75,22 +78,47 @@ class LayerCache:
         """Take ``unpacked`` (the top layer of ``diff_ids``, already in overlay form, on this
         file system) as the cache's directory for it, unless the cache has one already."""
         target = self.path(chain_ids(diff_ids)[-1])
-        if target.exists():
-            return
+        if not target.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            _move_in(unpacked, target)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[UnpackBatch]:
+        """An :class:`UnpackBatch`; what it did not publish is removed when the block ends."""
+        batch = UnpackBatch(self)
+        try:
+            yield batch
+        finally:
+            batch.discard()
+
+    def _temp_dir(self) -> Path:
+        """A new empty directory beside the cache's ones, to unpack a layer into."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(OSError):  # another process got there first: keep theirs
-            os.rename(unpacked, target)
+        if not self._swept:
+            self._swept = True
+            for entry in self.root.iterdir():
+                pid = entry.name[len(_TEMP) :].split("-", 1)[0]
+                if entry.name.startswith(_TEMP) and pid.isdigit() and not _alive(int(pid)):
+                    userns.remove_tree(entry)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{_TEMP}{os.getpid()}-", dir=self.root))
+        os.chmod(tmp, 0o755)  # it becomes the root directory of containers
+        return tmp
 
     def _unpack(self, diff_id: str, target: Path, opaque_xattr: str) -> None:
+        # Imported here: running an image whose layers are unpacked (as a pull leaves them)
+        # needs none of the tar and compression code, and starts that much sooner.
+        import tarfile
+
+        from .layers import decompressed
+        from .tardiff import UnsafeLayer, unpack
+
         record = self.store.layer(diff_id)
         if record is None:
             raise StorageError(
                 f"the store has no blob for layer {diff_id}; remove the image and import, "
                 "load or pull it again"
             )
-        tmp = target.with_name(f".tmp-{target.name}-{os.getpid()}")
-        userns.remove_tree(tmp)
-        tmp.mkdir(parents=True)
+        tmp = self._temp_dir()
         try:
             with self.store.open_blob(record.blob) as blob:
                 if userns.needed():
@@ -134,3 +162,45 @@ class LayerCache:
                 continue
             if "sha256:" + entry.name not in keep:
                 userns.remove_tree(entry)
+
+
+class UnpackBatch:
+    """Layers unpacked beside the cache while their blobs are being stored (``pull`` as root).
+
+    :meth:`publish` moves them into the cache once the store has committed the blobs; whatever
+    was not published is removed by :meth:`discard` — so the cache never holds a partial layer,
+    nor one whose blob the store lacks (a pull that failed half-way leaves nothing behind).
+    """
+
+    def __init__(self, cache: LayerCache) -> None:
+        self._cache = cache
+        self._targets: dict[Path, Path] = {}  # temp dir → the cache's directory for it
+
+    def new(self, chain_id: str) -> Path | None:
+        """An empty directory to unpack layer ``chain_id`` into; None when the cache has it."""
+        target = self._cache.path(chain_id)
+        if target.exists():
+            return None
+        tmp = self._cache._temp_dir()
+        self._targets[tmp] = target
+        return tmp
+
+    def publish(self) -> None:
+        for tmp, target in self._targets.items():
+            _move_in(tmp, target)
+        self.discard()  # those another process had unpacked first
+
+    def discard(self) -> None:
+        for tmp in self._targets:
+            if tmp.exists():
+                userns.remove_tree(tmp)
+        self._targets.clear()
+
+
+def _move_in(unpacked: Path, target: Path) -> None:
+    with contextlib.suppress(OSError):  # another process got there first: keep theirs
+        os.rename(unpacked, target)
+
+
+def _alive(pid: int) -> bool:
+    return pid == os.getpid() or Path(f"/proc/{pid}").exists()

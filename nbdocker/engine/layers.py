@@ -25,6 +25,7 @@ from isal import igzip
 from .digest import HashingWriter
 from .errors import ArchiveError, UsageError
 from .store import Ingest, LayerRecord, Transaction
+from .streams import ReadAhead
 from .tardiff import UnsafeLayer, unpack
 from .tarstream import TarReader, TarWriter
 
@@ -332,7 +333,9 @@ def ingest_compressed_layer(
     where: str,
     unpack_into: Path | None = None,
 ) -> LayerRecord:
-    """Store an already compressed layer blob as it is, checking both of its digests.
+    """Store an already compressed layer blob as it is, checking both of its digests: a blob
+    that does not hash to ``descriptor``'s digest raises DigestMismatch (also when it is too
+    damaged to decompress), content that does not hash to ``expected_diff_id`` ArchiveError.
 
     With ``unpack_into`` (an empty directory) the layer is also unpacked there in overlay form
     in the same pass, so that it runs without a second decompression; on error the caller
@@ -342,25 +345,23 @@ def ingest_compressed_layer(
         return existing
     ing = txn.ingest()
     kind = compression_of_media_type(descriptor["mediaType"])
-
-    class _Recorder:
-        def __init__(self) -> None:
-            self.stream = blob
-
-        def read(self, n: int = -1) -> bytes:
-            data: bytes = self.stream.read(n)
-            ing.write(data)
-            return data
-
-    recorder = _Recorder()
     diff = HashingWriter(_NullSink())
-    if unpack_into is None:
-        stats = _copy_verbatim(decompressed(recorder), diff, where)  # type: ignore[arg-type]
-    else:
-        stats = _unpack_verbatim(decompressed(recorder), diff, unpack_into, where)  # type: ignore[arg-type]
-    while recorder.read(_CHUNK):
-        pass
-    ing.finish(descriptor["digest"], what=f"{where}: layer blob")
+    what = f"{where}: layer blob"
+    with ReadAhead(blob, ing) as stored:  # the blob is stored on one thread, used on this one
+        stream = cast(IO[bytes], stored)
+        try:
+            if unpack_into is None:
+                stats = _copy_verbatim(decompressed(stream), diff, where)
+            else:
+                stats = _unpack_verbatim(decompressed(stream), diff, unpack_into, where)
+        except ArchiveError:
+            # A corrupt download usually fails to decompress before its digest is known: store
+            # the rest, so that bytes which do not match their digest are reported as that.
+            stored.drain()
+            ing.finish(descriptor["digest"], what=what)
+            raise
+        stored.drain()
+    ing.finish(descriptor["digest"], what=what)
     if diff.digest != expected_diff_id:
         raise ArchiveError(
             f"{where}: layer content hashes to {diff.digest} but the image config says "

@@ -43,7 +43,7 @@ def lazy_dataclass(
 
         def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
             realise(cls)
-            cls.__init__(self, *args, **kwargs)  # now the generated one
+            cls.__init__(self, *args, **kwargs)  # type: ignore[misc]  # now the generated one
 
         cls.__init__ = __init__  # type: ignore[misc]
         return cls

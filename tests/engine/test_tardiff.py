@@ -6,6 +6,7 @@ import io
 import os
 import stat
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -74,8 +75,19 @@ def test_round_trip_keeps_files_links_modes_owners_and_xattrs(tmp_path: Path) ->
         [_entry("a/../../escape", data=b"x")],
         [_entry("link", tarfile.SYMTYPE, linkname="/etc"), _entry("link/passwd", data=b"x")],
         [_entry("hard", tarfile.LNKTYPE, linkname="../../etc/passwd")],
+        [_entry("sub/.wh...", data=b"")],  # a whiteout of ".." would delete dest itself
+        [_entry("hard", tarfile.LNKTYPE, linkname="missing")],
+        [_entry("dir", tarfile.DIRTYPE), _entry("hard", tarfile.LNKTYPE, linkname="dir")],
     ],
-    ids=["dotdot", "nested-dotdot", "through-symlink", "hardlink-out"],
+    ids=[
+        "dotdot",
+        "nested-dotdot",
+        "through-symlink",
+        "hardlink-out",
+        "whiteout-dotdot",
+        "hardlink-missing",
+        "hardlink-dir",
+    ],
 )
 def test_entries_that_would_escape_are_refused(tmp_path: Path, members: list) -> None:
     dest = tmp_path / "dest"
@@ -83,3 +95,67 @@ def test_entries_that_would_escape_are_refused(tmp_path: Path, members: list) ->
     with pytest.raises(UnsafeLayer):
         unpack(_tar(*members), dest)
     assert not (tmp_path / "escape").exists()
+    assert dest.is_dir()
+
+
+def test_many_small_files_big_files_links_and_times_survive(tmp_path: Path) -> None:
+    members = []
+    for d in range(20):
+        members.append(_entry(f"d{d}", tarfile.DIRTYPE, mode=0o750, mtime=1000 + d))
+        for f in range(30):
+            data = f"{d}/{f}".encode() * (f + 1)
+            members.append(_entry(f"d{d}/f{f}", data=data, mode=0o640, mtime=2000 + f))
+    big = os.urandom(3 << 20)  # beyond what a worker is given whole
+    members.append(_entry("implicit/parent/big", data=big, mode=0o600, mtime=3000))
+    members.append(_entry("d3/hard", tarfile.LNKTYPE, linkname="d1/f2"))
+    members.append(_entry("d4/sym", tarfile.SYMTYPE, linkname="../d1/f2"))
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    size = unpack(_tar(*members), dest)
+    assert size == sum(len(f"{d}/{f}") * (f + 1) for d in range(20) for f in range(30)) + len(big)
+    for d in range(20):
+        st = os.lstat(dest / f"d{d}")
+        assert (stat.S_IMODE(st.st_mode), st.st_mtime) == (0o750, 1000 + d)  # set after content
+        for f in range(30):
+            path = dest / f"d{d}" / f"f{f}"
+            assert path.read_bytes() == f"{d}/{f}".encode() * (f + 1)
+            assert (stat.S_IMODE(os.lstat(path).st_mode), os.lstat(path).st_mtime) == (
+                0o640,
+                2000 + f,
+            )
+    assert (dest / "implicit" / "parent" / "big").read_bytes() == big
+    assert os.lstat(dest / "d3" / "hard").st_ino == os.lstat(dest / "d1" / "f2").st_ino
+    assert os.readlink(dest / "d4" / "sym") == "../d1/f2"
+
+
+def test_a_path_named_twice_keeps_the_last_entry(tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    unpack(
+        _tar(
+            _entry("a", data=b"file first"),
+            _entry("a", tarfile.DIRTYPE),
+            _entry("a/inside", data=b"x"),
+            _entry("b", tarfile.DIRTYPE),
+            _entry("b/inside", data=b"x"),
+            _entry("b", data=b"file last"),
+            _entry("c", data=b"gone"),
+            _entry(".wh.c", data=b""),
+        ),
+        dest,
+    )
+    assert (dest / "a" / "inside").read_bytes() == b"x"
+    assert (dest / "b").read_bytes() == b"file last"
+    gone = os.lstat(dest / "c")
+    assert stat.S_ISCHR(gone.st_mode) and gone.st_rdev == 0
+
+
+def test_an_error_on_a_worker_is_raised_and_no_worker_is_left(tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "taken").write_text("not from the layer")  # unpack wants an empty directory
+    members = [_entry(f"f{n}", data=b"x") for n in range(100)] + [_entry("taken", data=b"y")]
+    before = set(threading.enumerate())
+    with pytest.raises(FileExistsError):
+        unpack(_tar(*members), dest)
+    assert set(threading.enumerate()) <= before

@@ -21,6 +21,7 @@ from nbdocker.engine.errors import (
     RegistryError,
 )
 from nbdocker.engine.events import Event, TaskDone
+from nbdocker.engine.layercache import chain_ids
 from nbdocker.engine.registry import RegistrySettings
 from tests.conftest import REGISTRY_USERS
 from tests.support.registry import FaultProxy, Registry, make_ca
@@ -257,6 +258,46 @@ def test_blob_with_a_flipped_byte_is_rejected(
     assert not any((tmp_path / "t" / "ingest").iterdir())
 
 
+def test_a_corrupt_layer_in_a_parallel_pull_leaves_nothing_behind(
+    fault_proxy: FaultProxy, open_registry: Registry, busybox_rootfs: Path, tmp_path: Path
+) -> None:
+    source = Engine(tmp_path / "s")
+    image = _four_layers(source, busybox_rootfs, tmp_path)
+    repo = _repo()
+    source.tag(image, f"{open_registry.host}/{repo}:v1")
+    source.push(f"{open_registry.host}/{repo}:v1")
+    bottom = source.store.layer(source.get(image).diff_ids[0])
+    assert bottom is not None
+    fault_proxy.corrupt_digests = {bottom.blob}  # the others arrive intact meanwhile
+    target = Engine(tmp_path / "t")
+    with pytest.raises(DigestMismatch, match="hashes to") as info:
+        target.pull(f"{fault_proxy.host}/{repo}:v1", settings=RegistrySettings(parallel=4))
+    assert "\n" not in str(info.value)
+    assert target.images() == []
+    assert not any((tmp_path / "t" / "blobs" / "sha256").iterdir())
+    assert not any((tmp_path / "t" / "ingest").iterdir())
+    layers = tmp_path / "t" / "layers"  # as root, layers unpack while they download
+    assert not layers.exists() or not any(layers.iterdir())
+
+
+def test_a_pull_removes_layers_left_half_unpacked_by_a_process_that_died(
+    open_registry: Registry, engine: Engine, other_engine: Engine, busybox_tarball: Path
+) -> None:
+    ref = f"{open_registry.host}/{_repo()}:v1"
+    _import(engine, busybox_tarball, ref)
+    engine.push(ref)
+    stale = other_engine.layer_cache.root / ".tmp-4194305-x"  # above any pid_max
+    (stale / "bin").mkdir(parents=True)
+    image = other_engine.pull(ref)
+    c = other_engine.create(ref, ["true"])  # rootless, layers unpack at first run
+    assert other_engine.start(c.id) == 0
+    assert not stale.exists()
+    [chain] = chain_ids(image.diff_ids)
+    assert [p.name for p in other_engine.layer_cache.root.iterdir() if p.is_dir()] == [
+        chain.split(":", 1)[1]
+    ]
+
+
 def test_errors_are_one_line_nbdocker_errors(open_registry: Registry, engine: Engine) -> None:
     with pytest.raises(NbdockerError) as info:
         engine.pull("127.0.0.1:1/nothing/here:v1")
@@ -334,20 +375,25 @@ class _Watching(httpx.HTTPTransport):
                     self.active -= 1
 
 
+def _four_layers(engine: Engine, busybox_rootfs: Path, tmp_path: Path) -> str:
+    """The ID of an image of busybox and three distinct small layers on top."""
+    engine.import_image(
+        str(make_rootfs_tarball(busybox_rootfs, tmp_path / "a.tar", "none")), "layers:base"
+    )
+    image = "layers:base"
+    for n in range(3):
+        c = engine.create(image, ["sh", "-c", f"echo {n} > /f{n}"])
+        assert engine.start(c.id) == 0
+        image = engine.commit(c.id, f"layers:{n}").id
+    return image
+
+
 def test_several_layers_move_at_once(
     open_registry: Registry, busybox_rootfs: Path, tmp_path: Path
 ) -> None:
     engine = Engine(tmp_path / "src")
-    engine.import_image(
-        str(make_rootfs_tarball(busybox_rootfs, tmp_path / "a.tar", "none")), "layers:base"
-    )
     repo = f"{open_registry.host}/nbdtest/p{uuid.uuid4().hex[:8]}"
-    image = "layers:base"
-    for n in range(3):  # three distinct layers on top
-        c = engine.create(image, ["sh", "-c", f"echo {n} > /f{n}"])
-        assert engine.start(c.id) == 0
-        image = engine.commit(c.id, f"layers:{n}").id
-    engine.tag(image, f"{repo}:3")
+    engine.tag(_four_layers(engine, busybox_rootfs, tmp_path), f"{repo}:3")
     watching = _Watching()
     engine.push(f"{repo}:3", settings=RegistrySettings(transport=watching))
     assert watching.most >= 2
@@ -399,8 +445,6 @@ def test_pull_picks_the_host_platform_from_a_docker_manifest_list(
 def test_pull_unpacks_layers_as_they_arrive(
     open_registry: Registry, engine: Engine, other_engine: Engine, busybox_tarball: Path
 ) -> None:
-    from nbdocker.engine.layercache import chain_ids
-
     ref = f"{open_registry.host}/{_repo()}:v1"
     _import(engine, busybox_tarball, ref)
     engine.push(ref)

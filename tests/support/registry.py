@@ -409,8 +409,8 @@ class FaultProxy:
 
     ``drop_uploads``: the next N requests with a body to ``/blobs/uploads/`` are cut after
     ``drop_after`` bytes of body (no response, connection closed). ``corrupt_blobs``: blob GETs
-    get one byte flipped in the middle. The Host header is passed through, so the registry's
-    Location headers point back at the proxy.
+    get one byte flipped in the middle (``corrupt_digests``: only those of these blobs). The Host
+    header is passed through, so the registry's Location headers point back at the proxy.
     """
 
     def __init__(self, upstream: str) -> None:
@@ -418,6 +418,7 @@ class FaultProxy:
         self.drop_uploads = 0
         self.drop_after = 1000
         self.corrupt_blobs = False
+        self.corrupt_digests: set[str] = set()
         self.dropped = 0
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -471,10 +472,10 @@ class FaultProxy:
                 response = upstream.getresponse()
                 body = response.read()
                 if (
-                    proxy.corrupt_blobs
-                    and self.command == "GET"
+                    self.command == "GET"
                     and "/blobs/sha256:" in self.path
                     and len(body) > 2
+                    and (proxy.corrupt_blobs or any(d in self.path for d in proxy.corrupt_digests))
                 ):
                     mid = len(body) // 2
                     body = body[:mid] + bytes([body[mid] ^ 0xFF]) + body[mid + 1 :]

@@ -17,7 +17,6 @@ upload never leaves a wrong blob behind.
 from __future__ import annotations
 
 import contextlib
-import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
@@ -33,6 +32,7 @@ from ..errors import (
     NbdockerError,
     RegistryError,
 )
+from ..streams import ChunkStream
 from .auth import Authenticator, Credentials
 from .transport import RegistrySettings, Transport, registry_host, translate
 
@@ -440,15 +440,15 @@ def _with_query(location: str, digest: str) -> str:
     return f"{location}{sep}{urlencode({'digest': digest})}"
 
 
-class _BlobReader(io.RawIOBase):
+class _BlobReader(ChunkStream):
     """Reads a blob from a streamed GET; resumes a broken stream with a Range request."""
 
     def __init__(self, client: RegistryClient, repo: str, digest: str) -> None:
+        super().__init__()
         self._client = client
         self._repo = repo
         self._digest = digest
-        self._done = 0
-        self._buffer = b""
+        self._received = 0  # bytes of the blob taken from responses (where a resume starts)
         self._response: httpx.Response | None = None
         self._chunks: Iterator[bytes] | None = None
         self._resumes = client.settings.retries
@@ -456,13 +456,13 @@ class _BlobReader(io.RawIOBase):
         self._open()
 
     def _open(self) -> None:
-        headers = {"Range": f"bytes={self._done}-"} if self._done else {}
+        headers = {"Range": f"bytes={self._received}-"} if self._received else {}
         url = f"/v2/{self._repo}/blobs/{self._digest}"
         response = self._client._send(
             "GET", url, [pull_scope(self._repo)], headers=headers, stream=True
         )
         what = f"pull blob {self._digest[:19]} from {self._client.domain}/{self._repo}"
-        if self._done and response.status_code == 200:
+        if self._received and response.status_code == 200:
             response.close()
             raise RegistryError(f"{what}: the transfer broke and the server cannot resume it")
         if response.status_code not in (200, 206):
@@ -475,30 +475,25 @@ class _BlobReader(io.RawIOBase):
             length = response.headers.get("content-length")
             self.total = int(length) if length and length.isdigit() else None
         self._response = response
-        self._chunks = response.iter_bytes(_CHUNK)  # content-encoding undone, as Go does
+        # Chunks as they arrive (content-encoding undone, as Go does): asking httpx for chunks of
+        # a fixed size makes it copy every byte several times, which costs more than the GET.
+        self._chunks = response.iter_bytes()
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        while not self._buffer:
+    def _next_chunk(self) -> bytes:
+        """The next chunk of the body (b"" at its end), resuming a broken transfer."""
+        while True:
             assert self._chunks is not None
             try:
-                self._buffer = next(self._chunks)
-            except StopIteration:
-                return 0
+                chunk = next(self._chunks, b"")
             except httpx.HTTPError as exc:
                 self._close_response()
                 if self._resumes <= 0:
                     raise translate(exc, self._client.host) from None
                 self._resumes -= 1
                 self._open()
-        n = min(len(view), len(self._buffer))
-        view[:n] = self._buffer[:n]
-        self._buffer = self._buffer[n:]
-        self._done += n
-        return n
+                continue
+            self._received += len(chunk)
+            return chunk
 
     def _close_response(self) -> None:
         if self._response is not None:

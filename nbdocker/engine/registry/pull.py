@@ -8,23 +8,24 @@ the manifest stored byte-exact, so its digest is the registry's. The image is na
 (if pulled by tag) and by ``name@<digest>`` (``RepoDigests``; the digest that was pulled, the
 index's for a multi-platform image, as Docker records it).
 
-Failure guarantees: on any error nothing is stored and nothing is tagged (downloads go to the
-store's ingest area and vanish).
+As root, each layer is also unpacked for running while it downloads (one pass over the bytes),
+into a temp dir beside the layer cache that moves in once the store has committed.
+
+Failure guarantees: on any error nothing is stored, nothing is tagged and nothing enters the
+layer cache (downloads go to the store's ingest area and unpacked layers to temp dirs, and both
+vanish).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
-from ..digest import HashingReader
-from ..errors import ArchiveError, DigestMismatch, ImageNotFound, RegistryError
+from ..errors import ImageNotFound, RegistryError
 from ..events import EventSink, Progress, TaskDone, TaskStarted
 from ..image import Catalog, Image, host_platform
 from ..layercache import chain_ids
@@ -122,7 +123,10 @@ def pull(engine: Engine, reference: str, settings: RegistrySettings) -> PullResu
                 f"{ref.familiar}: the manifest lists {len(layers)} layers but the config "
                 f"{len(diff_ids)}; the image is broken in the registry"
             )
-        with store.staging() as txn:
+        # As root, layers are unpacked into the layer cache while they download (one pass, one
+        # decompression); rootless, in the user namespace at first run.
+        unpack = os.geteuid() == 0
+        with store.staging() as txn, engine.layer_cache.batch() as unpacked:
             jobs: list[Callable[[EventSink], LayerRecord]] = []
             seen: set[str] = set()
             fetched = False
@@ -136,9 +140,8 @@ def pull(engine: Engine, reference: str, settings: RegistrySettings) -> PullResu
                     engine.on_event(TaskDone("pull", item, "Already exists"))
                     continue
                 fetched = True
-                jobs.append(
-                    _layer_job(client, txn, ref, desc, diff_id, item, _unpack_target(engine, chain))
-                )
+                into = unpacked.new(chain) if unpack else None
+                jobs.append(_layer_job(client, txn, ref, desc, diff_id, item, into))
             run_parallel(jobs, settings.parallel, engine.on_event)
             image_id = txn.put_bytes(config_data, str(config_desc.get("digest")), "image config")
             txn.put_bytes(manifest.data)
@@ -161,6 +164,7 @@ def pull(engine: Engine, reference: str, settings: RegistrySettings) -> PullResu
                 return known
 
             known = store.commit_staged(txn, update)
+            unpacked.publish()
     downloaded = fetched or not known
     engine.on_event(
         TaskDone(
@@ -172,15 +176,6 @@ def pull(engine: Engine, reference: str, settings: RegistrySettings) -> PullResu
     return PullResult(engine.get(str(digest_ref)), ref, pulled_digest, downloaded)
 
 
-def _unpack_target(engine: Engine, chain: str) -> Path | None:
-    """Where a pulled layer is unpacked while it downloads (as root; rootless it is unpacked
-    in the user namespace at first run), or None when the layer cache has it already."""
-    if os.geteuid() != 0:
-        return None
-    target = engine.layer_cache.path(chain)
-    return None if target.exists() else target
-
-
 def _layer_job(
     client: RegistryClient,
     txn: Transaction,
@@ -188,43 +183,18 @@ def _layer_job(
     desc: dict[str, Any],
     diff_id: str,
     item: str,
-    unpack_target: Path | None = None,
+    unpack_into: Path | None,
 ) -> Callable[[EventSink], LayerRecord]:
-    def job(emit: EventSink) -> LayerRecord:
-        if unpack_target is None:
-            return fetch(emit, None)
-        tmp = unpack_target.with_name(f".tmp-{unpack_target.name}-{os.getpid()}-{item}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        try:
-            record = fetch(emit, tmp)
-            with contextlib.suppress(OSError):  # someone else unpacked it meanwhile
-                os.rename(tmp, unpack_target)
-            return record
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+    """Download, verify and store one layer (and unpack it into ``unpack_into``)."""
 
-    def fetch(emit: EventSink, unpack_into: Path | None) -> LayerRecord:
+    def job(emit: EventSink) -> LayerRecord:
         total = int(desc.get("size") or 0) or None
         emit(TaskStarted("pull", item, total))
         where = f"{ref.familiar} layer {item}"
         with client.open_blob(ref.path, str(desc["digest"])) as blob:
-            hashed = HashingReader(blob)
-            counted = _Counting(hashed, lambda done: emit(Progress("pull", item, done, total)))
-            try:
-                stream = cast(IO[bytes], counted)
-                record = ingest_compressed_layer(txn, stream, desc, diff_id, where, unpack_into)
-            except ArchiveError:
-                # A corrupt download usually fails to decompress before its digest is known:
-                # say what really happened when the bytes do not match their digest.
-                hashed.drain()
-                if hashed.digest != desc["digest"]:
-                    raise DigestMismatch(
-                        f"{where}: the blob was announced as {desc['digest']} but its content "
-                        f"hashes to {hashed.digest}; the registry or a proxy sent wrong data — "
-                        "nothing was stored, try again"
-                    ) from None
-                raise
+            counted = _Counting(blob, lambda done: emit(Progress("pull", item, done, total)))
+            stream = cast(IO[bytes], counted)
+            record = ingest_compressed_layer(txn, stream, desc, diff_id, where, unpack_into)
         emit(TaskDone("pull", item, "Pull complete"))
         return record
 
@@ -234,7 +204,7 @@ def _layer_job(
 class _Counting:
     """Reports bytes read, at most once per MiB, to keep events few."""
 
-    def __init__(self, source: IO[bytes] | HashingReader, report: Callable[[int], None]) -> None:
+    def __init__(self, source: IO[bytes], report: Callable[[int], None]) -> None:
         self._source = source
         self._report = report
         self.done = 0
