@@ -6,7 +6,6 @@ import io
 import json
 import subprocess
 import tarfile
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -195,8 +194,9 @@ def test_loads_a_buildah_oci_archive(
     if os.geteuid() != 0:
         require("buildah", "buildah with a private storage root needs root here")
     # buildah names what it pulls from an OCI layout after the layout's path, which must then
-    # be a valid (lower-case) repository name: give the store such a path.
-    store = Path(tempfile.mkdtemp(prefix="nbd-buildah-", dir="/tmp"))
+    # be a valid repository name: lower case, and no "_" at an end (mkdtemp's names may have).
+    store = Path("/tmp") / f"nbd-buildah-{os.getpid()}-{os.urandom(4).hex()}"
+    store.mkdir()
     try:
         _buildah_round_trip(nbdocker, store, busybox_tarball, tmp_path, buildah)
     finally:
