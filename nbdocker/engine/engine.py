@@ -419,6 +419,16 @@ class Engine(ContainerVerbs):
                 if named is not None:
                     _drop_name(txn.index, named)
                     removals.append(Removal("Untagged", named.familiar))
+                    if named.digest is None and not any(
+                        r.name == named.name and r.digest is None and r != named
+                        for r in image.references
+                    ):
+                        # As Docker: with the repository's last tag go its digest names
+                        # (repo@sha256:… of a pull), which would otherwise keep the image.
+                        for ref in image.references:
+                            if ref.name == named.name and ref.digest is not None:
+                                _drop_name(txn.index, ref)
+                                removals.append(Removal("Untagged", ref.familiar))
                     catalog = Catalog(self.store, txn.index)
                     if image.id in catalog.images and catalog.images[image.id].references:
                         continue

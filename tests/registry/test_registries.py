@@ -204,6 +204,29 @@ def test_push_twice_uploads_nothing_and_second_repo_mounts(
     assert open_registry.blob_upload_count() == uploads + 1  # only the config blob
 
 
+def test_rmi_of_a_pulled_tag_removes_its_digest_name_too(
+    open_registry: Registry, engine: Engine, other_engine: Engine, busybox_tarball: Path
+) -> None:
+    """As Docker: ``rmi repo:tag`` of a pulled image also untags ``repo@sha256:…`` when no
+    other tag of the repository is left, so the image is deleted; another tag keeps both."""
+    repo = f"{open_registry.host}/{_repo()}"
+    _import(other_engine, busybox_tarball, f"{repo}:v1")
+    other_engine.push(f"{repo}:v1")
+    image = engine.pull(f"{repo}:v1")
+    [digest_name] = [str(r) for r in image.references if r.digest]
+    engine.tag(f"{repo}:v1", f"{repo}:v2")
+    assert [(r.action, r.what) for r in engine.remove([f"{repo}:v2"])] == [
+        ("Untagged", f"{repo}:v2")
+    ]
+    removals = [(r.action, r.what) for r in engine.remove([f"{repo}:v1"])]
+    assert removals[:3] == [
+        ("Untagged", f"{repo}:v1"),
+        ("Untagged", digest_name),
+        ("Deleted", image.id),
+    ]
+    assert engine.images() == []
+
+
 def test_pull_unknown_tag_and_repo(open_registry: Registry, engine: Engine) -> None:
     with pytest.raises(ImageNotFound, match="not found"):
         engine.pull(f"{open_registry.host}/{_repo()}:nope")
