@@ -215,8 +215,10 @@ def update_readme(readme: Path, results: str) -> None:
         f"{marker}\n"
         "`bench/run.py` runs nbdocker, the Docker engine's classic builder (a private dockerd) "
         "and buildah on the same workloads and compares medians; `bench/profile.py` profiles "
-        "nbdocker's side with py-spy and `bench/PROFILE.md` says where its time goes on the "
-        "targets it misses. Latest results (`bench/results.md`):\n\n" + table
+        "nbdocker's side with py-spy and `bench/PROFILE.md` says where its time goes and what "
+        "made it faster. Docker's own times vary a lot on this machine's disk (its pull took "
+        "5–10 s on the same day), so read a ratio together with both ranges. Latest results "
+        "(`bench/results.md`):\n\n" + table
     )
     readme.write_text(head + "\n" + section.rstrip("\n") + "\n")
 

@@ -360,9 +360,9 @@ class Bench:
         return Workload("push", cases, slow=True, targets={"docker": 0.25})
 
     def pull(self) -> Workload:
-        """Both tools pull the same image (nbdocker pushed it) into an empty store. nbdocker
-        unpacks layers at first run, so its timing includes ``run --rm IMG true``; docker
-        unpacks during ``pull``.
+        """Both tools pull the same image (nbdocker pushed it) into an empty store, ready to
+        run: nbdocker's timing includes the first ``run --rm IMG true`` (as root its layers
+        unpack during the pull, as docker's do; rootless they would unpack at that run).
 
         Each nbdocker run gets a new empty store, and the old ones are deleted with the run's
         temp dir, not just before the next run: on this machine's ext4 (no journal), a new file
@@ -398,8 +398,8 @@ class Bench:
             cases,
             slow=True,
             targets={"docker": 0.5},
-            note="nbdocker: pull + run --rm IMG true (layers unpack at first run), "
-            "each into a new empty store",
+            note="nbdocker: pull + run --rm IMG true (the first run: as root, layers unpack "
+            "during pull, as in docker), each into a new empty store",
         )
 
     def images(self) -> Workload:
