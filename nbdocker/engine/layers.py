@@ -31,8 +31,6 @@ from .tarstream import TarReader, TarWriter
 
 __all__ = [
     "MEDIA_TYPES",
-    "WHITEOUT_OPAQUE",
-    "WHITEOUT_PREFIX",
     "Compression",
     "compressed_writer",
     "decompressed",
@@ -42,8 +40,6 @@ __all__ = [
 ]
 
 Compression = Literal["gzip", "zstd"]
-WHITEOUT_PREFIX = ".wh."
-WHITEOUT_OPAQUE = ".wh..wh..opq"
 MEDIA_TYPES: dict[str, str] = {
     "none": "application/vnd.oci.image.layer.v1.tar",
     "gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
