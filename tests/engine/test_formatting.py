@@ -15,6 +15,8 @@ from nbdocker.formatting import human_duration, human_size, since, table, trunca
         (0, "0B"),
         (999, "999B"),
         (2560, "2.56kB"),
+        (11776, "11.78kB"),
+        (1_234_567, "1.235MB"),
         (446_700_000, "446.7MB"),
         (1_982_464, "1.982MB"),
         (12_345_678_901, "12.35GB"),

@@ -31,21 +31,11 @@ from .dockerignore import IgnoreRules, PatternError
 if TYPE_CHECKING:
     from .copy import ContextTree
 
-__all__ = ["BuildContext", "human_size"]
+__all__ = ["BuildContext"]
 
 _BLOCK = 512
 _CHUNK = 1 << 20
 _BUILD_FILES = (".dockerignore",)
-
-
-def human_size(size: float) -> str:
-    """Docker's ``units.HumanSize``: four significant digits, decimal units (``2.56kB``)."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
-    i = 0
-    while size >= 1000 and i < len(units) - 1:
-        size /= 1000.0
-        i += 1
-    return f"{size:.4g}{units[i]}"
 
 
 def _rules(root: Path) -> IgnoreRules:

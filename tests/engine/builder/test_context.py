@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from nbdocker.engine.builder.context import BuildContext, human_size
+from nbdocker.engine.builder.context import BuildContext
 from nbdocker.engine.errors import ArchiveError, DockerfileError
+from nbdocker.formatting import human_size
 from tests.support.dockerd import DockerEngine
 
 
@@ -28,14 +29,6 @@ def _make(root: Path) -> Path:
     (root / "Dockerfile").write_text("FROM scratch\nCOPY . /\n")
     (root / ".dockerignore").write_text("ign\n!ign/keep\nDockerfile\n.dockerignore\n")
     return root
-
-
-@pytest.mark.parametrize(
-    ("size", "text"),
-    [(0, "0B"), (999, "999B"), (2560, "2.56kB"), (11776, "11.78kB"), (1_234_567, "1.235MB")],
-)
-def test_human_size(size: int, text: str) -> None:
-    assert human_size(size) == text
 
 
 def test_ignored_build_files_are_sent_but_not_copyable(tmp_path: Path) -> None:
