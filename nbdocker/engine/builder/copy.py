@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from ..errors import DockerfileError
-from ..sandbox._view import LowerView
+from ..sandbox._view import LinkLoop, LowerView, follow_links
 from ..tardiff import WHITEOUT_OPAQUE, xattr_records
 from ..tarstream import TarWriter
 from .dockerignore import IgnoreRules, compile_glob
@@ -680,29 +680,11 @@ class LayerTree:
     def resolve(self, rel: str, scope: str = "") -> str:
         """``scope``/``rel`` with the image's symlinks followed, confined to ``scope`` (like a
         chroot there); missing components are kept as written."""
-        floor = [p for p in scope.split("/") if p]
-        done = list(floor)
-        pending = [p for p in rel.split("/") if p]
-        links = 0
-        while pending:
-            part = pending.pop(0)
-            if part == ".":
-                continue
-            if part == "..":
-                if len(done) > len(floor):
-                    done.pop()
-                continue
-            target = self._link_target("/".join([*done, part]))
-            if target is not None:
-                links += 1
-                if links > _MAX_LINKS:
-                    raise self.where.error(f"too many levels of symbolic links in /{rel}")
-                if target.startswith("/"):
-                    done = list(floor)
-                pending = [p for p in target.split("/") if p] + pending
-                continue
-            done.append(part)
-        return "/".join(done)
+        try:
+            return follow_links(rel, self._link_target, floor=scope, max_links=_MAX_LINKS)
+        except LinkLoop:
+            path = "/" + rel.lstrip("/")
+            raise self.where.error(f"too many levels of symbolic links in {path}") from None
 
     # -------------------------------------------------------------- making entries
 

@@ -21,7 +21,7 @@ import stat
 from pathlib import Path
 
 from . import _sys
-from ._view import LowerView, copy_meta, lstat
+from ._view import LinkLoop, LowerView, copy_meta, follow_links, lstat
 
 DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
 MASKED = (
@@ -51,30 +51,16 @@ def secure_join(root: Path, unsafe_path: str) -> Path:
 
     Missing trailing components are kept as they are, so the result may not exist yet.
     """
-    pending = [p for p in unsafe_path.split("/") if p]
-    done: list[str] = []
-    links = 0
-    while pending:
-        part = pending.pop(0)
-        if part == ".":
-            continue
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        candidate = root.joinpath(*done, part)
+
+    def link_target(rel: str) -> str | None:
+        candidate = root / rel
         st = lstat(candidate)
-        if st is not None and stat.S_ISLNK(st.st_mode):
-            links += 1
-            if links > 40:
-                raise SetupError(f"too many levels of symbolic links in {unsafe_path}")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                done = []
-            pending = [p for p in target.split("/") if p] + pending
-            continue
-        done.append(part)
-    return root.joinpath(*done)
+        return os.readlink(candidate) if st is not None and stat.S_ISLNK(st.st_mode) else None
+
+    try:
+        return root / follow_links(unsafe_path, link_target)
+    except LinkLoop:
+        raise SetupError(f"too many levels of symbolic links in {unsafe_path}") from None
 
 
 def build_init_layer(init: Path, view: LowerView, dirs: list[str], files: list[str]) -> None:

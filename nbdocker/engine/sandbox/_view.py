@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
@@ -33,6 +34,47 @@ def lstat(path: Path) -> os.stat_result | None:
         return os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
+
+
+class LinkLoop(ValueError):
+    """A path with more symlinks on it than :func:`follow_links` follows."""
+
+
+def follow_links(
+    path: str,
+    link_target: Callable[[str], str | None],
+    *,
+    floor: str = "",
+    max_links: int = 40,
+) -> str:
+    """``floor``/``path`` (relative, ``/``-separated) with every symlink on it followed, as if
+    ``floor`` were the root: an absolute target starts again there and ``..`` stops there, so
+    the result never leaves it. ``link_target(rel)`` is the target of the symlink at ``rel``, or
+    None for anything else (or nothing); missing components are kept as written. Raises
+    :class:`LinkLoop` after ``max_links`` links."""
+    base = [p for p in floor.split("/") if p]
+    done = list(base)
+    pending = [p for p in path.split("/") if p]
+    links = 0
+    while pending:
+        part = pending.pop(0)
+        if part == ".":
+            continue
+        if part == "..":
+            if len(done) > len(base):
+                done.pop()
+            continue
+        target = link_target("/".join([*done, part]))
+        if target is not None:
+            links += 1
+            if links > max_links:
+                raise LinkLoop(path)
+            if target.startswith("/"):
+                done = list(base)
+            pending = [p for p in target.split("/") if p] + pending
+            continue
+        done.append(part)
+    return "/".join(done)
 
 
 class LowerView:

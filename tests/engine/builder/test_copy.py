@@ -266,6 +266,12 @@ def test_dir_onto_file_is_an_error(ctx: Path, lower: Path, tmp_path: Path) -> No
         _apply(ctx, lower, tmp_path / "upper", ["src"], "/afile")
 
 
+def test_destination_through_a_symlink_loop(ctx: Path, lower: Path, tmp_path: Path) -> None:
+    os.symlink("/loop", lower / "loop")
+    with pytest.raises(DockerfileError, match="too many levels of symbolic links in /loop/x"):
+        _apply(ctx, lower, tmp_path / "upper", ["top.txt"], "/loop/x")
+
+
 def test_parent_is_a_file(ctx: Path, lower: Path, tmp_path: Path) -> None:
     with pytest.raises(DockerfileError, match="cannot create directory /afile"):
         _apply(ctx, lower, tmp_path / "upper", ["top.txt"], "/afile/x")

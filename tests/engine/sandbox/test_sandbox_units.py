@@ -11,7 +11,7 @@ import pytest
 from nbdocker.engine.sandbox import UnsupportedError, _support
 from nbdocker.engine.sandbox._copy import compute_upper, populate
 from nbdocker.engine.sandbox._exec import build_env, lookup
-from nbdocker.engine.sandbox._rootfs import secure_join
+from nbdocker.engine.sandbox._rootfs import SetupError, secure_join
 from nbdocker.engine.sandbox._users import ExecUser, UserLookupError, resolve_user
 from nbdocker.engine.sandbox._view import LowerView
 
@@ -100,6 +100,13 @@ def test_secure_join(tmp_path: Path, links: dict[str, str], path: str, expected:
     for name, target in links.items():
         (tmp_path / name).symlink_to(target)
     assert secure_join(tmp_path, path) == tmp_path / expected
+
+
+def test_secure_join_refuses_a_symlink_loop(tmp_path: Path) -> None:
+    (tmp_path / "a").symlink_to("b")
+    (tmp_path / "b").symlink_to("/a")
+    with pytest.raises(SetupError, match="too many levels of symbolic links in /a/x"):
+        secure_join(tmp_path, "/a/x")
 
 
 def _whiteout(path: Path) -> None:
