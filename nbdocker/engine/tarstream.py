@@ -84,28 +84,28 @@ class TarReader:
         self.offset += n
         return out
 
-    def _skip(self, n: int) -> None:
+    def _spans(self, n: int) -> Iterator[tuple[int, int]]:
+        """Consume the next ``n`` bytes: each piece's (start, end) in the buffer, given before
+        the reader moves past it."""
         while n:
             available = len(self._buf) - self._pos
             if available == 0:
                 self._fill(1)
                 continue
+            start = self._pos
             step = min(n, available)
+            yield start, start + step
             self._pos += step
             self.offset += step
             n -= step
 
+    def _skip(self, n: int) -> None:
+        for _ in self._spans(n):
+            pass
+
     def _read_data(self, n: int) -> Iterator[bytes]:
-        while n:
-            available = len(self._buf) - self._pos
-            if available == 0:
-                self._fill(1)
-                continue
-            step = min(n, available)
-            yield bytes(self._buf[self._pos : self._pos + step])
-            self._pos += step
-            self.offset += step
-            n -= step
+        for start, end in self._spans(n):
+            yield bytes(self._buf[start:end])
 
     def __iter__(self) -> Iterator[tuple[tarfile.TarInfo, _MemberData]]:
         pax: dict[str, str] = {}
