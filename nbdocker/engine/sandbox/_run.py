@@ -17,17 +17,14 @@ from types import FrameType
 from typing import Any, Literal
 
 from ._errors import SandboxError
+from ._levels import BOOT
 from ._spec import SandboxSpec, Started
 from ._support import SubIds, check_support, forced_rootfs, require, subids
 
-# The helper loads this directory as a bare package: no parent ``__init__`` runs, so starting a
-# container never imports the rest of the engine (and stays fast). Its modules use only stdlib.
+# The helper loads this directory as a bare package (BOOT): no parent ``__init__`` runs, so
+# starting a container never imports the rest of the engine (and stays fast). Its modules use
+# only stdlib.
 _PKG_DIR = str(Path(__file__).resolve().parent)
-_BOOT = (
-    "import sys, types; m = types.ModuleType('_nbdocker_sandbox'); "
-    "m.__path__ = [sys.argv.pop(1)]; sys.modules['_nbdocker_sandbox'] = m; "
-    "from _nbdocker_sandbox._helper import main; main()"
-)
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -108,6 +105,21 @@ def run(
     be started. On return no process of the container and none of its mounts remain.
     """
     _validate(spec)
+    from ._levels import current
+
+    isolation = current(spec.work)
+    if isolation.level != "namespaces":
+        return _spawn(
+            _copyroot_config(spec, isolation.level, stop_timeout),
+            spec,
+            stdin,
+            stdout,
+            stderr,
+            on_start,
+            None,
+            module="_copyroot",
+            level=isolation.level,
+        )
     support = check_support()
     require(support)
     rootless = not support.root
@@ -137,6 +149,37 @@ def run(
     return _spawn(cfg, spec, stdin, stdout, stderr, on_start, ids)
 
 
+def _copyroot_config(spec: SandboxSpec, level: str, stop_timeout: float) -> dict[str, Any]:
+    """The helper's configuration at the ``chroot`` and ``ptrace`` levels."""
+    from ._levels import fakeroot_paths, proot_path
+
+    if spec.network == "none":
+        raise SandboxError(
+            f"--network none needs a network namespace, which the {level} isolation level "
+            "cannot make; its steps use the host's network"
+        )
+    hostname = spec.hostname or socket.gethostname()
+    spec.work.mkdir(parents=True, exist_ok=True)
+    spec.upper.mkdir(parents=True, exist_ok=True)
+    return {
+        "level": level,
+        "layers": [str(p.resolve()) for p in spec.layers],
+        "upper": str(spec.upper.resolve()),
+        "work": str(spec.work.resolve()),
+        "argv": list(spec.argv),
+        "env": list(spec.env),
+        "cwd": spec.cwd,
+        "user": spec.user,
+        "hostname": hostname,
+        "mounts": [[str(m.source.resolve()), m.target, m.readonly] for m in spec.mounts],
+        "stop_timeout": stop_timeout,
+        "etc": _etc_files(spec, hostname),
+        "proot": proot_path(),
+        "trash": str(spec.trash) if spec.trash else None,
+        "fakeroot": fakeroot_paths() if level == "ptrace" else None,
+    }
+
+
 def _spawn(
     cfg: dict[str, Any],
     spec: SandboxSpec,
@@ -145,6 +188,9 @@ def _spawn(
     stderr: int | None,
     on_start: Callable[[Started], None] | None,
     ids: SubIds | None,
+    *,
+    module: str = "_helper",
+    level: str = "namespaces",
 ) -> int:
     cfg_r, cfg_w = os.pipe()
     status_r, status_w = os.pipe()
@@ -159,7 +205,7 @@ def _spawn(
     in_fd = 0 if stdin is None else stdin
     if spec.tty and os.isatty(in_fd):
         saved_tty = termios.tcgetattr(in_fd)
-    argv = [sys.executable, "-I", "-c", _BOOT, _PKG_DIR, str(os.getpid())]
+    argv = [sys.executable, "-I", "-c", BOOT, _PKG_DIR, module, str(os.getpid())]
     argv += [str(cfg_r), str(status_w), str(ctl_r)]
     try:
         proc = subprocess.Popen(
@@ -189,7 +235,14 @@ def _spawn(
                 elif "started" in msg and on_start is not None:
                     info = msg["started"]
                     on_start(
-                        Started(info["rootfs"], bool(cfg["rootless"]), ids is not None, info["pid"])
+                        Started(
+                            info["rootfs"],
+                            bool(cfg.get("rootless", os.geteuid() != 0)),
+                            ids is not None,
+                            info["pid"],
+                            level,
+                            info.get("proc", "fresh"),
+                        )
                     )
                 elif "exit" in msg:
                     result = int(msg["exit"])

@@ -42,6 +42,7 @@ class SandboxSpec:
     mounts: tuple[BindMount, ...] = ()
     tty: bool = False
     stdin: bool = False
+    trash: Path | None = None  # where the copy levels move scratch files to remove them later
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,14 @@ class Started:
 
     ``rootfs`` says whether the root is an overlay mount or a copy (the fallback when overlay
     cannot be mounted); ``rootless`` whether a user namespace maps container root to the caller;
-    ``subids`` whether uids/gids 1..65536 are mapped to the caller's subordinate range.
+    ``subids`` whether uids/gids 1..65536 are mapped to the caller's subordinate range;
+    ``isolation`` the level it runs at (see :mod:`._levels`) and ``proc`` whether its ``/proc``
+    is a fresh one or the host's bound (where a fresh one is refused).
     """
 
     rootfs: RootfsMode
     rootless: bool
     subids: bool
     pid: int
+    isolation: str = "namespaces"
+    proc: str = "fresh"

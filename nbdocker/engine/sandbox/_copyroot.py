@@ -1,0 +1,298 @@
+"""The helper for the ``chroot`` and ``ptrace`` levels: a copy of the layers, the step, its diff.
+
+Same contract as the namespaces helper (:mod:`._helper`): started by :func:`._run.run` with the
+configuration on a pipe, it answers ``started`` then ``exit`` or ``error`` as JSON lines, and
+leaves ``upper`` in the form of the layers it was given. It installs :mod:`._emulate` first, so
+that the layer code it shares with the namespaces level (init layer, copy, diff) reads and
+writes owners, devices, whiteouts and privileged xattrs the kernel refuses this process.
+
+Order: scratch dirs → the init layer (mountpoints, and what cannot be mounted here: device
+nodes and the generated ``/etc`` files for ``chroot``) → the root copy (layers, init layer,
+previous upper) → the step (:mod:`._chroot` or :mod:`._ptrace`) → what the step's programs
+recorded applied → the new upper dir computed by comparing the copy with the layers → scratch
+removed. Nothing of the step outlives it: the helper is a child subreaper and kills what is
+left of the step's processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import stat
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+from . import _emulate
+from ._copy import compute_upper, populate
+from ._rootfs import DEV_NODES, ETC_FILES, build_init_layer
+from ._view import LowerView
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+_SCRATCH = ("init", "etc", "root", "upper.new", "step")
+FAKEROOT_DIR = ".nbdocker-fakeroot"  # where the ptrace level binds fakeroot's library
+
+
+def _prctl(option: int, value: int) -> None:
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+
+
+def force_remove(path: Path) -> None:
+    """Remove ``path`` even where a step left directories without write permission."""
+
+    def retry(function: Any, name: str, excinfo: Any) -> None:
+        with contextlib.suppress(OSError):
+            _emulate.real("chmod")(os.path.dirname(name), 0o700)
+            function(name)
+
+    if os.path.lexists(path):
+        shutil.rmtree(path, onerror=retry)
+
+
+def _prepare(cfg: dict[str, Any]) -> tuple[Path, Path]:
+    """Scratch dirs, the init layer and the root copy; returns (root, init)."""
+    work = Path(cfg["work"])
+    for name in _SCRATCH:
+        force_remove(work / name)
+    etc = work / "etc"
+    etc.mkdir()
+    for name in ETC_FILES:
+        (etc / name).write_text(cfg["etc"][name])
+    init = work / "init"
+    init.mkdir(mode=0o755)
+    view = LowerView(tuple(Path(p) for p in cfg["layers"]))
+    dirs = ["proc", "sys", "dev"]
+    if cfg.get("fakeroot"):
+        dirs.append(FAKEROOT_DIR)
+    files = [f"etc/{name}" for name in ETC_FILES]
+    for source, target, _ro in cfg["mounts"]:
+        (dirs if os.path.isdir(source) else files).append(target)
+    build_init_layer(init, view, dirs, files)
+    if cfg["level"] == "chroot":
+        _chroot_extras(init, etc)
+    root = work / "root"
+    root.mkdir()
+    populate(root, (*[Path(p) for p in cfg["layers"]], init, Path(cfg["upper"])))
+    return root, init
+
+
+def _chroot_extras(init: Path, etc: Path) -> None:
+    """What a chroot cannot mount, put in the init layer: /etc files, device nodes, /dev dirs.
+
+    In the init layer they stay out of the step's changes, as Docker's mounts do."""
+    for name in ETC_FILES:
+        target = init / "etc" / name
+        target.parent.mkdir(mode=0o755, exist_ok=True)
+        if not target.is_symlink():
+            shutil.copyfile(etc / name, target)
+            os.chmod(target, 0o644)
+    dev = init / "dev"
+    dev.mkdir(mode=0o755, exist_ok=True)
+    for name in DEV_NODES:
+        try:
+            st = os.stat(f"/dev/{name}")
+            _emulate.real("mknod")(dev / name, stat.S_IFCHR | 0o666, st.st_rdev)
+            _emulate.real("chmod")(dev / name, 0o666)
+        except OSError:
+            continue  # the step goes without it (a runtime without the device, no CAP_MKNOD)
+    for name, mode in (("pts", 0o755), ("shm", 0o1777), ("mqueue", 0o1777)):
+        (dev / name).mkdir()
+        os.chmod(dev / name, mode)
+    for name, link in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+    ):
+        os.symlink(link, dev / name)
+
+
+def inodes(root: Path) -> set[tuple[int, int]]:
+    """(device, inode) of every entry below ``root``: what existed before the step."""
+    lstat = _emulate.real("lstat")
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        for name in os.listdir(directory):
+            st = lstat(directory / name)
+            seen.add((st.st_dev, st.st_ino))
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(directory / name)
+    return seen
+
+
+def own_new_entries(root: Path, before: set[tuple[int, int]], uid: int, gid: int) -> None:
+    """Give what the step created the step's user, as Docker does for a ``USER`` step."""
+    lstat = _emulate.real("lstat")
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        for name in os.listdir(directory):
+            path = directory / name
+            st = lstat(path)
+            if (st.st_dev, st.st_ino) not in before:
+                owner = os.lstat(path)
+                if (owner.st_uid, owner.st_gid) == (0, 0):
+                    os.lchown(path, uid, gid)
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(path)
+
+
+class _Forwarder:
+    """Signals to the step's process group; SIGKILL when the stop timeout expires."""
+
+    def __init__(self, pgid: int, timeout: float) -> None:
+        self.pgid, self.timeout, self.armed = pgid, timeout, False
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            signal.signal(sig, self.forward)
+        signal.signal(signal.SIGALRM, self.kill)
+
+    def forward(self, signum: int, frame: FrameType | None) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pgid, signum)
+        if not self.armed:
+            self.armed = True
+            signal.setitimer(signal.ITIMER_REAL, max(self.timeout, 0.001))
+
+    def kill(self, signum: int, frame: FrameType | None) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pgid, signal.SIGKILL)
+
+
+def kill_descendants() -> None:
+    """SIGKILL every process below this one (orphans come to us: we are a subreaper)."""
+    me = os.getpid()
+    for _ in range(20):
+        children = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                raw = Path(f"/proc/{entry}/stat").read_bytes()
+            except OSError:
+                continue
+            ppid = int(raw[raw.rindex(b")") + 2 :].split()[1])
+            if ppid == me:
+                children.append(int(entry))
+        if not children:
+            return
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        for pid in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+def wait_step(pid: int, timeout: float) -> int:
+    """Wait for the step's first process, forwarding signals; its Docker-style exit code."""
+    _Forwarder(pid, timeout)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    if os.WIFEXITED(status):
+        return os.waitstatus_to_exitcode(status)
+    return 128 + os.WTERMSIG(status)
+
+
+def _helper(cfg: dict[str, Any], status: IO[str]) -> int:
+    def tell(msg: dict[str, Any]) -> None:
+        status.write(json.dumps(msg) + "\n")
+        status.flush()
+
+    _emulate.install(emulate_owners=cfg["level"] == "ptrace")
+    root, init = _prepare(cfg)
+    work = Path(cfg["work"])
+    if cfg["level"] == "chroot":
+        from ._chroot import run_step
+    else:
+        from ._ptrace import run_step
+    code = run_step(
+        cfg, root, work / "step", lambda pid: tell({"started": {"rootfs": "copy", "pid": pid}})
+    )
+    kill_descendants()
+    lowers = (*[Path(p) for p in cfg["layers"]], init)
+    compute_upper(root, lowers, Path(cfg["upper"]), work)
+    return code
+
+
+def main() -> None:
+    """Entry point: ``argv`` = caller pid, config fd, status fd, control fd."""
+    caller, cfg_fd, status_fd, ctl_fd = (int(a) for a in sys.argv[1:5])
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != caller:
+        os._exit(1)
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    os.close(ctl_fd)
+    with os.fdopen(cfg_fd) as f:
+        cfg = json.load(f)
+    status = os.fdopen(status_fd, "w")
+    code = 125
+    trash = None
+    try:
+        code = _helper(cfg, status)
+        status.write(json.dumps({"exit": code}) + "\n")
+    except Exception as exc:  # noqa: BLE001 - reported to the caller as one line
+        status.write(json.dumps({"error": str(exc) or type(exc).__name__}) + "\n")
+        code = 125
+    finally:
+        kill_descendants()
+        trash = _to_trash(Path(cfg["work"]), cfg.get("trash"))
+    status.flush()
+    if trash is not None:
+        _remove_in_background(trash)
+    os._exit(code & 0xFF)
+
+
+def _to_trash(work: Path, place: str | None) -> Path | None:
+    """Move the scratch dirs into ``place`` (a rename each, on the same file system), to be
+    removed after the caller returns; without a place, remove them now."""
+    if place is None:
+        for name in _SCRATCH:
+            force_remove(work / name)
+        return None
+    trash = Path(place) / f"{os.getpid()}-{os.urandom(4).hex()}"
+    moved = False
+    for name in _SCRATCH:
+        if os.path.lexists(work / name):
+            trash.mkdir(parents=True, exist_ok=True)
+            try:
+                os.rename(work / name, trash / name)
+                moved = True
+            except OSError:
+                force_remove(work / name)
+    return trash if moved else None
+
+
+def _remove_in_background(trash: Path) -> None:
+    """Remove ``trash`` in a detached process: deleting the ten thousand files of a root
+    copy takes seconds (longer on file systems mounted with ``discard``), and the step's
+    result does not wait for it. The process keeps none of the caller's descriptors."""
+    try:
+        pid = os.fork()
+    except OSError:
+        force_remove(trash)
+        return
+    if pid:
+        return
+    try:
+        os.setsid()
+        os.closerange(0, 65536)
+        if os.fork():
+            os._exit(0)
+        force_remove(trash)
+    finally:
+        os._exit(0)

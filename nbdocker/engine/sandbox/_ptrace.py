@@ -1,0 +1,291 @@
+"""The ``ptrace`` level's step: PRoot's fake root over the root copy, fakeroot inside it.
+
+For an ordinary user who can neither mount nor make a user namespace (uid 1000 in a container
+with the runtime's default seccomp profile: JupyterHub on Kubernetes, Binder, Codespaces).
+``proot -0`` (Debian's ``proot``) traces the step and rewrites the paths of its system calls
+into the root copy, so the step sees the image as ``/`` and itself as root; ``/proc``, ``/dev``,
+``/sys``, the generated ``/etc`` files and the volumes are bound in. PRoot alone answers
+``chown`` with a success it does not keep, so Debian's ``fakeroot`` runs inside it
+(``LD_PRELOAD``, its ``faked`` daemon outside): loaded with the owners, types and modes the
+image has (so ``ls -l``, ``sed -i`` and ``useradd`` see ``_apt`` and ``shadow``), it records
+what the step's programs chown, chmod and mknod, and that record is applied to the copy before
+its diff is taken. Programs linked statically (busybox) or with another C library bypass
+fakeroot: their chowns are lost, and the files they made belong to the step's user.
+
+A seccomp filter (:mod:`._seccomp`) first hides the system calls PRoot 5.1 cannot translate.
+What this level does not isolate: the step sees the host's processes (and can signal those of
+the same user), network, hostname and IPC, and ptrace costs time on every system call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import _emulate, _seccomp
+from ._copyroot import FAKEROOT_DIR, inodes, own_new_entries, wait_step
+from ._exec import build_env
+from ._rootfs import ETC_FILES, secure_join
+from ._users import resolve_user
+
+FAKEROOT_MOUNT = "/" + FAKEROOT_DIR
+
+
+def _seed(root: Path, out: Path) -> None:
+    """fakeroot's database for the root copy: every entry whose owner, type or mode on disk
+    is not what the image says (``dev=…,ino=…,mode=…,uid=…,gid=…,nlink=…,rdev=…``)."""
+    with open(out, "w") as f:
+        for _path, st, fake in _emulate.emulated_entries(root):
+            f.write(
+                f"dev={st.st_dev:x},ino={st.st_ino},mode={fake.st_mode:o},uid={fake.st_uid},"
+                f"gid={fake.st_gid},nlink={st.st_nlink},rdev={fake.st_rdev}\n"
+            )
+
+
+def _start_faked(faked: str, seed: Path, saved: Path) -> tuple[str, int]:
+    with open(seed, "rb") as f:
+        done = subprocess.run(
+            [faked, "--load", "--save-file", str(saved)],
+            stdin=f,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    key, _, pid = done.stdout.strip().partition(":")
+    if done.returncode != 0 or not key or not pid.isdigit():
+        raise RuntimeError(f"fakeroot's faked did not start: {done.stderr.strip()}")
+    return key, int(pid)
+
+
+def _gone(pid: int) -> bool:
+    """Whether ``pid`` has exited: the daemon is our child (this helper is a subreaper),
+    so it is reaped here; a zombie would still show in /proc."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == pid
+    except ChildProcessError:
+        return not Path(f"/proc/{pid}").exists()
+
+
+def _stop_faked(pid: int, saved: Path) -> None:
+    """TERM makes faked write its database and exit (it may take a few, as fakeroot sends)."""
+    deadline = time.monotonic() + 30
+    while not _gone(pid) and time.monotonic() < deadline:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        time.sleep(0.02)
+
+
+def _apply_saved(root: Path, saved: Path, seeded: Path) -> None:
+    """Apply what fakeroot recorded (owners, modes, device types) to the root copy."""
+    try:
+        lines = saved.read_text().splitlines()
+    except FileNotFoundError:
+        return
+    before = set(seeded.read_text().splitlines()) if seeded.exists() else set()
+    records: dict[tuple[int, int], tuple[int, int, int, int]] = {}
+    for line in lines:
+        if line in before:
+            continue
+        fields = dict(part.split("=", 1) for part in line.split(",") if "=" in part)
+        try:
+            key = (int(fields["dev"], 16), int(fields["ino"]))
+            records[key] = (
+                int(fields["mode"], 8),
+                int(fields["uid"]),
+                int(fields["gid"]),
+                int(fields["rdev"]),
+            )
+        except (KeyError, ValueError):
+            continue
+    if not records:
+        return
+    lstat = _emulate.real("lstat")
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        for name in os.listdir(directory):
+            path = directory / name
+            st = lstat(path)
+            record = records.get((st.st_dev, st.st_ino))
+            if record is not None:
+                _apply(path, st, *record)
+            if stat.S_ISDIR(st.st_mode):
+                stack.append(path)
+
+
+def _apply(path: Path, st: os.stat_result, mode: int, uid: int, gid: int, rdev: int) -> None:
+    if stat.S_ISLNK(st.st_mode):
+        os.lchown(path, uid, gid)
+        return
+    if stat.S_IFMT(mode) != stat.S_IFMT(st.st_mode) and stat.S_ISREG(st.st_mode):
+        if st.st_size == 0 and (stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode)):
+            _emulate.real("setxattr")(
+                path,
+                _emulate.MODE_XATTR,
+                f"{mode:o} {rdev} {stat.S_IMODE(st.st_mode):o}".encode(),
+                follow_symlinks=False,
+            )
+    else:
+        os.chmod(path, stat.S_IMODE(mode))
+    os.lchown(path, uid, gid)
+
+
+_GLIBC_NEEDED = b"GLIBC_2.34"  # the newest symbol version Debian 12's libfakeroot uses
+_LIBC_PLACES = ("lib/x86_64-linux-gnu", "lib/aarch64-linux-gnu", "lib64", "lib", "usr/lib")
+
+
+def fakeroot_fits(root: Path) -> str:
+    """'' when fakeroot's library can run in this image, else why not: it needs ``/bin/sh``
+    (to set ``LD_PRELOAD`` inside the root only) and a glibc at least as new as the host's
+    build of it needs."""
+    try:
+        shell = secure_join(root, "/bin/sh")
+    except Exception:  # noqa: BLE001 - a link loop: no usable shell
+        return "the image has no /bin/sh"
+    if not os.path.exists(shell):
+        return "the image has no /bin/sh"
+    for place in _LIBC_PLACES:
+        try:
+            libc = secure_join(root, f"/{place}/libc.so.6")
+            with open(libc, "rb") as f:
+                if _GLIBC_NEEDED in f.read():
+                    return ""
+        except OSError:
+            continue
+    return f"the image has no glibc with {_GLIBC_NEEDED.decode()} (another C library, or older)"
+
+
+def _lookup(root: Path, argv0: str, path_env: str) -> str | None:
+    """``argv0`` as the step would find it in its ``PATH`` (a path inside the root)."""
+    if "/" in argv0:
+        return argv0
+    for directory in path_env.split(":") if path_env else []:
+        guest = f"{directory.rstrip('/') or ''}/{argv0}"
+        try:
+            st = _emulate.real("stat")(secure_join(root, guest))
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
+            return guest
+    return None
+
+
+def _binds(cfg: dict[str, Any], etc: Path, fakeroot_lib: str | None) -> list[str]:
+    out = ["-b", "/proc", "-b", "/dev", "-b", "/sys"]
+    for name in ETC_FILES:
+        out += ["-b", f"{etc / name}:/etc/{name}"]
+    for source, target, _readonly in cfg["mounts"]:
+        out += ["-b", f"{source}:{target}"]
+    if fakeroot_lib:
+        out += ["-b", f"{fakeroot_lib}:{FAKEROOT_MOUNT}"]
+    return out
+
+
+def _warn(message: str) -> None:
+    """A line in the step's output (stderr), as Docker prints a step's warnings."""
+    sys.stderr.write(f"WARNING: {message}\n")
+    sys.stderr.flush()
+
+
+def run_step(
+    cfg: dict[str, Any], root: Path, scratch: Path, on_start: Callable[[int], None]
+) -> int:
+    scratch.mkdir(parents=True, exist_ok=True)
+    user = resolve_user(cfg["user"], root)
+    env = build_env(tuple(cfg["env"]), user, cfg["hostname"], False)
+    program = _lookup(root, cfg["argv"][0], env.get("PATH", ""))
+    if program is None:
+        sys.stderr.write(f'exec: "{cfg["argv"][0]}": executable file not found in $PATH\n')
+        sys.stderr.flush()
+        return 127
+    before = inodes(root)
+    fakeroot = cfg.get("fakeroot")
+    why_not = fakeroot_fits(root) if fakeroot else "fakeroot is not installed"
+    if why_not:
+        fakeroot = None
+        _warn(
+            f"isolation ptrace: owners this step's programs set (chown) are not kept, because "
+            f"{why_not}; files it creates belong to {'root' if not user.uid else cfg['user']}"
+        )
+    faked_pid = None
+    seed, saved = scratch / "fakeroot.seed", scratch / "fakeroot.saved"
+    command = [program, *cfg["argv"][1:]]
+    if fakeroot:
+        _seed(root, seed)
+        key, faked_pid = _start_faked(fakeroot[0], seed, saved)
+        env["FAKEROOTKEY"] = key
+        for kind in ("UID", "EUID", "SUID", "FUID"):
+            env[f"FAKEROOT{kind}"] = str(user.uid)
+        for kind in ("GID", "EGID", "SGID", "FGID"):
+            env[f"FAKEROOT{kind}"] = str(user.gid)
+        # Preloaded by the image's /bin/sh, not given to PRoot: the host's loader would try
+        # to preload the guest path into PRoot itself.
+        command = [
+            "/bin/sh",
+            "-c",
+            'LD_PRELOAD="$1"; export LD_PRELOAD; shift; exec "$@"',
+            "nbdocker-fakeroot",
+            f"{FAKEROOT_MOUNT}/libfakeroot-sysv.so",
+            *command,
+        ]
+    identity = ["-0"] if user.uid == 0 and user.gid == 0 else ["-i", f"{user.uid}:{user.gid}"]
+    argv = [
+        cfg["proot"],
+        *identity,
+        "-r",
+        str(root),
+        "-w",
+        cfg["cwd"],
+        *_binds(cfg, Path(cfg["work"]) / "etc", fakeroot[1] if fakeroot else None),
+        *command,
+    ]
+    with contextlib.suppress(OSError):
+        os.makedirs(secure_join(root, cfg["cwd"]), mode=0o755, exist_ok=True)
+    try:
+        proc = subprocess.Popen(
+            argv,
+            env={**env, "PROOT_TMP_DIR": str(scratch)},
+            start_new_session=True,
+            preexec_fn=_seccomp.hide_untranslated_calls,  # (this helper has no threads)
+        )
+        on_start(proc.pid)
+        code = wait_step(proc.pid, cfg["stop_timeout"])
+        proc.returncode = code
+    finally:
+        if faked_pid is not None:
+            _stop_faked(faked_pid, saved)
+    if fakeroot:
+        _apply_saved(root, saved, seed)
+    if user.uid or user.gid:
+        own_new_entries(root, before, user.uid, user.gid)
+    return code
+
+
+def main() -> None:
+    """``probe PROOT PROGRAM``: exit 0 when PRoot runs ``PROGRAM`` under the seccomp filter."""
+    if sys.argv[1] != "probe":
+        raise SystemExit(f"unknown command {sys.argv[1]!r}")
+    proot, program = sys.argv[2], sys.argv[3]
+    if not _seccomp.supported():
+        raise SystemExit(f"no seccomp table for {os.uname().machine}")
+    done = subprocess.run(
+        [proot, "-0", program],
+        preexec_fn=_seccomp.hide_untranslated_calls,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=20,
+    )
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        raise SystemExit(lines[-1] if lines else f"exit status {done.returncode}")
