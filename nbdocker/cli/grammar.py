@@ -6,12 +6,12 @@ import argparse
 from typing import NoReturn
 
 from ..engine.errors import UsageError
-from . import build_verbs, container_verbs, image_verbs, registry_verbs
+from . import build_verbs, container_verbs, image_verbs, registry_verbs, system_verbs
 
 __all__ = ["build_parser"]
 
 # Each group adds its verbs (grammar and handler side by side) to the parser; ``VERBS`` names them.
-VERB_GROUPS = (image_verbs, container_verbs, build_verbs, registry_verbs)
+VERB_GROUPS = (image_verbs, container_verbs, build_verbs, registry_verbs, system_verbs)
 
 
 class _Parser(argparse.ArgumentParser):

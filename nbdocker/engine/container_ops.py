@@ -44,6 +44,7 @@ class RunOptions:
     volumes: tuple[str, ...] = ()
     tty: bool = False
     interactive: bool = False
+    isolation: str | None = None  # auto|namespaces|chroot|ptrace; None: $NBDOCKER_ISOLATION
 
 
 def _parse_env_file(path: str) -> list[str]:
@@ -115,6 +116,13 @@ class ContainerVerbs:
 
         return LayerCache(self.store)
 
+    def _isolation(self, requested: str | None) -> str:
+        """Make ``requested`` (None: the level in use, or ``$NBDOCKER_ISOLATION``, or the
+        strongest available) this process's level; return its name."""
+        from .sandbox._levels import level_for
+
+        return level_for(requested or None, self.store.root).level
+
     @staticmethod
     def _opaque_xattr() -> str:
         return "trusted.overlay.opaque" if os.geteuid() == 0 else "user.overlay.opaque"
@@ -143,6 +151,7 @@ class ContainerVerbs:
                 "give one after the image name"
             )
         env_extra = [e for f in options.env_files for e in _parse_env_file(f)] + list(options.env)
+        level = self._isolation(options.isolation)
         config = RunConfig(
             image=img.id,
             image_name=image,
@@ -155,6 +164,7 @@ class ContainerVerbs:
             mounts=tuple(_parse_volume(v) for v in options.volumes),
             tty=options.tty,
             stdin=options.interactive,
+            isolation=level,
         )
         return self.containers.create(config, options.name)
 
@@ -176,6 +186,7 @@ class ContainerVerbs:
 
         store = self.containers
         c = store.get(container)
+        self._isolation(c.config.isolation)
         image = self.get(c.config.image)
         layers = self.layer_cache.ensure(image.diff_ids, self._opaque_xattr())
         spec = SandboxSpec(
@@ -191,6 +202,7 @@ class ContainerVerbs:
             mounts=tuple(BindMount(Path(s), t, ro) for s, t, ro in c.config.mounts),
             tty=c.config.tty,
             stdin=c.config.stdin,
+            trash=self.store.root / ".trash",
         )
         with store.running(c):
             c = replace(
@@ -239,6 +251,7 @@ class ContainerVerbs:
         import subprocess
 
         c = self.containers.get(container)
+        self._isolation(c.config.isolation)
         image = self.get(c.config.image)
         layers = self.layer_cache.ensure(image.diff_ids, self._opaque_xattr())
         if not userns.needed():
@@ -262,6 +275,7 @@ class ContainerVerbs:
         import subprocess
 
         c = self.containers.get(container)
+        self._isolation(c.config.isolation)
         image = self.get(c.config.image)
         layers = self.layer_cache.ensure(image.diff_ids, self._opaque_xattr())
         if not userns.needed():
@@ -303,6 +317,7 @@ class ContainerVerbs:
 
         ref = parse_reference(reference) if reference else None
         c = self.containers.get(container)
+        self._isolation(c.config.isolation)
         parent = self.get(c.config.image)
         cfg = dict(parent.config.get("config") or {})
         cfg["Env"] = list(c.config.env) or None

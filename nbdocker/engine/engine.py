@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from .archive import LoadedImage
     from .builder.cache import BuildCache
     from .registry import PushResult, RegistrySettings
+    from .system import SystemInfo
 
 __all__ = ["BuildOptions", "Engine", "HistoryEntry", "ImageRow", "Removal", "RunOptions"]
 
@@ -575,6 +576,13 @@ class Engine(ContainerVerbs):
         from .registry import RegistrySettings, login
 
         return login(server, username, password, settings or RegistrySettings.from_env())
+
+    def info(self) -> SystemInfo:
+        """``docker info``: the store, the isolation level in use and why not a stronger one,
+        overlay or copy, rootless or not, compression and versions (probes the sandbox)."""
+        from .system import system_info
+
+        return system_info(self)
 
     def logout(self, server: str | None) -> tuple[str, bool]:
         """``docker logout``: forget a registry's credentials; (registry, whether any were)."""

@@ -28,6 +28,13 @@ __all__ = ["LayerCache", "UnpackBatch", "chain_ids"]
 _TEMP = ".tmp-"
 
 
+def _cache_dir() -> str:
+    """``layers``, or ``layers.emulated`` at the chroot and ptrace isolation levels, whose
+    layers keep owners, whiteouts and devices in extended attributes (sandbox ``_emulate``):
+    the two forms never mix, and a level change unpacks the layers again."""
+    return "layers.emulated" if userns.emulated() else "layers"
+
+
 def chain_ids(diff_ids: Sequence[str]) -> list[str]:
     """OCI chain IDs: ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + Ln)."""
     out: list[str] = []
@@ -43,7 +50,7 @@ def chain_ids(diff_ids: Sequence[str]) -> list[str]:
 class LayerCache:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.root = store.root / "layers"
+        self.root = store.root / _cache_dir()
         self._swept = False  # temp dirs of dead processes removed (once per instance)
 
     def path(self, chain_id: str) -> Path:

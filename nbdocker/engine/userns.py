@@ -48,16 +48,51 @@ sys.exit(mod.main(sys.argv[5:]))
 """
 
 
+# At the chroot and ptrace isolation levels the child installs the sandbox's metadata
+# emulation (extended attributes for what the kernel refuses) instead of entering a namespace.
+_BOOT_EMULATED = """
+import os, sys, types, importlib
+engine_dir, module, owners = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+for name, path in (("_nbdocker_engine", engine_dir), ("_nbdocker_engine.sandbox",
+                   os.path.join(engine_dir, "sandbox"))):
+    pkg = types.ModuleType(name)
+    pkg.__path__ = [path]
+    sys.modules[name] = pkg
+importlib.import_module("_nbdocker_engine.sandbox._emulate").install(owners)
+mod = importlib.import_module("_nbdocker_engine." + module)
+sys.exit(mod.main(sys.argv[4:]))
+"""
+
+
+def emulated() -> bool:
+    """Whether the isolation level in use emulates owners, whiteouts and devices in extended
+    attributes (chroot, ptrace); False when no level is available at all (then nothing runs)."""
+    from .sandbox._errors import UnsupportedError
+    from .sandbox._levels import current
+
+    try:
+        return current().emulated
+    except UnsupportedError:
+        return False
+
+
 def needed() -> bool:
-    """True when this process is not root, so file work on containers needs a namespace."""
-    return os.geteuid() != 0
+    """True when file work on containers must run in a helper: not root (a user namespace),
+    or an isolation level whose layers emulate what the kernel refuses (chroot, ptrace)."""
+    return os.geteuid() != 0 or emulated()
 
 
 def spawn(module: str, *args: str, **popen: Any) -> subprocess.Popen[bytes]:
-    """Start ``<module>.main(args)`` in a user namespace mapped like the sandbox's containers.
+    """Start ``<module>.main(args)`` in a user namespace mapped like the sandbox's containers
+    (or, at the chroot and ptrace levels, with their metadata emulation).
 
     Raises StorageError when the maps cannot be written (no user namespaces here)."""
     import subprocess  # here, not above: every build imports this module for remove_tree
+
+    if emulated():
+        owners = "1" if os.geteuid() != 0 else "0"
+        argv = [sys.executable, "-I", "-c", _BOOT_EMULATED, _ENGINE_DIR, module, owners, *args]
+        return subprocess.Popen(argv, **popen)
 
     from .sandbox._run import map_ids
     from .sandbox._support import subids

@@ -90,6 +90,10 @@ def run_build(
     options: BuildOptions,
     on_event: EventSink,
 ) -> Image:
+    if options.isolation is not None:
+        from ..sandbox._levels import level_for
+
+        level_for(options.isolation, engine.store.root)  # a level asked for but missing fails now
     with _context(engine, context, options) as (ctx, label, text):
         if options.dockerfile is not None and options.dockerfile_name == "Dockerfile":
             from dataclasses import replace

@@ -53,6 +53,7 @@ from ..events import (
     BuildStarted,
     Event,
     EventSink,
+    IsolationInUse,
     StepCached,
     StepDone,
     StepLog,
@@ -136,6 +137,7 @@ class Builder:
         self.running: set[int] = set()  # container PIDs, killed on interrupt
         self.used_args: set[str] = set()
         self.current = 0  # the step running (for BuildFailed)
+        self._isolation_told = False
 
     def emit(self, event: Event) -> None:
         with self._lock:
@@ -508,7 +510,9 @@ class Builder:
             hostname=container,
             network="none" if network == "none" else "host",
             mounts=mounts,
+            trash=self.engine.store.root / ".trash",
         )
+        self._announce_isolation()
         last: list[str] = []
         read_fd, write_fd = os.pipe()
 
@@ -548,6 +552,17 @@ class Builder:
                 tuple(last),
             )
         return self._layer_from(state, upper, f"{self.path}:{line}")
+
+    def _announce_isolation(self) -> None:
+        """Say once per build when steps run at a level weaker than namespaces."""
+        from ..sandbox._levels import current
+
+        isolation = current(self.engine.store.root)
+        with self._lock:
+            if self._isolation_told or not isolation.weaker:
+                return
+            self._isolation_told = True
+        self.emit(IsolationInUse(isolation.level, isolation.explanation()))
 
     def _mounts(self, run: _StageRun, ins: Run, line: int) -> tuple[BindMount, ...]:
         from ..sandbox import BindMount

@@ -19,12 +19,12 @@ vanish).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
+from .. import userns
 from ..errors import ImageNotFound, RegistryError
 from ..events import EventSink, Progress, TaskDone, TaskStarted
 from ..image import Catalog, Image, host_platform
@@ -125,7 +125,7 @@ def pull(engine: Engine, reference: str, settings: RegistrySettings) -> PullResu
             )
         # As root, layers are unpacked into the layer cache while they download (one pass, one
         # decompression); rootless, in the user namespace at first run.
-        unpack = os.geteuid() == 0
+        unpack = not userns.needed()
         with store.staging() as txn, engine.layer_cache.batch() as unpacked:
             jobs: list[Callable[[EventSink], LayerRecord]] = []
             seen: set[str] = set()
