@@ -11,6 +11,7 @@ from ..engine.events import (
     BuildFinished,
     BuildStarted,
     Event,
+    IsolationInUse,
     StepCached,
     StepDone,
     StepLog,
@@ -57,6 +58,8 @@ class ClassicOutput:
                 self._print(f" ---> Running in {event.container_id}")
         elif isinstance(event, StepLog):
             self._print(event.line)
+        elif isinstance(event, IsolationInUse):
+            self._print(f" ---> Isolation: {event.explanation}")
         elif isinstance(event, StepDone):
             self._print(f" ---> {_short(event.image_id)}")
             if event.step in self.container:
@@ -90,6 +93,7 @@ class JsonOutput:
                 StepMiss,
                 StepLog,
                 StepDone,
+                IsolationInUse,
                 BuildFinished,
                 BuildFailed,
             ),

@@ -134,6 +134,7 @@ class ContainerVerbs:
         from .containers import RunConfig
 
         options = options or RunOptions()
+        level = self._isolation(options.isolation)
         img = self.get(image)
         cfg = img.config.get("config") or {}
         if options.network not in ("host", "none"):
@@ -151,7 +152,6 @@ class ContainerVerbs:
                 "give one after the image name"
             )
         env_extra = [e for f in options.env_files for e in _parse_env_file(f)] + list(options.env)
-        level = self._isolation(options.isolation)
         config = RunConfig(
             image=img.id,
             image_name=image,

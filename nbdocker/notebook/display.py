@@ -139,6 +139,8 @@ def build_text(state: BuildState) -> str:
         for row in state.steps
     ]
     out = table(["STEP", "STATE", "INSTRUCTION", "TIME", "LAYER"], rows)
+    if state.isolation:
+        out = f"Isolation: {state.isolation_note}\n" + out
     log = full_log_text(state)
     return out + (log + "\n" if log else "") + _summary(state)
 
@@ -147,10 +149,18 @@ def build_html_summary(state: BuildState) -> str:
     color = {"finished": "#2e7d32", FAILED: "#c62828", "interrupted": "#c62828"}.get(
         state.status, "#b58900"
     )
-    return (
+    summary = (
         f'<span style="font-family:monospace;font-weight:bold;color:{color}">'
         f"{_E(_summary(state))}</span>"
     )
+    if state.isolation:
+        note = _E(state.isolation_note)
+        summary += (
+            f' <span style="font-family:monospace;color:#b58900" title="{note}">'
+            f"[isolation: {_E(state.isolation)}]</span>"
+            f'<div style="font-size:smaller;color:#666">{note}</div>'
+        )
+    return summary
 
 
 def build_html(state: BuildState, tail: int = 8) -> str:

@@ -40,6 +40,7 @@ from ..cli.build_verbs import add_build_arguments, build_options
 from ..cli.container_verbs import run_options
 from ..cli.grammar import build_parser
 from ..cli.streams import Streams
+from ..cli.system_verbs import add_isolation_argument
 from ..engine import Engine
 from ..engine.container_ops import RunOptions
 from ..engine.containers import ContainerNotFound
@@ -124,6 +125,7 @@ def container_parser() -> argparse.ArgumentParser:
     p.add_argument("-w", "--workdir", help="Working directory inside the container")
     p.add_argument("-u", "--user", help="Username or UID")
     p.add_argument("--network", default="host", choices=("host", "none"), help="host or none")
+    add_isolation_argument(p)
     return p
 
 
@@ -526,6 +528,7 @@ class NbdockerMagics(Magics):
                     workdir=args.workdir,
                     user=args.user,
                     network=args.network,
+                    isolation=args.isolation,
                 )
                 container = engine.create(args.image, argv, options)
             else:

@@ -17,6 +17,7 @@ from ..engine.events import (
     BuildFinished,
     BuildStarted,
     Event,
+    IsolationInUse,
     Progress,
     StepCached,
     StepDone,
@@ -69,6 +70,8 @@ class BuildState:
     image_id: str = ""
     tags: tuple[str, ...] = ()
     message: str = ""  # the failure's one line
+    isolation: str = ""  # "" (namespaces), or the weaker level the steps ran at
+    isolation_note: str = ""  # one line: what that level means and why no stronger one
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
     log_lines: int = 0
@@ -116,6 +119,9 @@ class BuildState:
                 row.state = DONE
                 row.layer_size = None if event.empty_layer else event.layer_size
             row.duration, row.image_id = event.duration, event.image_id
+            return True
+        if isinstance(event, IsolationInUse):
+            self.isolation, self.isolation_note = event.level, event.explanation
             return True
         if isinstance(event, BuildFinished):
             self.status, self.image_id, self.tags = "finished", event.image_id, event.tags

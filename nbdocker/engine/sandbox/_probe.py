@@ -18,6 +18,7 @@ Stdlib only: loaded as a bare package, like the sandbox helper.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -148,5 +149,10 @@ def main() -> None:
         if os.geteuid() == 0:
             out["chroot"] = _in_child(_chroot, scratch)
     finally:
+        # (overlayfs leaves its work dir with mode 000: make everything removable first)
+        for dirpath, dirnames, _files in os.walk(scratch):
+            for name in dirnames:
+                with contextlib.suppress(OSError):
+                    os.chmod(os.path.join(dirpath, name), 0o700)
         shutil.rmtree(scratch, ignore_errors=True)
     sys.stdout.write(json.dumps(out) + "\n")
