@@ -1,0 +1,198 @@
+"""Isolation levels on this machine: every level builds the same layers.
+
+The machine running the tests allows every level to root (namespaces, chroot, ptrace) and
+namespaces and ptrace to an ordinary user, so a level can be asked for explicitly and its result
+compared with the namespaces build of the same Dockerfile, layer by layer: paths, types, modes,
+owners, device numbers and link targets. (``tests/levels/`` runs them where they are chosen by
+themselves: inside containers with Docker's default security.)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nbdocker.engine.sandbox._emulate import decode_owner, encode_owner
+from tests.support.real import require
+from tests.support.users import User, as_user, drop_user, importable_copy, make_user
+
+DOCKERFILE = """\
+FROM debian:bookworm
+RUN useradd -m app && mkdir -m 0750 /data && chown app:app /data && rm -r /var/cache/apt \\
+    && mknod /dev-copy c 1 3 && chmod 4755 /usr/bin/env && chgrp shadow /etc/hostname \\
+    && ln -s /data /data-link && chown -h app /data-link
+USER app
+RUN touch /home/app/made && mkdir /home/app/sub && chmod 0700 /home/app/sub
+USER root
+RUN rm /home/app/.bashrc && chown -R 7:7 /home/app/sub && rm -r /etc/apt/sources.list.d \\
+    && mkdir /etc/apt/sources.list.d
+"""
+
+
+def test_owner_record_is_the_rootlesscontainers_protobuf() -> None:
+    assert encode_owner(0, 0) == b""
+    assert encode_owner(1000, 42) == b"\x08\xe8\x07\x10\x2a"  # uid=1000, gid=42
+    assert decode_owner(b"\x08\xe8\x07\x10\x2a") == (1000, 42)
+    assert decode_owner(b"\x10\x05") == (0, 5)  # a zero field is left out
+    assert decode_owner(encode_owner(65534, 4294967295)) == (65534, 4294967295)
+
+
+def layer_trees(saved: Path) -> list[set[tuple[object, ...]]]:
+    """Each layer of a ``docker save`` archive: (path, type, mode, uid, gid, device, link)."""
+    out = []
+    with tarfile.open(saved) as archive:
+        manifest = json.load(archive.extractfile("manifest.json"))  # type: ignore[arg-type]
+        for name in manifest[0]["Layers"]:
+            data = archive.extractfile(name).read()  # type: ignore[union-attr]
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as layer:
+                out.append(
+                    {
+                        (
+                            m.name,
+                            m.type,
+                            m.mode,
+                            m.uid,
+                            m.gid,
+                            (m.devmajor, m.devminor) if m.isdev() else None,
+                            m.linkname if (m.issym() or m.islnk()) else "",
+                        )
+                        for m in layer.getmembers()
+                    }
+                )
+    return out
+
+
+def _nbdocker(home: Path, *args: object, user: User | None = None, path: str = "") -> str:
+    argv = [sys.executable, "-m", "nbdocker", *map(str, args)]
+    env = {**os.environ, "NBDOCKER_HOME": str(home)}
+    if user is not None:
+        argv = [*as_user(user.name), "env", f"NBDOCKER_HOME={home}", f"PYTHONPATH={path}"]
+        argv += [user.python, "-m", "nbdocker", *map(str, args)]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800)
+    assert done.returncode == 0, f"{args[:3]}: {done.stderr[-3000:]}{done.stdout[-2000:]}"
+    return done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def debian(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from nbdocker.notebook.rootfs import debian_rootfs
+
+    if shutil.which("mmdebstrap") is None:
+        require("mmdebstrap", "apt-get install mmdebstrap")
+    if os.geteuid() != 0:
+        require("root", "the levels are compared as root and as a throwaway user")
+    source = debian_rootfs()
+    copy = tmp_path_factory.mktemp("debian") / "debian.tar"
+    shutil.copyfile(source, copy)
+    copy.chmod(0o644)
+    copy.parent.chmod(0o755)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def context(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    ctx = tmp_path_factory.mktemp("ctx")
+    (ctx / "Dockerfile").write_text(DOCKERFILE)
+    ctx.chmod(0o755)
+    (ctx / "Dockerfile").chmod(0o644)
+    return ctx
+
+
+@pytest.fixture(scope="module")
+def reference(debian: Path, context: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("ref-home")
+    _nbdocker(home, "import", debian, "debian:bookworm")
+    _nbdocker(home, "build", "--isolation", "namespaces", "-t", "ref:1", context)
+    out = home / "ref.tar"
+    _nbdocker(home, "save", "-o", out, "ref:1")
+    return out
+
+
+@pytest.fixture(scope="module")
+def plain_user() -> Iterator[tuple[User, str]]:
+    user = make_user(with_subids=False)
+    copy = Path(tempfile.mkdtemp(prefix="nbd-importable-", dir="/tmp"))
+    try:
+        os.chmod(copy, 0o755)
+        yield user, importable_copy(copy)
+    finally:
+        drop_user(user)
+        shutil.rmtree(copy, ignore_errors=True)
+
+
+@pytest.mark.parametrize("level", ["chroot", "ptrace"])
+def test_root_levels_build_the_namespaces_layers(
+    level: str, debian: Path, context: Path, reference: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    _nbdocker(home, "import", debian, "debian:bookworm")
+    shown = _nbdocker(home, "build", "--isolation", level, "-t", "lvl:1", context)
+    assert f" ---> Isolation: isolation {level}" in shown
+    _nbdocker(home, "save", "-o", tmp_path / "out.tar", "lvl:1")
+    _same_layers(layer_trees(tmp_path / "out.tar"), layer_trees(reference))
+    again = _nbdocker(home, "build", "--isolation", level, "-t", "lvl:1", context)
+    assert again.count("Using cache") == 5
+
+
+def test_ptrace_as_an_ordinary_user_builds_the_namespaces_layers(
+    plain_user: tuple[User, str], debian: Path, context: Path, reference: Path
+) -> None:
+    user, path = plain_user
+    home = user.home / "store"
+    _nbdocker(home, "import", debian, "debian:bookworm", user=user, path=path)
+    _nbdocker(home, "build", "--isolation", "ptrace", "-t", "lvl:1", context, user=user, path=path)
+    saved = user.home / "out.tar"
+    _nbdocker(home, "save", "-o", saved, "lvl:1", user=user, path=path)
+    _same_layers(layer_trees(saved), layer_trees(reference))
+    # A container made at that level runs, changes and commits at it too.
+    _nbdocker(
+        home,
+        "run",
+        "--name",
+        "c1",
+        "lvl:1",
+        "sh",
+        "-c",
+        "chown 7 /data && rm /data-link",
+        user=user,
+        path=path,
+    )
+    diff = _nbdocker(home, "diff", "c1", user=user, path=path)
+    assert diff.splitlines() == ["C /data", "D /data-link"]
+    _nbdocker(home, "commit", "c1", "lvl:2", user=user, path=path)
+    out = _nbdocker(
+        home, "run", "--rm", "lvl:2", "stat", "-c", "%u:%g %a", "/data", user=user, path=path
+    )
+    assert out.splitlines()[-1] == "7:1000 750"
+
+
+def test_asking_for_a_level_this_user_cannot_have(plain_user: tuple[User, str]) -> None:
+    user, path = plain_user
+    argv = [*as_user(user.name), "env", f"NBDOCKER_HOME={user.home}/s", f"PYTHONPATH={path}"]
+    argv += [user.python, "-m", "nbdocker", "run", "--rm", "--isolation", "chroot", "x", "true"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "Error: isolation chroot is not available here: needs root; "
+        "use --isolation auto to take the strongest one that is"
+    )
+
+
+def _same_layers(got: list[set[tuple[object, ...]]], want: list[set[tuple[object, ...]]]) -> None:
+    assert len(got) == len(want)
+    for index, (mine, theirs) in enumerate(zip(got, want, strict=True)):
+        only_mine = sorted(mine - theirs, key=str)[:12]
+        only_theirs = sorted(theirs - mine, key=str)[:12]
+        assert mine == theirs, (
+            f"layer {index}: only here {only_mine}; only in namespaces {only_theirs}"
+        )
