@@ -65,16 +65,11 @@ def _version(argv: list[str], pattern: str) -> str:
 
 
 def _versions() -> tuple[tuple[str, str], ...]:
-    from importlib.metadata import PackageNotFoundError, version
-
+    from .. import __version__
     from .sandbox._levels import fakeroot_paths, proot_path
 
-    try:
-        mine = version("nbdocker")
-    except PackageNotFoundError:
-        mine = "unknown"
     out = [
-        ("nbdocker", mine),
+        ("nbdocker", __version__),
         ("python", platform.python_version()),
         ("kernel", platform.release()),
     ]

@@ -91,8 +91,8 @@ class Isolation:
             "network; slower)",
         }[self.level]
         if self.requested != "auto":
-            return f"isolation {what}, as asked"
-        return f"isolation {what}" + (f" — {why}" if why else "")
+            return f"{what}, as asked"
+        return what + (f" — {why}" if why else "")
 
 
 def _caps() -> int:

@@ -137,7 +137,7 @@ def test_root_levels_build_the_namespaces_layers(
     home = tmp_path / "home"
     _nbdocker(home, "import", debian, "debian:bookworm")
     shown = _nbdocker(home, "build", "--isolation", level, "-t", "lvl:1", context)
-    assert f" ---> Isolation: isolation {level}" in shown
+    assert f" ---> Isolation: {level} (" in shown
     _nbdocker(home, "save", "-o", tmp_path / "out.tar", "lvl:1")
     _same_layers(layer_trees(tmp_path / "out.tar"), layer_trees(reference))
     again = _nbdocker(home, "build", "--isolation", level, "-t", "lvl:1", context)
