@@ -208,7 +208,7 @@ def test_tutorial_inside_a_default_container(
     build1 = (out / "build1.txt").read_text()
     assert "Successfully tagged ouruser/sinatra:v2" in build1
     build2 = (out / "build2.txt").read_text()
-    assert build2.count("Using cache") == 6, build2
+    assert build2.count("Using cache") == 8, build2
 
     # Pulled and run by Docker, outside.
     ref = f"{open_registry.host}/levels/{name}:v2"

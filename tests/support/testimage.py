@@ -7,7 +7,7 @@ here, in two parts:
 1. a base, cached outside the repository (``$NBDOCKER_TEST_IMAGE_CACHE``, else
    ``~/.cache/nbdocker-test-image``) and keyed by the Debian packages, the project's
    dependencies and the ISO week: ``pip wheel`` puts the wheels of nbdocker's dependencies
-   (with the notebook extra) in a directory on the host, then ``mmdebstrap`` makes a Debian 12
+   (and nbclient) in a directory on the host, then ``mmdebstrap`` makes a Debian 12
    root file system with Python, PRoot, fakeroot and uidmap, installs those wheels into
    ``/opt/nbdocker`` from that directory (``--no-index``: no network inside) and adds the user
    ``jovyan`` (uid 1000, with a sub-id range);
@@ -79,7 +79,7 @@ def _key() -> str:
 
 
 def dependency_wheels(dest: Path) -> Path:
-    """The wheels of nbdocker's dependencies (and the notebook extra), from PyPI, into ``dest``."""
+    """The wheels of nbdocker's dependencies (and nbclient), from PyPI, into ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         _run(
@@ -91,7 +91,8 @@ def dependency_wheels(dest: Path) -> Path:
                 "-q",
                 "--wheel-dir",
                 str(dest),
-                f"{REPO}[notebook]",
+                str(REPO),
+                "nbclient",  # what executes the tutorial notebook in the container
             ],
             cwd=tmp,
             timeout=1800,
@@ -114,9 +115,8 @@ def base_tarball() -> Path:
     hooks = [
         f'--customize-hook=mkdir -p "$1/tmp/wheels" && cp {wheels}/*.whl "$1/tmp/wheels/"',
         f'--customize-hook=chroot "$1" python3 -m venv {PREFIX}',
-        f'--customize-hook=chroot "$1" {PREFIX}/bin/pip install -q --no-index '
-        "--find-links /tmp/wheels ipykernel nbclient nbformat ipywidgets ipython isal "
-        "zstandard httpx platformdirs rich",
+        f'--customize-hook=chroot "$1" sh -c "{PREFIX}/bin/pip install -q --no-index '
+        '--find-links /tmp/wheels /tmp/wheels/*.whl"',
         '--customize-hook=rm -rf "$1/tmp/wheels"',
         f'--customize-hook=chroot "$1" useradd -m -u {UID} -s /bin/bash {USER}',
         f'--customize-hook=chroot "$1" usermod --add-subuids 100000-165535 '

@@ -193,15 +193,24 @@ def kill_descendants() -> None:
                 os.waitpid(pid, 0)
 
 
-def wait_step(pid: int, timeout: float) -> int:
-    """Wait for the step's first process, forwarding signals; its Docker-style exit code."""
+def wait_step(pid: int, timeout: float, serve: Any = None) -> int:
+    """Wait for the step's first process, forwarding signals; its Docker-style exit code.
+
+    ``serve`` (with ``fileno()`` and ``handle()``) is served whenever it is readable meanwhile.
+    """
+    import select
+
     _Forwarder(pid, timeout)
     while True:
         try:
-            _, status = os.waitpid(pid, 0)
-            break
+            done, status = os.waitpid(pid, os.WNOHANG if serve is not None else 0)
         except InterruptedError:
             continue
+        if done == pid:
+            break
+        readable, _, _ = select.select([serve], [], [], 0.2)
+        if readable:
+            serve.handle()
     signal.setitimer(signal.ITIMER_REAL, 0)
     if os.WIFEXITED(status):
         return os.waitstatus_to_exitcode(status)

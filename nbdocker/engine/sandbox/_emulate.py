@@ -324,6 +324,35 @@ class Emulation:
                 raise
             _real["removexattr"](path, XATTR_PREFIX + attribute, follow_symlinks=follow_symlinks)
 
+    def rename(
+        self, src: Any, dst: Any, *, src_dir_fd: int | None = None, dst_dir_fd: int | None = None
+    ) -> None:
+        """Rename, carrying the owner record of a symlink, FIFO or socket (kept on its parent
+        directory) to the new parent."""
+        self._move("rename", src, dst, src_dir_fd, dst_dir_fd)
+
+    def replace(
+        self, src: Any, dst: Any, *, src_dir_fd: int | None = None, dst_dir_fd: int | None = None
+    ) -> None:
+        self._move("replace", src, dst, src_dir_fd, dst_dir_fd)
+
+    def _move(self, how: str, src: Any, dst: Any, src_fd: int | None, dst_fd: int | None) -> None:
+        record = None
+        if src_fd is None and dst_fd is None:
+            try:
+                st = _real["stat"](src, follow_symlinks=False)
+            except OSError:
+                st = None
+            if st is not None and not _xattr_capable(st.st_mode):
+                parent, name = os.path.split(os.fspath(src))
+                record = self._get(parent or ".", _own_key(name), True)
+                if record is not None:
+                    self._set(parent or ".", _own_key(name), None, True)
+        _real[how](src, dst, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+        if record is not None:
+            parent, name = os.path.split(os.fspath(dst))
+            self._set(parent or ".", _own_key(name), record, True)
+
 
 def _parse_mode(record: bytes) -> tuple[int, int, int]:
     true_mode, rdev, on_disk = record.decode().split()
@@ -341,6 +370,8 @@ _PATCHED = (
     "getxattr",
     "listxattr",
     "removexattr",
+    "rename",
+    "replace",
 )
 
 

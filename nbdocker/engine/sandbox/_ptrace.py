@@ -10,7 +10,9 @@ into the root copy, so the step sees the image as ``/`` and itself as root; ``/p
 image has (so ``ls -l``, ``sed -i`` and ``useradd`` see ``_apt`` and ``shadow``), it records
 what the step's programs chown, chmod and mknod, and that record is applied to the copy before
 its diff is taken. Programs linked statically (busybox) or with another C library bypass
-fakeroot: their chowns are lost, and the files they made belong to the step's user.
+fakeroot; their ``chown`` calls still reach :mod:`._chowns` (seccomp user notifications), which
+keeps those owners too. What they cannot have is fakeroot's view (they see every file as
+root's) and device nodes (``mknod``); a step in an image fakeroot cannot run in says so.
 
 A seccomp filter (:mod:`._seccomp`) first hides the system calls PRoot 5.1 cannot translate.
 What this level does not isolate: the step sees the host's processes (and can signal those of
@@ -22,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -30,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import _emulate, _seccomp
+from . import _chowns, _emulate, _seccomp
 from ._copyroot import FAKEROOT_DIR, inodes, own_new_entries, wait_step
 from ._exec import build_env
 from ._rootfs import ETC_FILES, secure_join
@@ -165,6 +168,11 @@ def fakeroot_fits(root: Path) -> str:
     return f"the image has no glibc with {_GLIBC_NEEDED.decode()} (another C library, or older)"
 
 
+def _record_owner(path: Path, uid: int, gid: int, follow: bool) -> None:
+    """Keep the owner a step's chown asked for (emulated: see :mod:`._emulate`)."""
+    os.chown(path, uid, gid, follow_symlinks=follow)
+
+
 def _lookup(root: Path, argv0: str, path_env: str) -> str | None:
     """``argv0`` as the step would find it in its ``PATH`` (a path inside the root)."""
     if "/" in argv0:
@@ -213,9 +221,10 @@ def run_step(
     why_not = fakeroot_fits(root) if fakeroot else "fakeroot is not installed"
     if why_not:
         fakeroot = None
+        kept = "their chowns are kept" if _chowns.supported() else "nor the owners they set"
         _warn(
-            f"isolation ptrace: owners this step's programs set (chown) are not kept, because "
-            f"{why_not}; files it creates belong to {'root' if not user.uid else cfg['user']}"
+            f"isolation ptrace: fakeroot cannot run here ({why_not}): this step's programs see "
+            f"every file as root's, and device nodes they make are not kept ({kept})"
         )
     faked_pid = None
     seed, saved = scratch / "fakeroot.seed", scratch / "fakeroot.saved"
@@ -251,17 +260,34 @@ def run_step(
     ]
     with contextlib.suppress(OSError):
         os.makedirs(secure_join(root, cfg["cwd"]), mode=0o755, exist_ok=True)
+    ours, theirs = socket.socketpair()
+
+    def prepare() -> None:  # in the child, before PRoot: this helper has no threads
+        _seccomp.hide_untranslated_calls()
+        if _chowns.supported():
+            _chowns.install_listener(theirs)
+
+    tracker = None
     try:
         proc = subprocess.Popen(
             argv,
             env={**env, "PROOT_TMP_DIR": str(scratch)},
             start_new_session=True,
-            preexec_fn=_seccomp.hide_untranslated_calls,  # (this helper has no threads)
+            preexec_fn=prepare,
         )
+        theirs.close()
+        if _chowns.supported():
+            _msg, fds, _flags, _addr = socket.recv_fds(ours, 1, 1)
+            bound = ["/proc", "/dev", "/sys", *(f"/etc/{n}" for n in ETC_FILES), FAKEROOT_MOUNT]
+            bound += [target for _source, target, _ro in cfg["mounts"]]
+            tracker = _chowns.ChownTracker(fds[0], root, bound, _record_owner)
         on_start(proc.pid)
-        code = wait_step(proc.pid, cfg["stop_timeout"])
+        code = wait_step(proc.pid, cfg["stop_timeout"], tracker)
         proc.returncode = code
     finally:
+        ours.close()
+        if tracker is not None:
+            tracker.close()
         if faked_pid is not None:
             _stop_faked(faked_pid, saved)
     if fakeroot:
