@@ -196,3 +196,50 @@ def _same_layers(got: list[set[tuple[object, ...]]], want: list[set[tuple[object
         assert mine == theirs, (
             f"layer {index}: only here {only_mine}; only in namespaces {only_theirs}"
         )
+
+
+def test_ptrace_keeps_owners_static_programs_set(
+    plain_user: tuple[User, str], busybox_tarball: Path
+) -> None:
+    """busybox is linked statically (fakeroot cannot see it): its chown calls are still kept."""
+    user, path = plain_user
+    home = user.home / "bb-store"
+    tarball = user.home / "busybox.tar.gz"
+    shutil.copyfile(busybox_tarball, tarball)
+    os.chown(tarball, user.uid, user.gid)
+    _nbdocker(home, "import", tarball, "bb:1", user=user, path=path)
+    shown = _nbdocker(
+        home,
+        "run",
+        "--name",
+        "c1",
+        "--isolation",
+        "ptrace",
+        "bb:1",
+        "sh",
+        "-c",
+        "mkdir /x && chown 5:7 /x && cd /x && touch f && chown 11:12 f "
+        "&& ln -s f /x/link && chown -h 3:4 /x/link",
+        user=user,
+        path=path,
+    )
+    assert "fakeroot cannot run here (the image has no glibc" in shown
+    exported = subprocess.run(
+        [
+            *as_user(user.name),
+            "env",
+            f"NBDOCKER_HOME={home}",
+            f"PYTHONPATH={path}",
+            user.python,
+            "-m",
+            "nbdocker",
+            "export",
+            "c1",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=300,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(exported)) as tar:
+        owners = {m.name: (m.uid, m.gid) for m in tar.getmembers() if m.name.startswith("x")}
+    assert owners == {"x": (5, 7), "x/f": (11, 12), "x/link": (3, 4)}
