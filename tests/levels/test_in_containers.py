@@ -16,11 +16,8 @@ namespaces level.
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import shutil
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +28,7 @@ from tests.support.dockerd import DockerEngine
 from tests.support.real import require
 from tests.support.registry import Registry
 from tests.support.testimage import TestImage, build
+from tests.support.trees import view_differences, views_after_each_layer
 
 pytestmark = [pytest.mark.docker]
 
@@ -118,23 +116,6 @@ nbdocker save -o "$out/image.tar" ouruser/sinatra:v2
 nbdocker tag ouruser/sinatra:v2 {registry}/levels/{name}:v2
 nbdocker push {registry}/levels/{name}:v2 > "$out/push.txt"
 """
-
-
-def layer_trees(saved: Path) -> list[set[tuple[object, ...]]]:
-    """Each layer of a ``docker save`` archive as a set of (path, type, mode, uid, gid, link)."""
-    out = []
-    with tarfile.open(saved) as archive:
-        manifest = json.load(archive.extractfile("manifest.json"))  # type: ignore[arg-type]
-        for name in manifest[0]["Layers"]:
-            data = archive.extractfile(name).read()  # type: ignore[union-attr]
-            with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as layer:
-                out.append(
-                    {
-                        (m.name, m.type, m.mode, m.uid, m.gid, m.linkname if m.issym() else "")
-                        for m in layer.getmembers()
-                    }
-                )
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -236,16 +217,10 @@ def test_tutorial_inside_a_default_container(
     ]
 
     # The same files, modes and owners as the namespaces build on the host, layer by layer.
-    mine, reference = layer_trees(out / "image.tar"), layer_trees(host_build)
+    mine, reference = views_after_each_layer(out / "image.tar"), views_after_each_layer(host_build)
     assert len(mine) == len(reference)
     for index, (got, want) in enumerate(zip(mine, reference, strict=True)):
-        assert got == want, _difference(index, got, want)
-
-
-def _difference(index: int, got: set[tuple[object, ...]], want: set[tuple[object, ...]]) -> str:
-    extra = sorted(got - want, key=str)[:15]
-    missing = sorted(want - got, key=str)[:15]
-    return f"layer {index}: only here {extra}; only on the host {missing}"
+        assert got == want, f"after layer {index}: {view_differences(got, want)}"
 
 
 def _tail(path: Path) -> str:
@@ -363,7 +338,8 @@ nbdocker info > /shared/out-notebook/info.txt
     assert "Isolation: ptrace\n" in (out / "info.txt").read_text()
     for ref in NOTEBOOK_IMAGES:
         name = ref.replace("/", "_").replace(":", "_") + ".tar"
-        mine, reference = layer_trees(out / name), layer_trees(notebook_on_host / name)
+        mine = views_after_each_layer(out / name)
+        reference = views_after_each_layer(notebook_on_host / name)
         assert len(mine) == len(reference), ref
         for index, (got, want) in enumerate(zip(mine, reference, strict=True)):
-            assert got == want, f"{ref}: " + _difference(index, got, want)
+            assert got == want, f"{ref} after layer {index}: {view_differences(got, want)}"

@@ -30,7 +30,7 @@ from typing import IO, Any
 from . import _emulate
 from ._copy import compute_upper, populate
 from ._rootfs import DEV_NODES, ETC_FILES, build_init_layer
-from ._view import LowerView
+from ._view import LowerView, copy_node
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -113,6 +113,21 @@ def _chroot_extras(init: Path, etc: Path) -> None:
         ("ptmx", "pts/ptmx"),
     ):
         os.symlink(link, dev / name)
+
+
+def _restore_etc_files(root: Path, init: Path) -> None:
+    """Put the generated /etc files back as the init layer has them: in Docker they are bind
+    mounts, and what a step does to them never reaches its layer."""
+    for name in ETC_FILES:
+        ours = init / "etc" / name
+        target = root / "etc" / name
+        if not ours.is_file() or ours.is_symlink() or not (root / "etc").is_dir():
+            continue
+        if (root / "etc").is_symlink() or (target.is_symlink() or target.is_dir()):
+            continue
+        if os.path.lexists(target):
+            os.unlink(target)
+        copy_node(ours, target, os.lstat(ours))
 
 
 def inodes(root: Path) -> set[tuple[int, int]]:
@@ -233,6 +248,8 @@ def _helper(cfg: dict[str, Any], status: IO[str]) -> int:
         cfg, root, work / "step", lambda pid: tell({"started": {"rootfs": "copy", "pid": pid}})
     )
     kill_descendants()
+    if cfg["level"] == "chroot":
+        _restore_etc_files(root, init)
     lowers = (*[Path(p) for p in cfg["layers"]], init)
     compute_upper(root, lowers, Path(cfg["upper"]), work)
     return code

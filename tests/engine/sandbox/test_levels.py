@@ -1,16 +1,15 @@
-"""Isolation levels on this machine: every level builds the same layers.
+"""Isolation levels on this machine: every level builds the same image.
 
 The machine running the tests allows every level to root (namespaces, chroot, ptrace) and
 namespaces and ptrace to an ordinary user, so a level can be asked for explicitly and its result
-compared with the namespaces build of the same Dockerfile, layer by layer: paths, types, modes,
-owners, device numbers and link targets. (``tests/levels/`` runs them where they are chosen by
+compared with the namespaces build of the same Dockerfile: after every layer the image holds
+the same paths, types, modes, owners and link targets. (``tests/levels/`` runs them where they are chosen by
 themselves: inside containers with Docker's default security.)
 """
 
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import subprocess
@@ -24,6 +23,7 @@ import pytest
 
 from nbdocker.engine.sandbox._emulate import decode_owner, encode_owner
 from tests.support.real import require
+from tests.support.trees import view_differences, views_after_each_layer
 from tests.support.users import User, as_user, drop_user, importable_copy, make_user
 
 DOCKERFILE = """\
@@ -45,31 +45,6 @@ def test_owner_record_is_the_rootlesscontainers_protobuf() -> None:
     assert decode_owner(b"\x08\xe8\x07\x10\x2a") == (1000, 42)
     assert decode_owner(b"\x10\x05") == (0, 5)  # a zero field is left out
     assert decode_owner(encode_owner(65534, 4294967295)) == (65534, 4294967295)
-
-
-def layer_trees(saved: Path) -> list[set[tuple[object, ...]]]:
-    """Each layer of a ``docker save`` archive: (path, type, mode, uid, gid, device, link)."""
-    out = []
-    with tarfile.open(saved) as archive:
-        manifest = json.load(archive.extractfile("manifest.json"))  # type: ignore[arg-type]
-        for name in manifest[0]["Layers"]:
-            data = archive.extractfile(name).read()  # type: ignore[union-attr]
-            with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as layer:
-                out.append(
-                    {
-                        (
-                            m.name,
-                            m.type,
-                            m.mode,
-                            m.uid,
-                            m.gid,
-                            (m.devmajor, m.devminor) if m.isdev() else None,
-                            m.linkname if (m.issym() or m.islnk()) else "",
-                        )
-                        for m in layer.getmembers()
-                    }
-                )
-    return out
 
 
 def _nbdocker(home: Path, *args: object, user: User | None = None, path: str = "") -> str:
@@ -139,7 +114,7 @@ def test_root_levels_build_the_namespaces_layers(
     shown = _nbdocker(home, "build", "--isolation", level, "-t", "lvl:1", context)
     assert f" ---> Isolation: {level} (" in shown
     _nbdocker(home, "save", "-o", tmp_path / "out.tar", "lvl:1")
-    _same_layers(layer_trees(tmp_path / "out.tar"), layer_trees(reference))
+    _same_views(tmp_path / "out.tar", reference)
     again = _nbdocker(home, "build", "--isolation", level, "-t", "lvl:1", context)
     assert again.count("Using cache") == 5
 
@@ -153,7 +128,7 @@ def test_ptrace_as_an_ordinary_user_builds_the_namespaces_layers(
     _nbdocker(home, "build", "--isolation", "ptrace", "-t", "lvl:1", context, user=user, path=path)
     saved = user.home / "out.tar"
     _nbdocker(home, "save", "-o", saved, "lvl:1", user=user, path=path)
-    _same_layers(layer_trees(saved), layer_trees(reference))
+    _same_views(saved, reference)
     # A container made at that level runs, changes and commits at it too.
     _nbdocker(
         home,
@@ -188,14 +163,12 @@ def test_asking_for_a_level_this_user_cannot_have(plain_user: tuple[User, str]) 
     )
 
 
-def _same_layers(got: list[set[tuple[object, ...]]], want: list[set[tuple[object, ...]]]) -> None:
+def _same_views(saved: Path, reference: Path) -> None:
+    """After every layer the image holds the same files, modes and owners as the reference."""
+    got, want = views_after_each_layer(saved), views_after_each_layer(reference)
     assert len(got) == len(want)
     for index, (mine, theirs) in enumerate(zip(got, want, strict=True)):
-        only_mine = sorted(mine - theirs, key=str)[:12]
-        only_theirs = sorted(theirs - mine, key=str)[:12]
-        assert mine == theirs, (
-            f"layer {index}: only here {only_mine}; only in namespaces {only_theirs}"
-        )
+        assert mine == theirs, f"after layer {index}: {view_differences(mine, theirs)}"
 
 
 def test_ptrace_keeps_owners_static_programs_set(
