@@ -3,8 +3,8 @@
 The machine running the tests allows every level to root (namespaces, chroot, ptrace) and
 namespaces and ptrace to an ordinary user, so a level can be asked for explicitly and its result
 compared with the namespaces build of the same Dockerfile: after every layer the image holds
-the same paths, types, modes, owners and link targets. (``tests/levels/`` runs them where they are chosen by
-themselves: inside containers with Docker's default security.)
+the same paths, types, modes, owners and link targets. (``tests/levels/`` runs them where they
+are chosen by themselves: inside containers with Docker's default security.)
 """
 
 from __future__ import annotations
