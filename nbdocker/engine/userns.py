@@ -94,6 +94,7 @@ def spawn(module: str, *args: str, **popen: Any) -> subprocess.Popen[bytes]:
         argv = [sys.executable, "-I", "-c", _BOOT_EMULATED, _ENGINE_DIR, module, owners, *args]
         return subprocess.Popen(argv, **popen)
 
+    from .sandbox._levels import current
     from .sandbox._run import map_ids
     from .sandbox._support import subids
 
@@ -121,7 +122,7 @@ def spawn(module: str, *args: str, **popen: Any) -> subprocess.Popen[bytes]:
                 "cannot enter a user namespace for rootless file work; enable user namespaces "
                 "(sysctl user.max_user_namespaces) or run nbdocker as root"
             )
-        why = map_ids(proc.pid, subids())
+        why = map_ids(proc.pid, None if current().root_only else subids())
         os.write(go_w, b"g" if not why else b"x")
         if why:
             proc.wait()

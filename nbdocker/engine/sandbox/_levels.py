@@ -55,6 +55,7 @@ class LevelStatus:
     level: Level
     available: bool
     detail: str = ""
+    root_only: bool = False  # namespaces that could map container root alone (asked for: used)
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Isolation:
     statuses: tuple[LevelStatus, ...]
     requested: str = "auto"
     bound_proc: bool = False
+    root_only: bool = False  # rootless namespaces without the sub-id range
 
     @property
     def weaker(self) -> bool:
@@ -118,8 +120,15 @@ def run_module(module: str, *args: str, timeout: float = 60) -> subprocess.Compl
 
 @functools.lru_cache(maxsize=4)
 def _kernel_probe(where: str) -> dict[str, object]:
+    ranges: list[str] = []
+    if os.geteuid() != 0:
+        from ._support import subids
+
+        ids = subids()
+        if ids is not None:
+            ranges = [str(v) for v in (ids.uid_start, ids.uid_count, ids.gid_start, ids.gid_count)]
     try:
-        done = run_module("_probe", where)
+        done = run_module("_probe", where, *ranges)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return {"error": f"cannot run the probe: {exc}"}
     try:
@@ -180,6 +189,15 @@ def _status(level: Level, where: str) -> LevelStatus:
                 why += " (user namespaces are refused: seccomp, a sysctl or a security module)"
             return LevelStatus(level, False, why)
         note = "host /proc bound: a fresh proc is refused" if ns.get("proc") == "bound" else ""
+        refused = str(probe.get("subids") or "")
+        if refused:
+            # Only container root could be mapped: images with other owners (apt's _apt, a
+            # USER) would fail, so a level that keeps every owner is taken unless asked.
+            why = (
+                f"the sub-id range cannot be mapped here ({refused}; a container without "
+                "CAP_SYS_ADMIN), and with container root alone images with other owners fail"
+            )
+            return LevelStatus(level, False, why, root_only=True)
         return LevelStatus(level, True, note)
     if not root:
         return LevelStatus(level, False, "needs root")
@@ -239,6 +257,9 @@ def select(requested: str | None = None, where: Path | None = None) -> Isolation
         if status.available:
             bound = level == "namespaces" and status.detail.startswith("host /proc")
             return Isolation(level, tuple(statuses), wanted, bound)
+        if status.root_only and wanted == "namespaces":
+            probe = cast(dict[str, str], _kernel_probe(place)["namespaces"])
+            return Isolation(level, tuple(statuses), wanted, probe.get("proc") == "bound", True)
     if wanted != "auto":
         raise UnsupportedError(
             f"isolation {wanted} is not available here: {statuses[0].detail}; "

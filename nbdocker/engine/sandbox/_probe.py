@@ -10,6 +10,7 @@ prints one JSON object:
   bind of the existing ``/proc``. ``""`` when all that works, else why not;
   ``proc`` is ``"fresh"`` or ``"bound"``;
 - ``chroot``: root only: ``chroot(2)`` into an empty directory;
+- ``subids``: rootless with a sub-id range: ``""`` when newuidmap maps it, else why not;
 - ``namespaces.overlay``: ``""`` when an overlay (upper dir on the store's file system)
   mounts there, else why not (the copy fallback is used);
 
@@ -139,15 +140,59 @@ def _chroot(scratch: str) -> dict[str, str]:
     return {}
 
 
+def _subid_map(ranges: list[str]) -> str:
+    """'' when newuidmap/newgidmap can map ``ranges`` (uid start, count, gid start, count) into
+    a new user namespace, else why not (in a container without CAP_SYS_ADMIN the kernel refuses
+    them: the opener of a child namespace's map needs that capability)."""
+    import subprocess
+
+    ready_r, ready_w = os.pipe()
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(ready_r)
+        os.close(done_w)
+        ok = _libc.unshare(CLONE_NEWUSER) == 0
+        os.write(ready_w, b"u" if ok else b"x")
+        os.read(done_r, 1)
+        os._exit(0)
+    os.close(ready_w)
+    os.close(done_r)
+    why = ""
+    try:
+        if os.read(ready_r, 1) != b"u":
+            return "creating a user namespace was refused"
+        uid_start, uid_count, gid_start, gid_count = ranges
+        for tool, own, start, count in (
+            ("newuidmap", os.getuid(), uid_start, uid_count),
+            ("newgidmap", os.getgid(), gid_start, gid_count),
+        ):
+            argv = [tool, str(pid), "0", str(own), "1", "1", start, count]
+            done = subprocess.run(argv, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                why = f"{tool} failed: {done.stderr.strip() or done.returncode}"
+                break
+    finally:
+        os.write(done_w, b"g")
+        os.close(done_w)
+        os.close(ready_r)
+        os.waitpid(pid, 0)
+    return why
+
+
 def main() -> None:
-    """``argv``: a directory on the store's file system (created if missing)."""
+    """``argv``: a directory on the store's file system (created if missing), then the
+    caller's sub-id ranges (uid start, count, gid start, count) when it has some."""
     where = sys.argv[1]
     os.makedirs(where, exist_ok=True)
     scratch = tempfile.mkdtemp(prefix=".probe-", dir=where)
     try:
-        out: dict[str, object] = {"namespaces": _in_child(_namespaces, scratch)}
+        namespaces = _in_child(_namespaces, scratch)
+        out: dict[str, object] = {"namespaces": namespaces}
         if os.geteuid() == 0:
             out["chroot"] = _in_child(_chroot, scratch)
+        elif len(sys.argv) == 6 and "why" not in namespaces:
+            out["subids"] = _subid_map(sys.argv[2:6])
     finally:
         # (overlayfs leaves its work dir with mode 000: make everything removable first)
         for dirpath, dirnames, _files in os.walk(scratch):

@@ -123,7 +123,7 @@ def run(
     support = check_support()
     require(support)
     rootless = not support.root
-    ids = subids() if rootless else None
+    ids = subids() if rootless and not isolation.root_only else None
     hostname = spec.hostname or (socket.gethostname() if spec.network == "host" else "localhost")
     spec.work.mkdir(parents=True, exist_ok=True)
     spec.upper.mkdir(parents=True, exist_ok=True)
