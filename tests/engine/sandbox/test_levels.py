@@ -59,7 +59,8 @@ def _nbdocker(home: Path, *args: object, user: User | None = None, path: str = "
 
 
 @pytest.fixture(scope="module")
-def debian(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def debian_tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Debian's minbase (mmdebstrap, cached), readable by the throwaway user."""
     from nbdocker.notebook.rootfs import debian_rootfs
 
     if shutil.which("mmdebstrap") is None:
@@ -84,9 +85,9 @@ def context(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def reference(debian: Path, context: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def reference(debian_tarball: Path, context: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("ref-home")
-    _nbdocker(home, "import", debian, "debian:bookworm")
+    _nbdocker(home, "import", debian_tarball, "debian:bookworm")
     _nbdocker(home, "build", "--isolation", "namespaces", "-t", "ref:1", context)
     out = home / "ref.tar"
     _nbdocker(home, "save", "-o", out, "ref:1")
@@ -107,10 +108,10 @@ def plain_user() -> Iterator[tuple[User, str]]:
 
 @pytest.mark.parametrize("level", ["chroot", "ptrace"])
 def test_root_levels_build_the_namespaces_layers(
-    level: str, debian: Path, context: Path, reference: Path, tmp_path: Path
+    level: str, debian_tarball: Path, context: Path, reference: Path, tmp_path: Path
 ) -> None:
     home = tmp_path / "home"
-    _nbdocker(home, "import", debian, "debian:bookworm")
+    _nbdocker(home, "import", debian_tarball, "debian:bookworm")
     shown = _nbdocker(home, "build", "--isolation", level, "-t", "lvl:1", context)
     assert f" ---> Isolation: {level} (" in shown
     _nbdocker(home, "save", "-o", tmp_path / "out.tar", "lvl:1")
@@ -120,11 +121,11 @@ def test_root_levels_build_the_namespaces_layers(
 
 
 def test_ptrace_as_an_ordinary_user_builds_the_namespaces_layers(
-    plain_user: tuple[User, str], debian: Path, context: Path, reference: Path
+    plain_user: tuple[User, str], debian_tarball: Path, context: Path, reference: Path
 ) -> None:
     user, path = plain_user
     home = user.home / "store"
-    _nbdocker(home, "import", debian, "debian:bookworm", user=user, path=path)
+    _nbdocker(home, "import", debian_tarball, "debian:bookworm", user=user, path=path)
     _nbdocker(home, "build", "--isolation", "ptrace", "-t", "lvl:1", context, user=user, path=path)
     saved = user.home / "out.tar"
     _nbdocker(home, "save", "-o", saved, "lvl:1", user=user, path=path)
