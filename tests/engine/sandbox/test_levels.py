@@ -85,7 +85,9 @@ def context(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def reference(debian_tarball: Path, context: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def reference(
+    debian_tarball: Path, context: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     home = tmp_path_factory.mktemp("ref-home")
     _nbdocker(home, "import", debian_tarball, "debian:bookworm")
     _nbdocker(home, "build", "--isolation", "namespaces", "-t", "ref:1", context)
