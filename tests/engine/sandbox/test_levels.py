@@ -59,20 +59,24 @@ def _nbdocker(home: Path, *args: object, user: User | None = None, path: str = "
 
 
 @pytest.fixture(scope="module")
-def debian_tarball(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Debian's minbase (mmdebstrap, cached), readable by the throwaway user."""
+def debian_tarball() -> Iterator[Path]:
+    """Debian's minbase (mmdebstrap, cached), in a folder the throwaway user can read (pytest's
+    base temp is root's alone)."""
     from nbdocker.notebook.rootfs import debian_rootfs
 
     if shutil.which("mmdebstrap") is None:
         require("mmdebstrap", "apt-get install mmdebstrap")
     if os.geteuid() != 0:
         require("root", "the levels are compared as root and as a throwaway user")
-    source = debian_rootfs()
-    copy = tmp_path_factory.mktemp("debian") / "debian.tar"
-    shutil.copyfile(source, copy)
-    copy.chmod(0o644)
-    copy.parent.chmod(0o755)
-    return copy
+    folder = Path(tempfile.mkdtemp(prefix="nbd-debian-", dir="/tmp"))
+    try:
+        folder.chmod(0o755)
+        copy = folder / "debian.tar"
+        shutil.copyfile(debian_rootfs(), copy)
+        copy.chmod(0o644)
+        yield copy
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
