@@ -80,12 +80,16 @@ def debian_tarball() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def context(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    ctx = tmp_path_factory.mktemp("ctx")
-    (ctx / "Dockerfile").write_text(DOCKERFILE)
-    ctx.chmod(0o755)
-    (ctx / "Dockerfile").chmod(0o644)
-    return ctx
+def context() -> Iterator[Path]:
+    """The build context, where the throwaway user can read it."""
+    ctx = Path(tempfile.mkdtemp(prefix="nbd-ctx-", dir="/tmp"))
+    try:
+        ctx.chmod(0o755)
+        (ctx / "Dockerfile").write_text(DOCKERFILE)
+        (ctx / "Dockerfile").chmod(0o644)
+        yield ctx
+    finally:
+        shutil.rmtree(ctx, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
