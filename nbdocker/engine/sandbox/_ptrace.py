@@ -88,12 +88,17 @@ def _stop_faked(pid: int, saved: Path) -> None:
         time.sleep(0.02)
 
 
-def _apply_saved(root: Path, saved: Path, seeded: Path) -> None:
-    """Apply what fakeroot recorded (owners, modes, device types) to the root copy."""
+def _apply_saved(
+    root: Path, saved: Path, seeded: Path, owners: bool
+) -> dict[tuple[int, int], tuple[int, int, int, int]]:
+    """Apply what fakeroot recorded (modes, device types, and with ``owners`` owners) to the
+    root copy. Where :mod:`._chowns` catches every chown, its record of the owners is the one
+    kept: it has the calls' own arguments, while fakeroot fills in an id left unchanged (-1)
+    from the file as it finds it on disk, where the caller's own ids stand for root."""
     try:
         lines = saved.read_text().splitlines()
     except FileNotFoundError:
-        return
+        return {}
     before = set(seeded.read_text().splitlines()) if seeded.exists() else set()
     records: dict[tuple[int, int], tuple[int, int, int, int]] = {}
     for line in lines:
@@ -111,7 +116,7 @@ def _apply_saved(root: Path, saved: Path, seeded: Path) -> None:
         except (KeyError, ValueError):
             continue
     if not records:
-        return
+        return records
     lstat = _emulate.real("lstat")
     stack = [root]
     while stack:
@@ -121,14 +126,18 @@ def _apply_saved(root: Path, saved: Path, seeded: Path) -> None:
             st = lstat(path)
             record = records.get((st.st_dev, st.st_ino))
             if record is not None:
-                _apply(path, st, *record)
+                _apply(path, st, *record, owners=owners)
             if stat.S_ISDIR(st.st_mode):
                 stack.append(path)
+    return records
 
 
-def _apply(path: Path, st: os.stat_result, mode: int, uid: int, gid: int, rdev: int) -> None:
+def _apply(
+    path: Path, st: os.stat_result, mode: int, uid: int, gid: int, rdev: int, *, owners: bool
+) -> None:
     if stat.S_ISLNK(st.st_mode):
-        os.lchown(path, uid, gid)
+        if owners:
+            os.lchown(path, uid, gid)
         return
     if stat.S_IFMT(mode) != stat.S_IFMT(st.st_mode) and stat.S_ISREG(st.st_mode):
         if st.st_size == 0 and (stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode)):
@@ -140,7 +149,8 @@ def _apply(path: Path, st: os.stat_result, mode: int, uid: int, gid: int, rdev: 
             )
     else:
         os.chmod(path, stat.S_IMODE(mode))
-    os.lchown(path, uid, gid)
+    if owners:
+        os.lchown(path, uid, gid)
 
 
 _GLIBC_NEEDED = b"GLIBC_2.34"  # the newest symbol version Debian 12's libfakeroot uses
@@ -168,9 +178,50 @@ def fakeroot_fits(root: Path) -> str:
     return f"the image has no glibc with {_GLIBC_NEEDED.decode()} (another C library, or older)"
 
 
-def _record_owner(path: Path, uid: int, gid: int, follow: bool) -> None:
-    """Keep the owner a step's chown asked for (emulated: see :mod:`._emulate`)."""
-    os.chown(path, uid, gid, follow_symlinks=follow)
+class _Chowned:
+    """The owners the step's chown calls asked for, by inode (renames keep them).
+
+    PRoot's fake root turns a chown to root (0) into one to the caller's own ids, which is also
+    what a chown to exactly those ids looks like. Where fakeroot saw the call (programs that
+    load it), its record tells which was meant; otherwise root is taken (a static program
+    chowning to exactly the notebook user's ids is the rare case that loses)."""
+
+    def __init__(self) -> None:
+        self.by_inode: dict[tuple[int, int], tuple[int, int]] = {}
+
+    def __call__(self, path: Path, uid: int, gid: int, follow: bool) -> None:
+        st = _emulate.real("stat")(path, follow_symlinks=follow)
+        key = (st.st_dev, st.st_ino)
+        old = self.by_inode.get(key)
+        if old is None:
+            now = os.stat(path, follow_symlinks=follow)
+            old = (now.st_uid, now.st_gid)
+        self.by_inode[key] = (old[0] if uid == -1 else uid, old[1] if gid == -1 else gid)
+
+    def apply(self, root: Path, fakeroot: dict[tuple[int, int], tuple[int, int, int, int]]) -> None:
+        if not self.by_inode:
+            return
+        mine = (os.getuid(), os.getgid())
+        lstat = _emulate.real("lstat")
+        stack = [root]
+        while stack:
+            directory = stack.pop()
+            for name in os.listdir(directory):
+                path = directory / name
+                st = lstat(path)
+                key = (st.st_dev, st.st_ino)
+                wanted = self.by_inode.get(key)
+                if wanted is not None:
+                    seen = fakeroot.get(key)
+                    owner = [
+                        (seen[1 + i] if seen is not None else 0)
+                        if wanted[i] == mine[i]
+                        else wanted[i]
+                        for i in (0, 1)
+                    ]
+                    os.lchown(path, owner[0], owner[1])
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(path)
 
 
 def _lookup(root: Path, argv0: str, path_env: str) -> str | None:
@@ -233,6 +284,7 @@ def run_step(
         _seed(root, seed)
         key, faked_pid = _start_faked(fakeroot[0], seed, saved)
         env["FAKEROOTKEY"] = key
+        env["FAKED_MODE"] = "unknown-is-root"  # as the fakeroot command sets it
         for kind in ("UID", "EUID", "SUID", "FUID"):
             env[f"FAKEROOT{kind}"] = str(user.uid)
         for kind in ("GID", "EGID", "SGID", "FGID"):
@@ -268,6 +320,7 @@ def run_step(
             _chowns.install_listener(theirs)
 
     tracker = None
+    chowned = _Chowned()
     try:
         proc = subprocess.Popen(
             argv,
@@ -280,7 +333,7 @@ def run_step(
             _msg, fds, _flags, _addr = socket.recv_fds(ours, 1, 1)
             bound = ["/proc", "/dev", "/sys", *(f"/etc/{n}" for n in ETC_FILES), FAKEROOT_MOUNT]
             bound += [target for _source, target, _ro in cfg["mounts"]]
-            tracker = _chowns.ChownTracker(fds[0], root, bound, _record_owner)
+            tracker = _chowns.ChownTracker(fds[0], root, bound, chowned)
         on_start(proc.pid)
         code = wait_step(proc.pid, cfg["stop_timeout"], tracker)
         proc.returncode = code
@@ -290,8 +343,8 @@ def run_step(
             tracker.close()
         if faked_pid is not None:
             _stop_faked(faked_pid, saved)
-    if fakeroot:
-        _apply_saved(root, saved, seed)
+    recorded = _apply_saved(root, saved, seed, owners=tracker is None) if fakeroot else {}
+    chowned.apply(root, recorded)
     if user.uid or user.gid:
         own_new_entries(root, before, user.uid, user.gid)
     return code
