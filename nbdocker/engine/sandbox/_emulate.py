@@ -134,7 +134,9 @@ class Emulation:
 
     def _get(self, path: Any, name: str, follow: bool = False) -> bytes | None:
         try:
-            value: bytes = _real["getxattr"](path, name, follow_symlinks=follow)
+            value: bytes = _granted(
+                path, follow, lambda: _real["getxattr"](path, name, follow_symlinks=follow)
+            )
             return value
         except OSError as exc:
             if exc.errno in _NO_ATTR or exc.errno == errno.ENOENT:
@@ -202,9 +204,13 @@ class Emulation:
     def _set(self, path: Any, name: str, value: bytes | None, follow: bool = False) -> None:
         if value is None:
             with contextlib.suppress(OSError):
-                _real["removexattr"](path, name, follow_symlinks=follow)
+                _granted(
+                    path, follow, lambda: _real["removexattr"](path, name, follow_symlinks=follow)
+                )
         else:
-            _real["setxattr"](path, name, value, follow_symlinks=follow)
+            _granted(
+                path, follow, lambda: _real["setxattr"](path, name, value, follow_symlinks=follow)
+            )
 
     def chown(
         self,
@@ -352,6 +358,24 @@ class Emulation:
         if record is not None:
             parent, name = os.path.split(os.fspath(dst))
             self._set(parent or ".", _own_key(name), record, True)
+
+
+def _granted(path: Any, follow: bool, action: Callable[[], Any]) -> Any:
+    """``action()`` on ``path``'s ``user.*`` attributes, which need read (get) or write (set)
+    permission: for a file of the caller's that has neither for the moment (a program made it
+    mode 000, as ``useradd`` does ``/etc/shadow+``), with owner read and write lent meanwhile."""
+    try:
+        return action()
+    except PermissionError:
+        st = _real["stat"](path, follow_symlinks=follow)
+        if st.st_uid != os.geteuid() or not _xattr_capable(st.st_mode):
+            raise
+        lend = 0o700 if stat.S_ISDIR(st.st_mode) else 0o600
+        _real["chmod"](path, stat.S_IMODE(st.st_mode) | lend, follow_symlinks=follow)
+        try:
+            return action()
+        finally:
+            _real["chmod"](path, stat.S_IMODE(st.st_mode), follow_symlinks=follow)
 
 
 def _parse_mode(record: bytes) -> tuple[int, int, int]:
