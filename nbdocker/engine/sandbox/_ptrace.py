@@ -53,20 +53,59 @@ def _seed(root: Path, out: Path) -> None:
             )
 
 
-def _start_faked(faked: str, seed: Path, saved: Path) -> tuple[str, int]:
-    with open(seed, "rb") as f:
+class _Faked:
+    """fakeroot's daemon for one step: started loaded with the image's attributes, stopped
+    with everything the step's programs told it saved in ``saved``."""
+
+    def __init__(self, faked: str, library_dir: str, seed: Path, saved: Path) -> None:
+        self.library = f"{library_dir}/libfakeroot-sysv.so"
+        self.seed, self.saved = seed, saved
+        with open(seed, "rb") as f:
+            done = subprocess.run(
+                [faked, "--load", "--save-file", str(saved)],
+                stdin=f,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=30,
+            )
+        key, _, pid = done.stdout.strip().partition(":")
+        if done.returncode != 0 or not key or not pid.isdigit():
+            raise RuntimeError(f"fakeroot's faked did not start: {done.stderr.strip()}")
+        self.key, self.pid = key, int(pid)
+
+    def _drain(self) -> None:
+        """Wait until faked has handled every message the step sent.
+
+        libfakeroot sends chown, chmod and mknod records without waiting for an answer, and
+        faked's SIGTERM handler saves its database at once, dropping what is still queued. A
+        stat through the same queue is answered only after everything sent before it: one
+        from a program preloaded with the host's libfakeroot is that barrier (faked's answer
+        for the seed file, which it does not know, is root; the disk's, the caller)."""
+        probe = "import os, sys; sys.stdout.write(str(os.lstat(sys.argv[1]).st_uid))"
+        env = {"LD_PRELOAD": self.library, "FAKEROOTKEY": self.key, "PATH": "/usr/bin:/bin"}
         done = subprocess.run(
-            [faked, "--load", "--save-file", str(saved)],
-            stdin=f,
+            [sys.executable, "-I", "-S", "-c", probe, str(self.seed)],
+            env=env,
             capture_output=True,
             text=True,
             check=False,
-            timeout=30,
+            timeout=60,
         )
-    key, _, pid = done.stdout.strip().partition(":")
-    if done.returncode != 0 or not key or not pid.isdigit():
-        raise RuntimeError(f"fakeroot's faked did not start: {done.stderr.strip()}")
-    return key, int(pid)
+        if done.returncode != 0 or done.stdout != "0":
+            why = done.stderr.strip().splitlines()[-1:] or ["faked did not answer"]
+            raise RuntimeError(f"fakeroot's record of the step could not be read: {why[0]}")
+
+    def stop(self) -> None:
+        """Drain, then TERM: faked writes its database and exits (it may take a few)."""
+        try:
+            self._drain()
+        finally:
+            deadline = time.monotonic() + 30
+            while not _gone(self.pid) and time.monotonic() < deadline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGTERM)
+                time.sleep(0.02)
 
 
 def _gone(pid: int) -> bool:
@@ -77,15 +116,6 @@ def _gone(pid: int) -> bool:
         return done == pid
     except ChildProcessError:
         return not Path(f"/proc/{pid}").exists()
-
-
-def _stop_faked(pid: int, saved: Path) -> None:
-    """TERM makes faked write its database and exit (it may take a few, as fakeroot sends)."""
-    deadline = time.monotonic() + 30
-    while not _gone(pid) and time.monotonic() < deadline:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        time.sleep(0.02)
 
 
 def _apply_saved(
@@ -277,13 +307,13 @@ def run_step(
             f"isolation ptrace: fakeroot cannot run here ({why_not}): this step's programs see "
             f"every file as root's, and device nodes they make are not kept ({kept})"
         )
-    faked_pid = None
+    faked = None
     seed, saved = scratch / "fakeroot.seed", scratch / "fakeroot.saved"
     command = [program, *cfg["argv"][1:]]
     if fakeroot:
         _seed(root, seed)
-        key, faked_pid = _start_faked(fakeroot[0], seed, saved)
-        env["FAKEROOTKEY"] = key
+        faked = _Faked(fakeroot[0], fakeroot[1], seed, saved)
+        env["FAKEROOTKEY"] = faked.key
         env["FAKED_MODE"] = "unknown-is-root"  # as the fakeroot command sets it
         for kind in ("UID", "EUID", "SUID", "FUID"):
             env[f"FAKEROOT{kind}"] = str(user.uid)
@@ -341,8 +371,8 @@ def run_step(
         ours.close()
         if tracker is not None:
             tracker.close()
-        if faked_pid is not None:
-            _stop_faked(faked_pid, saved)
+        if faked is not None:
+            faked.stop()
     recorded = _apply_saved(root, saved, seed, owners=tracker is None) if fakeroot else {}
     chowned.apply(root, recorded)
     if user.uid or user.gid:
