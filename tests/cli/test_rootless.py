@@ -1,4 +1,5 @@
-"""The tutorial's container path as an ordinary user: run, change, commit, run the result."""
+"""The tutorial's container path as an ordinary user at the namespaces level (with and without a
+sub-id range): run, change, commit, run the result."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def _as(user: User, home: Path, pythonpath: str, *args: str) -> subprocess.Compl
             "env",
             f"NBDOCKER_HOME={home}",
             f"PYTHONPATH={pythonpath}",
+            "NBDOCKER_ISOLATION=namespaces",  # (without a sub-id range, auto takes ptrace)
             user.python,
             "-m",
             "nbdocker",

@@ -136,6 +136,7 @@ def _kernel_probe(where: str) -> dict[str, object]:
     except (ValueError, IndexError):
         tail = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
         return {"error": f"the probe failed: {tail[0]}"}
+    result["ranges"] = bool(ranges)
     return cast(dict[str, object], result)
 
 
@@ -189,13 +190,21 @@ def _status(level: Level, where: str) -> LevelStatus:
                 why += " (user namespaces are refused: seccomp, a sysctl or a security module)"
             return LevelStatus(level, False, why)
         note = "host /proc bound: a fresh proc is refused" if ns.get("proc") == "bound" else ""
+        # Without a sub-id range only container root can be mapped: images with other owners
+        # (apt's _apt, a USER) would fail, so a level that keeps every owner is taken unless
+        # this one is asked for.
         refused = str(probe.get("subids") or "")
         if refused:
-            # Only container root could be mapped: images with other owners (apt's _apt, a
-            # USER) would fail, so a level that keeps every owner is taken unless asked.
             why = (
                 f"the sub-id range cannot be mapped here ({refused}; a container without "
                 "CAP_SYS_ADMIN), and with container root alone images with other owners fail"
+            )
+            return LevelStatus(level, False, why, root_only=True)
+        if not root and not probe.get("ranges"):
+            why = (
+                "this user has no sub-id range (/etc/subuid, /etc/subgid, with newuidmap), and "
+                "with container root alone images with other owners fail; add one with "
+                "usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER"
             )
             return LevelStatus(level, False, why, root_only=True)
         return LevelStatus(level, True, note)
