@@ -23,18 +23,19 @@ import shutil
 import signal
 import stat
 import sys
+import time
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from . import _emulate
+from . import _emulate, _kept
 from ._copy import compute_upper, populate
 from ._rootfs import DEV_NODES, ETC_FILES, build_init_layer
-from ._view import LowerView, copy_node
+from ._view import LowerView, copy_node, lstat, remove
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
-_SCRATCH = ("init", "etc", "root", "upper.new", "step")
+_SCRATCH = ("init", "etc", "root", "upper.new", "step", "marks", "kept", "evicted")
 FAKEROOT_DIR = ".nbdocker-fakeroot"  # where the ptrace level binds fakeroot's library
 
 
@@ -78,9 +79,63 @@ def _prepare(cfg: dict[str, Any]) -> tuple[Path, Path]:
     if cfg["level"] == "chroot":
         _chroot_extras(init, etc)
     root = work / "root"
-    root.mkdir()
-    populate(root, (*[Path(p) for p in cfg["layers"]], init, Path(cfg["upper"])))
+    layers = [Path(p) for p in cfg["layers"]]
+    held = _take_kept(cfg, work, view, init)
+    if not held:
+        root.mkdir()
+    populate(root, (*layers[held:], init, Path(cfg["upper"])))
     return root, init
+
+
+def _take_kept(cfg: dict[str, Any], work: Path, view: LowerView, init: Path) -> int:
+    """Start from the root a step of this image's build left (see :mod:`._kept`), with what
+    its init layer put there undone; return how many of the layers it holds (0: none, start
+    from an empty root)."""
+    if not cfg.get("kept"):
+        return 0
+    taken = work / "kept"
+    held = _kept.claim(Path(cfg["kept"]), cfg["layers"], taken)
+    if not held:
+        return 0
+    root = work / "root"
+    try:
+        os.rename(taken / "root", root)
+        if _undo_init(root, taken / "init", init, view, ""):
+            return held
+        os.rename(root, taken / "root")  # (removed with the scratch dirs)
+    except OSError:
+        if root.exists():
+            os.rename(root, taken / "root")
+    return 0
+
+
+def _undo_init(root: Path, old: Path, new: Path, view: LowerView, rel: str) -> bool:
+    """Make what the old init layer ``old`` put below ``root/rel`` what the image has there,
+    except where the new init layer ``new`` puts its own (applied next). False where that
+    would need more than removing or copying single entries (then the kept root is dropped)."""
+    for name in os.listdir(old / rel):
+        child = f"{rel}/{name}" if rel else name
+        mine = os.lstat(old / child)
+        theirs = lstat(new / child)
+        if theirs is not None:
+            both_dirs = stat.S_ISDIR(mine.st_mode) and stat.S_ISDIR(theirs.st_mode)
+            if both_dirs and not _undo_init(root, old, new, view, child):
+                return False
+            continue
+        provider = view.lookup(child)
+        if provider is None:
+            remove(root / child)
+            continue
+        image = os.lstat(provider)
+        if stat.S_ISDIR(image.st_mode) and stat.S_ISDIR(mine.st_mode):
+            if not _undo_init(root, old, new, view, child):
+                return False
+        elif stat.S_ISDIR(image.st_mode) or stat.S_ISDIR(mine.st_mode):
+            return False
+        else:
+            remove(root / child)
+            copy_node(provider, root / child, image)
+    return True
 
 
 def _chroot_extras(init: Path, etc: Path) -> None:
@@ -238,8 +293,10 @@ def _helper(cfg: dict[str, Any], status: IO[str]) -> int:
         status.flush()
 
     _emulate.install(emulate_owners=cfg["level"] == "ptrace")
-    root, init = _prepare(cfg)
     work = Path(cfg["work"])
+    fresh = not any(Path(cfg["upper"]).iterdir())
+    root, init = _prepare(cfg)
+    clock = _StepClock(work / "marks") if fresh else None
     if cfg["level"] == "chroot":
         from ._chroot import run_step
     else:
@@ -251,8 +308,37 @@ def _helper(cfg: dict[str, Any], status: IO[str]) -> int:
     if cfg["level"] == "chroot":
         _restore_etc_files(root, init)
     lowers = (*[Path(p) for p in cfg["layers"]], init)
-    compute_upper(root, lowers, Path(cfg["upper"]), work)
+    since = clock.since() if clock is not None else None
+    compute_upper(root, lowers, Path(cfg["upper"]), work, since)
+    if cfg.get("keep") and fresh and code == 0:
+        _kept.park(Path(cfg["kept"]), root, init, cfg["layers"], cfg["upper"], work / "evicted")
     return code
+
+
+class _StepClock:
+    """When the step began, as the kernel stamps inode change times (its coarse clock): the
+    ctime of a file made once the root copy is complete. :func:`compute_upper` compares only
+    entries changed from then on."""
+
+    def __init__(self, marks: Path) -> None:
+        marks.mkdir(exist_ok=True)
+        self.marks = marks
+        self.start = self._stamp("start")
+        self.started = time.monotonic()
+
+    def _stamp(self, name: str) -> int:
+        path = self.marks / name
+        path.touch()
+        ctime: int = _emulate.real("lstat")(path).st_ctime_ns
+        return ctime
+
+    def since(self) -> int | None:
+        """The start, or None when the wall clock went back meanwhile (then change times say
+        nothing, and everything is compared)."""
+        wall = self._stamp("end") - self.start
+        if wall < (time.monotonic() - self.started - 0.25) * 1e9:
+            return None
+        return self.start
 
 
 def main() -> None:
