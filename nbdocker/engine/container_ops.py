@@ -181,7 +181,7 @@ class ContainerVerbs:
         Blocks until the command ends. The container's state (running, exited with code) is
         recorded so ``ps -a`` shows it.
         """
-        from .sandbox import BindMount, SandboxSpec, Started
+        from .sandbox import KEPT_ROOTS, BindMount, SandboxSpec, Started
         from .sandbox import run as sandbox_run
 
         store = self.containers
@@ -203,6 +203,7 @@ class ContainerVerbs:
             tty=c.config.tty,
             stdin=c.config.stdin,
             trash=self.store.root / ".trash",
+            kept_roots=self.store.root / KEPT_ROOTS,
         )
         with store.running(c):
             c = replace(

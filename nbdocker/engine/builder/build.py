@@ -488,7 +488,7 @@ class Builder:
         args: dict[str, str],
     ) -> int:
         # The sandbox is loaded here, when a step really runs: a cached build never needs it.
-        from ..sandbox import SandboxSpec
+        from ..sandbox import KEPT_ROOTS, SandboxSpec
         from ..sandbox import run as sandbox_run
 
         cfg = state.run_config
@@ -511,6 +511,8 @@ class Builder:
             network="none" if network == "none" else "host",
             mounts=mounts,
             trash=self.engine.store.root / ".trash",
+            kept_roots=self.engine.store.root / KEPT_ROOTS,
+            keep_root=True,
         )
         self._announce_isolation()
         last: list[str] = []
@@ -551,7 +553,15 @@ class Builder:
                 code,
                 tuple(last),
             )
-        return self._layer_from(state, upper, f"{self.path}:{line}")
+        size = self._layer_from(state, upper, f"{self.path}:{line}")
+        if self.options.source_date_epoch is None:
+            # The root this step ran in now is the new image: the next step can start there.
+            from ..layercache import chain_ids
+            from ..sandbox import name_kept_root
+
+            made = self.engine.layer_cache.path(chain_ids(state.diff_ids)[-1])
+            name_kept_root(self.engine.store.root / KEPT_ROOTS, upper, (*lowers, made))
+        return size
 
     def _announce_isolation(self) -> None:
         """Say once per build when steps run at a level weaker than namespaces."""

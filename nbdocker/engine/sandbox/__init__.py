@@ -29,6 +29,7 @@ from ._errors import SandboxError, UnsupportedError
 if TYPE_CHECKING:
     from ._defaults import DEFAULT_PATH
     from ._exec import DEFAULT_CAPS
+    from ._kept import KEPT_ROOTS, name_kept_root
     from ._run import run
     from ._spec import BindMount, RootfsMode, SandboxSpec, Started
     from ._support import ROOTFS_ENV, Support, check_support
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 _HOMES = {
     "DEFAULT_CAPS": "_exec",
     "run": "_run",
+    "name_kept_root": "_kept",
+    "KEPT_ROOTS": "_kept",
     "DEFAULT_PATH": "_defaults",
     "BindMount": "_spec",
     "RootfsMode": "_spec",
@@ -63,6 +66,7 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "DEFAULT_CAPS",
     "DEFAULT_PATH",
+    "KEPT_ROOTS",
     "ROOTFS_ENV",
     "BindMount",
     "RootfsMode",
@@ -72,5 +76,6 @@ __all__ = [
     "Support",
     "UnsupportedError",
     "check_support",
+    "name_kept_root",
     "run",
 ]

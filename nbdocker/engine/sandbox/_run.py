@@ -176,6 +176,8 @@ def _copyroot_config(spec: SandboxSpec, level: str, stop_timeout: float) -> dict
         "etc": _etc_files(spec, hostname),
         "proot": proot_path(),
         "trash": str(spec.trash) if spec.trash else None,
+        "kept": str(spec.kept_roots) if spec.kept_roots else None,
+        "keep": spec.keep_root,
         "fakeroot": fakeroot_paths() if level == "ptrace" else None,
     }
 

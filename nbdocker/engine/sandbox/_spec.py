@@ -43,6 +43,11 @@ class SandboxSpec:
     tty: bool = False
     stdin: bool = False
     trash: Path | None = None  # where the copy levels move scratch files to remove them later
+    # The chroot and ptrace levels start from a root copy kept there (see ``_kept``) when one
+    # holds the first of ``layers``; with ``keep_root`` this run's root is parked there for the
+    # caller to name with ``name_kept_root`` once ``upper`` is stored as a layer.
+    kept_roots: Path | None = None
+    keep_root: bool = False
 
 
 @dataclass(frozen=True)
