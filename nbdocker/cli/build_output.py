@@ -116,9 +116,12 @@ class LiveOutput:
         self.total = 0
         self.live = Live(console=self.console, refresh_per_second=8, transient=False)
         self.started = False
+        self.isolation = ""  # the line shown above the steps when they run at a weaker level
 
     def _render(self) -> Any:
+        from rich.console import Group
         from rich.table import Table
+        from rich.text import Text
 
         table = Table.grid(padding=(0, 1))
         for number in sorted(self.steps):
@@ -140,6 +143,8 @@ class LiveOutput:
             )
             if state == "running" and s.get("last"):
                 table.add_row("", "", f"[dim]{s['last'][:90]}[/]", "", "")
+        if self.isolation:
+            return Group(Text(f"Isolation: {self.isolation}", style="yellow"), table)
         return table
 
     def __call__(self, event: Event) -> None:
@@ -157,6 +162,8 @@ class LiveOutput:
             self.steps[event.step]["state"] = "cached"
         elif isinstance(event, StepLog) and event.step in self.steps:
             self.steps[event.step]["last"] = event.line
+        elif isinstance(event, IsolationInUse):
+            self.isolation = event.explanation
         elif isinstance(event, StepDone) and event.step in self.steps:
             s = self.steps[event.step]
             s["end"] = time.monotonic()
