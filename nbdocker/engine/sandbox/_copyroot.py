@@ -31,7 +31,7 @@ from typing import IO, Any
 from . import _emulate, _kept
 from ._copy import compute_upper, populate
 from ._rootfs import DEV_NODES, ETC_FILES, build_init_layer
-from ._view import LowerView, copy_node, lstat, remove
+from ._view import LowerView, copy_meta, copy_node, lstat, remove
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -172,7 +172,9 @@ def _chroot_extras(init: Path, etc: Path) -> None:
 
 def _restore_etc_files(root: Path, init: Path) -> None:
     """Put the generated /etc files back as the init layer has them: in Docker they are bind
-    mounts, and what a step does to them never reaches its layer."""
+    mounts, and what a step does to them never reaches its layer. A file the step left alone
+    is not touched, and one it changed is rewritten in place, so that ``/etc`` itself does not
+    change (as a bind mount's directory does not)."""
     for name in ETC_FILES:
         ours = init / "etc" / name
         target = root / "etc" / name
@@ -180,9 +182,23 @@ def _restore_etc_files(root: Path, init: Path) -> None:
             continue
         if (root / "etc").is_symlink() or (target.is_symlink() or target.is_dir()):
             continue
-        if os.path.lexists(target):
-            os.unlink(target)
-        copy_node(ours, target, os.lstat(ours))
+        want, theirs = os.lstat(ours), lstat(target)
+        if theirs is None or not stat.S_ISREG(theirs.st_mode):
+            remove(target)
+            copy_node(ours, target, want)
+            continue
+        same = (theirs.st_mode, theirs.st_uid, theirs.st_gid, theirs.st_mtime_ns) == (
+            want.st_mode,
+            want.st_uid,
+            want.st_gid,
+            want.st_mtime_ns,
+        )
+        if same and target.read_bytes() == ours.read_bytes():
+            continue
+        with open(target, "r+b") as f:
+            f.truncate(0)
+            f.write(ours.read_bytes())
+        copy_meta(want, target, ours)
 
 
 def inodes(root: Path) -> set[tuple[int, int]]:
