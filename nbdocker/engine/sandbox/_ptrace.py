@@ -211,27 +211,49 @@ def fakeroot_fits(root: Path) -> str:
 class _Chowned:
     """The owners the step's chown calls asked for, by inode (renames keep them).
 
-    PRoot's fake root turns a chown to root (0) into one to the caller's own ids, which is also
-    what a chown to exactly those ids looks like. Where fakeroot saw the call (programs that
-    load it), its record tells which was meant; otherwise root is taken (a static program
-    chowning to exactly the notebook user's ids is the rare case that loses)."""
+    PRoot's fake root turns a chown to the step's own ids (root, or its ``USER``) into one to
+    the ids nbdocker runs as, so that the kernel lets it pass; a chown to exactly those ids
+    arrives the same way. Where fakeroot saw the call (programs that load it), its record says
+    which was meant. Otherwise: a non-root step can only give a file to itself; a root step
+    that "gives" a root-owned file to root changes nothing, so the call is taken as meant for
+    the ids nbdocker runs as when the file was root's, and as root when it was not — and the
+    step's output says so, naming the files (``ambiguous``)."""
 
-    def __init__(self) -> None:
-        self.by_inode: dict[tuple[int, int], tuple[int, int]] = {}
+    def __init__(self, step_uid: int, step_gid: int) -> None:
+        self.step = (step_uid, step_gid)
+        self.mine = (os.getuid(), os.getgid())
+        # inode -> per id (uid, gid): (the id now, whether a call gave it, the id before it)
+        self.by_inode: dict[tuple[int, int], list[tuple[int, bool, int]]] = {}
+        self.ambiguous: list[str] = []
 
     def __call__(self, path: Path, uid: int, gid: int, follow: bool) -> None:
         st = _emulate.real("stat")(path, follow_symlinks=follow)
         key = (st.st_dev, st.st_ino)
-        old = self.by_inode.get(key)
-        if old is None:
+        known = self.by_inode.get(key)
+        if known is None:
             now = os.stat(path, follow_symlinks=follow)
-            old = (now.st_uid, now.st_gid)
-        self.by_inode[key] = (old[0] if uid == -1 else uid, old[1] if gid == -1 else gid)
+            known = [(now.st_uid, False, now.st_uid), (now.st_gid, False, now.st_gid)]
+        for i, value in enumerate((uid, gid)):
+            if value != -1:
+                known[i] = (value, True, known[i][0])
+        self.by_inode[key] = known
+
+    def _resolve(
+        self, i: int, state: tuple[int, bool, int], seen: tuple[int, int, int, int] | None
+    ) -> tuple[int, bool]:
+        """Component ``i`` (0 uid, 1 gid) of the owner to keep, and whether it was a guess."""
+        wanted, given, before = state
+        if not given or wanted != self.mine[i]:
+            return wanted, False
+        if seen is not None:
+            return seen[1 + i], False
+        if self.step[i] != 0:
+            return self.step[i], False
+        return (self.mine[i] if before == 0 else 0), True
 
     def apply(self, root: Path, fakeroot: dict[tuple[int, int], tuple[int, int, int, int]]) -> None:
         if not self.by_inode:
             return
-        mine = (os.getuid(), os.getgid())
         lstat = _emulate.real("lstat")
         stack = [root]
         while stack:
@@ -240,18 +262,30 @@ class _Chowned:
                 path = directory / name
                 st = lstat(path)
                 key = (st.st_dev, st.st_ino)
-                wanted = self.by_inode.get(key)
-                if wanted is not None:
+                known = self.by_inode.get(key)
+                if known is not None:
                     seen = fakeroot.get(key)
-                    owner = [
-                        (seen[1 + i] if seen is not None else 0)
-                        if wanted[i] == mine[i]
-                        else wanted[i]
-                        for i in (0, 1)
-                    ]
-                    os.lchown(path, owner[0], owner[1])
+                    new_uid, guessed_uid = self._resolve(0, known[0], seen)
+                    new_gid, guessed_gid = self._resolve(1, known[1], seen)
+                    os.lchown(path, new_uid, new_gid)
+                    if guessed_uid or guessed_gid:
+                        self.ambiguous.append("/" + str(path.relative_to(root)))
                 if stat.S_ISDIR(st.st_mode):
                     stack.append(path)
+
+    def warning(self) -> str:
+        """What the step's output says about the guesses, or ''."""
+        if not self.ambiguous:
+            return ""
+        shown = ", ".join(sorted(self.ambiguous)[:5])
+        more = f" and {len(self.ambiguous) - 5} more" if len(self.ambiguous) > 5 else ""
+        uid, gid = self.mine
+        return (
+            f"isolation ptrace: a program fakeroot cannot see chowned {shown}{more} to "
+            f"{uid}:{gid} (or its uid or gid), the ids nbdocker runs as, which is also how "
+            "PRoot passes a chown to root: kept as those ids where the file was root's, "
+            "as root where it was not"
+        )
 
 
 def _lookup(root: Path, argv0: str, path_env: str) -> str | None:
@@ -350,7 +384,7 @@ def run_step(
             _chowns.install_listener(theirs)
 
     tracker = None
-    chowned = _Chowned()
+    chowned = _Chowned(user.uid, user.gid)
     try:
         proc = subprocess.Popen(
             argv,
@@ -375,6 +409,8 @@ def run_step(
             faked.stop()
     recorded = _apply_saved(root, saved, seed, owners=tracker is None) if fakeroot else {}
     chowned.apply(root, recorded)
+    if chowned.warning():
+        _warn(chowned.warning())
     if user.uid or user.gid:
         own_new_entries(root, before, user.uid, user.gid)
     return code
