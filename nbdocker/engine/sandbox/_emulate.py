@@ -410,6 +410,20 @@ def install(emulate_owners: bool) -> Emulation:
     return emulation
 
 
+def recorded_whiteout(path: Any, st: os.stat_result) -> bool:
+    """Whether ``path`` (whose real lstat is ``st``) is a whiteout kept as an empty file with
+    its type recorded: how a layer of these levels reads to a process without :func:`install`
+    (the engine itself, looking into the layer cache)."""
+    if not stat.S_ISREG(st.st_mode) or st.st_size != 0:
+        return False
+    try:
+        record = real("getxattr")(path, MODE_XATTR, follow_symlinks=False)
+    except OSError:
+        return False
+    true_mode, rdev, _on_disk = _parse_mode(record)
+    return stat.S_ISCHR(true_mode) and rdev == 0
+
+
 def real(name: str) -> Callable[..., Any]:
     """The unpatched ``os`` function ``name``."""
     return _real.get(name) or getattr(os, name)

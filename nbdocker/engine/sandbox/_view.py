@@ -14,11 +14,22 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
+from . import _emulate
+
+# (the last: a trusted.* attribute the chroot level keeps in a user.* one, see ``_emulate``)
+OPAQUE_XATTRS = (
+    "trusted.overlay.opaque",
+    "user.overlay.opaque",
+    _emulate.XATTR_PREFIX + "trusted.overlay.opaque",
+)
 
 
-def is_whiteout(st: os.stat_result) -> bool:
-    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+def is_whiteout(st: os.stat_result, path: Path | None = None) -> bool:
+    """A 0:0 character device; with ``path``, also the empty file the chroot and ptrace levels
+    keep one as where the kernel refuses the device (see ``_emulate``)."""
+    if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+        return True
+    return path is not None and _emulate.recorded_whiteout(path, st)
 
 
 def is_opaque(path: Path) -> bool:
@@ -95,7 +106,7 @@ class LowerView:
                 st = lstat(layer / sub)
                 if st is None:
                     continue
-                if is_whiteout(st):
+                if is_whiteout(st, layer / sub):
                     break
                 if last:
                     return layer / sub
@@ -120,7 +131,7 @@ class LowerView:
                 st = lstat(path)
                 if st is None:
                     continue
-                if not stat.S_ISDIR(st.st_mode) or is_whiteout(st):
+                if not stat.S_ISDIR(st.st_mode) or is_whiteout(st, path):
                     break
                 layers.append(layer)
                 if is_opaque(path):
@@ -139,7 +150,7 @@ class LowerView:
                 if name in out or name in hidden:
                     continue
                 st = os.lstat(base / name)
-                if is_whiteout(st):
+                if is_whiteout(st, base / name):
                     hidden.add(name)
                 else:
                     out[name] = base / name
