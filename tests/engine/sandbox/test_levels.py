@@ -21,8 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from nbdocker.engine.sandbox._emulate import decode_owner, encode_owner
+from nbdocker.engine.sandbox._emulate import MODE_XATTR, XATTR_PREFIX, decode_owner, encode_owner
+from nbdocker.engine.sandbox._view import LowerView
 from tests.support.real import require
+from tests.support.terminal import run_on_terminal
 from tests.support.trees import view_differences, views_after_each_layer
 from tests.support.users import User, as_user, drop_user, importable_copy, make_user
 
@@ -45,6 +47,44 @@ def test_owner_record_is_the_rootlesscontainers_protobuf() -> None:
     assert decode_owner(b"\x08\xe8\x07\x10\x2a") == (1000, 42)
     assert decode_owner(b"\x10\x05") == (0, 5)  # a zero field is left out
     assert decode_owner(encode_owner(65534, 4294967295)) == (65534, 4294967295)
+
+
+def test_the_engine_reads_layers_in_the_forms_the_copy_levels_keep(tmp_path: Path) -> None:
+    """What the kernel refused kept as records: a whiteout as an empty file, a ``trusted.*``
+    opaque mark in a ``user.*`` attribute. The engine's own look-ups (``WORKDIR`` creates a
+    directory the image lacks) see them as the sandbox does."""
+    lower, upper = tmp_path / "l0", tmp_path / "l1"
+    (lower / "srv" / "x").mkdir(parents=True)
+    (lower / "opt" / "old").mkdir(parents=True)
+    upper.mkdir()
+    (upper / "srv").touch()
+    os.setxattr(upper / "srv", MODE_XATTR, b"20000 0 600")  # a 0:0 character device
+    (upper / "opt").mkdir()
+    os.setxattr(upper / "opt", XATTR_PREFIX + "trusted.overlay.opaque", b"y")
+    (upper / "opt" / "new").mkdir()
+    view = LowerView((lower, upper))
+    assert view.lookup("srv") is None
+    assert view.lookup("srv/x") is None
+    assert view.lookup("opt/old") is None
+    assert view.lookup("opt") == upper / "opt"
+    assert sorted(view.listdir("")) == ["opt"]
+    assert sorted(view.listdir("opt")) == ["new"]
+
+
+def test_the_live_build_display_names_a_weaker_level(
+    nbdocker_home: Path, busybox_tarball: Path, tmp_path: Path
+) -> None:
+    if os.geteuid() != 0:
+        require("root", "the chroot level needs root")
+    env = dict(os.environ, NBDOCKER_HOME=str(nbdocker_home), COLUMNS="120", TERM="xterm")
+    base = [sys.executable, "-m", "nbdocker"]
+    subprocess.run([*base, "import", busybox_tarball, "bb:1"], env=env, check=True)
+    (tmp_path / "Dockerfile").write_text("FROM bb:1\nRUN touch /made\n")
+    code, text, _ = run_on_terminal(
+        [*base, "build", "--isolation", "chroot", "-t", "live:1", str(tmp_path)], env
+    )
+    assert code == 0, text
+    assert "Isolation: chroot (no PID, mount or network isolation" in text, text
 
 
 def _nbdocker(home: Path, *args: object, user: User | None = None, path: str = "") -> str:
@@ -188,6 +228,8 @@ def test_ptrace_keeps_owners_static_programs_set(
 ) -> None:
     """busybox is linked statically (fakeroot cannot see it): its chown calls are still kept."""
     user, path = plain_user
+    user_ids = (user.uid, user.gid)
+    ids = f"{user.uid}:{user.gid}"
     home = user.home / "bb-store"
     tarball = user.home / "busybox.tar.gz"
     shutil.copyfile(busybox_tarball, tarball)
@@ -204,11 +246,15 @@ def test_ptrace_keeps_owners_static_programs_set(
         "sh",
         "-c",
         "mkdir /x && chown 5:7 /x && cd /x && touch f && chown 11:12 f "
-        "&& ln -s f /x/link && chown -h 3:4 /x/link",
+        f"&& ln -s f /x/link && chown -h 3:4 /x/link && touch mine && chown {ids} mine "
+        f"&& chown {ids} f",
         user=user,
         path=path,
     )
     assert "fakeroot cannot run here (the image has no glibc" in shown
+    # A chown to the ids nbdocker runs as looks like one to root under PRoot: it is taken as
+    # meant where the file was root's, and the output says so.
+    assert f"chowned /x/f, /x/mine to {ids} (or its uid or gid)" in shown
     exported = subprocess.run(
         [
             *as_user(user.name),
@@ -227,4 +273,4 @@ def test_ptrace_keeps_owners_static_programs_set(
     ).stdout
     with tarfile.open(fileobj=io.BytesIO(exported)) as tar:
         owners = {m.name: (m.uid, m.gid) for m in tar.getmembers() if m.name.startswith("x")}
-    assert owners == {"x": (5, 7), "x/f": (11, 12), "x/link": (3, 4)}
+    assert owners == {"x": (5, 7), "x/f": (0, 0), "x/link": (3, 4), "x/mine": user_ids}
