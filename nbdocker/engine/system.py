@@ -97,7 +97,10 @@ def system_info(engine: Engine) -> SystemInfo:
         isolation = ""
     mode, note = rootfs_mode(root) if isolation == "namespaces" else ("copy", "")
     if isolation and isolation != "namespaces":
-        note = f"the {isolation} level always copies the layers"
+        note = (
+            f"the {isolation} level copies the layers; a build step starts from the root "
+            "the step before it left"
+        )
     rootless = os.geteuid() != 0
     ids = subids() if rootless else None
     span = f"{ids.uid_start}-{ids.uid_start + ids.uid_count - 1}" if ids else ""

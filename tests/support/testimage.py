@@ -170,6 +170,8 @@ def checkout_wheel(dest: Path) -> Path:
 class TestImage:
     """The image ``tag`` in ``engine``, with nbdocker at ``/opt/nbdocker/bin/nbdocker``."""
 
+    __test__ = False  # (not a pytest test class)
+
     engine: DockerEngine
     tag: str
 
