@@ -27,7 +27,7 @@ function Action(props: {
 }): JSX.Element {
   return (
     <button
-      className="nbdocker-Action jp-mod-styled"
+      className="nbdocker-Action"
       title={props.title}
       aria-label={`${props.label} ${Object.values(props.args)[0] ?? ''}`.trim()}
       onClick={() => void props.app.commands.execute(props.command, props.args)}
@@ -159,7 +159,7 @@ function Panel(props: IProps): JSX.Element {
           />
           hide dangling
         </label>
-        <button className="nbdocker-Action jp-mod-styled" title="Reload" onClick={() => void model.reload()}>
+        <button className="nbdocker-Action" title="Reload" onClick={() => void model.reload()}>
           Refresh
         </button>
       </div>

@@ -440,12 +440,17 @@ class NbdockerMagics(Magics):
         options = build_options(args)
         return self._build(args.context, options, args.quiet, " ".join(args.tag))
 
-    def _do_run(self, args: argparse.Namespace) -> None:
+    def _do_run(self, args: argparse.Namespace) -> Any:
         """Runs the container, its output streamed into the cell; a non-zero exit fails the
-        cell. Returns nothing (``-d`` prints the container's ID, as Docker)."""
+        cell. Returns nothing (``-d`` prints the container's ID, as Docker). With ``-it`` the
+        container is only created, and its terminal opens in JupyterLab (:mod:`.shell`)."""
         if args.detach:
             args.handler(Engine(), args, self._streams())
             return None
+        if args.tty and args.interactive:  # a terminal tab in JupyterLab (see .shell)
+            from .shell import create_shell
+
+            return create_shell(args)
         if args.tty or args.interactive:
             print(
                 "(a notebook has no terminal: running without -i/-t; for a shell session "

@@ -218,9 +218,12 @@ class ShellsHandler(_Base):
         engine = Engine()
         if data.get("container"):
             container = self.text(data, "container")
-            remove = bool(data.get("rm"))
-            terminal = await self.call(lambda: launcher.attach(engine, container, remove=remove))
-            c = await self.call(lambda: engine.containers.get(container))
+            c = await self.call(lambda: launcher.attachable(engine, container))
+            try:
+                terminal = launcher.terminal_for(c, remove=bool(data.get("rm")))
+            except NbdockerError as exc:
+                self.reply({"message": str(exc)}, _status(exc))
+                return
         else:
             image = self.text(data, "image")
             command = data.get("command") or None
@@ -229,7 +232,8 @@ class ShellsHandler(_Base):
             ):
                 raise web.HTTPError(400, "give 'command' as a list of strings")
             name = self.text(data, "name", required=False) or None
-            terminal, c = await self.call(lambda: launcher.new_shell(engine, image, command, name))
+            c = await self.call(lambda: launcher.create_container(engine, image, command, name))
+            terminal = launcher.terminal_for(c)
         self.reply({"terminal": terminal, "container": views.container_json(c)}, 201)
 
 

@@ -17,27 +17,42 @@ from __future__ import annotations
 
 import posixpath
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..engine import Engine, RunOptions, UsageError
 
-__all__ = ["PROMPT", "ShellLauncher", "shell_command"]
+if TYPE_CHECKING:
+    from ..engine.containers import Container
+
+__all__ = ["PROMPT", "ShellLauncher", "prompt_env", "shell_command"]
 
 PROMPT = "\\u@\\h:\\w\\$ "
 _SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "fish"}
 
 
-def shell_command(image_config: dict[str, Any]) -> tuple[list[str], tuple[str, ...]]:
-    """(argv, extra env) for an interactive shell in an image with config ``image_config``."""
+def _default_argv(image_config: dict[str, Any]) -> list[str]:
     cfg = image_config.get("config") or {}
-    argv = list((cfg.get("Entrypoint") or []) + (cfg.get("Cmd") or []))
-    if not (len(argv) == 1 and posixpath.basename(argv[0]) in _SHELLS):
-        argv = ["/bin/sh"]
-    env = cfg.get("Env") or []
-    extra: tuple[str, ...] = ()
-    if posixpath.basename(argv[0]) != "bash" and not any(e.startswith("PS1=") for e in env):
-        extra = (f"PS1={PROMPT}",)
-    return argv, extra
+    return list((cfg.get("Entrypoint") or []) + (cfg.get("Cmd") or []))
+
+
+def shell_command(image_config: dict[str, Any]) -> list[str]:
+    """The shell to run in an image: its command when that is a shell, else ``/bin/sh``."""
+    argv = _default_argv(image_config)
+    if len(argv) == 1 and posixpath.basename(argv[0]) in _SHELLS:
+        return argv
+    return ["/bin/sh"]
+
+
+def prompt_env(image_config: dict[str, Any], argv: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """``("PS1=…",)`` when the container runs (``argv``, or the image's command) a shell other
+    than bash and the image sets no PS1 of its own; else nothing."""
+    run = list(argv) or _default_argv(image_config)
+    env = (image_config.get("config") or {}).get("Env") or []
+    if len(run) != 1 or posixpath.basename(run[0]) not in _SHELLS - {"bash"}:
+        return ()
+    if any(e.startswith("PS1=") for e in env):
+        return ()
+    return (f"PS1={PROMPT}",)
 
 
 class ShellLauncher:
@@ -45,8 +60,10 @@ class ShellLauncher:
 
     ``terminals`` is jupyter_server_terminals' TerminalManager (terminado's
     ``NamedTermManager``), whose ``create(shell_command=…)`` starts a named terminal running
-    that command. ``self.by_container`` remembers which terminal runs which container while it
-    lives, so opening an attached container again focuses its tab instead of a second start.
+    that command. Terminals are started on the server's event loop (terminado reads each pty
+    from the loop it was created on); the engine work before it runs on a worker thread.
+    ``by_container`` remembers which terminal runs which container while it lives, so opening
+    an attached container again focuses its tab instead of starting it twice.
     """
 
     def __init__(self, terminals: Any) -> None:
@@ -60,26 +77,37 @@ class ShellLauncher:
         self.by_container.pop(container_id, None)
         return None
 
-    def new_shell(
-        self, engine: Engine, image: str, command: list[str] | None = None, name: str | None = None
-    ) -> tuple[str, Any]:
-        """A new container from ``image`` running ``command`` (default: a shell) on a TTY, and
-        the terminal attached to it: (terminal name, container)."""
+    @staticmethod
+    def create_container(
+        engine: Engine, image: str, command: list[str] | None = None, name: str | None = None
+    ) -> Container:
+        """A new container from ``image`` running ``command`` (default: a shell) with a TTY
+        and stdin open, not started (worker thread)."""
         config = engine.get(image).config
-        argv, env = shell_command(config)
-        if command:
-            argv = list(command)
-        options = RunOptions(name=name or None, tty=True, interactive=True, env=env)
-        container = engine.create(image, argv, options)
-        return self.attach(engine, container.id), container
+        argv = list(command) if command else shell_command(config)
+        options = RunOptions(
+            name=name or None, tty=True, interactive=True, env=prompt_env(config, argv)
+        )
+        return engine.create(image, argv, options)
 
-    def attach(self, engine: Engine, container: str, *, remove: bool = False) -> str:
-        """The terminal running ``container``: its live one, or a new one that starts it.
+    @staticmethod
+    def attachable(engine: Engine, container: str) -> Container:
+        """The container, if a terminal can start it (worker thread).
 
-        A running container started elsewhere (the CLI, a kernel) cannot be attached to — the
-        engine has no attach for a process it does not own — and is refused with a message.
+        A container running elsewhere (the CLI, a kernel) cannot be attached to — the engine
+        has no attach for a process it does not own — so that, and a container made without
+        ``-i -t``, are refused with a message.
         """
         c = engine.containers.get(container)
+        if not (c.config.tty and c.config.stdin):
+            raise UsageError(
+                f"container {c.name} was not created for a terminal (-i -t); start a new shell "
+                "from its image, or nbdocker start -a it"
+            )
+        return c
+
+    def terminal_for(self, c: Container, *, remove: bool = False) -> str:
+        """The terminal running ``c``: its live one, or a new one that starts it (event loop)."""
         live = self.live_terminal(c.id)
         if live is not None:
             return live
@@ -87,11 +115,6 @@ class ShellLauncher:
             raise UsageError(
                 f"container {c.name} is already running elsewhere; wait for it to exit, or "
                 "start a new shell from its image"
-            )
-        if not (c.config.tty and c.config.stdin):
-            raise UsageError(
-                f"container {c.name} was not created for a terminal (-i -t); start a new shell "
-                "from its image, or nbdocker start -a it"
             )
         argv = [sys.executable, "-m", "nbdocker.server.attach"]
         if remove:

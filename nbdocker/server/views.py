@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from ..engine import Engine, HistoryEntry, ImageRow
+from ..formatting import human_size, since
 
 __all__ = [
     "container_json",
@@ -42,7 +43,9 @@ def _row(row: ImageRow, users: list[str]) -> dict[str, Any]:
         "short_id": row.image.short_id,
         "digest": row.digest,
         "created": _time(row.created),
+        "created_text": since(row.created),
         "size": row.size,
+        "size_text": human_size(row.size),
         "containers": users,
         "in_use": bool(users),
         "dangling": row.repository == "<none>",
@@ -66,6 +69,9 @@ def containers_json(engine: Engine) -> list[dict[str, Any]]:
 
 
 def container_json(container: Any) -> dict[str, Any]:
+    """A container as ``ps -a`` shows it (``status_text``: ``Up 2 minutes``, ``Exited (0) …``)."""
+    from ..cli.container_verbs import container_status
+
     config = container.config
     return {
         "id": container.id,
@@ -75,7 +81,9 @@ def container_json(container: Any) -> dict[str, Any]:
         "image_name": config.image_name,
         "command": " ".join(config.argv),
         "created": container.created,
+        "created_text": since(container.created_time),
         "state": container.state,
+        "status_text": container_status(container),
         "exit_code": container.exit_code,
         "started_at": container.started_at,
         "finished_at": container.finished_at,
@@ -88,8 +96,10 @@ def history_json(entries: list[HistoryEntry]) -> list[dict[str, Any]]:
         {
             "image": e.image,
             "created": _time(e.created),
+            "created_text": since(e.created),
             "created_by": e.created_by,
             "size": e.size,
+            "size_text": human_size(e.size),
             "comment": e.comment,
             "empty_layer": e.empty_layer,
         }
@@ -110,6 +120,7 @@ def layers_json(engine: Engine, image: str) -> dict[str, Any]:
                 "index": info.index,
                 "diff_id": info.diff_id,
                 "size": info.size,
+                "size_text": human_size(info.size),
                 "created_by": info.created_by,
                 "comment": info.comment,
                 **{
@@ -132,6 +143,7 @@ def layers_json(engine: Engine, image: str) -> dict[str, Any]:
         "short_id": img.short_id,
         "tags": [r.familiar for r in img.tags],
         "size": img.size,
+        "size_text": human_size(img.size),
         "created": _time(img.created),
         "history": history_json(engine.history(img.id)),
         "layers": layers,

@@ -1,0 +1,207 @@
+"""The tutorial's path through JupyterLab, in real headless chromium (Debian's), driven like a
+person: a notebook whose ``%%dockerfile`` cell is highlighted as a Dockerfile, its build watched
+to "Successfully built", the image in the images panel, a shell in it in a terminal tab, a
+command typed and ``exit``, the container committed from the panel, and an image removed.
+Each state is a screenshot under ``<basetemp>/lab-screenshots/<test>/``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tests.lab.conftest import BASE, Screenshots
+from tests.support.lab import JupyterLab
+
+DOCKERFILE_CELL = f"""%%dockerfile -t lab/hello:v1
+# the image the tutorial's shell starts from
+FROM {BASE}
+RUN echo hello > /hello.txt
+COPY <<EOF /greeting.txt
+hi from a heredoc
+EOF
+CMD ["/bin/sh"]"""
+
+
+def notebook(cells: list[str]) -> dict[str, Any]:
+    """A notebook of code cells on the python3 kernel."""
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "cells": [
+            {
+                "cell_type": "code",
+                "id": f"cell{i}",
+                "metadata": {},
+                "source": source,
+                "outputs": [],
+                "execution_count": None,
+            }
+            for i, source in enumerate(cells)
+        ],
+    }
+
+
+def put_notebook(lab: JupyterLab, path: str, cells: list[str]) -> None:
+    content = {"type": "notebook", "format": "json", "content": notebook(cells)}
+    status, _ = lab.request("PUT", f"/api/contents/{path}", content)
+    assert status in (200, 201)
+
+
+def color_of(page: Any, css_var: str) -> str:
+    """The computed colour a CSS variable of the theme gives."""
+    return str(
+        page.evaluate(
+            """(name) => {
+                const probe = document.createElement('span');
+                probe.style.color = `var(${name})`;
+                document.body.appendChild(probe);
+                const color = getComputedStyle(probe).color;
+                probe.remove();
+                return color;
+            }""",
+            css_var,
+        )
+    )
+
+
+def token_color(editor: Any, text: str) -> str:
+    """The colour of the first token of ``editor`` whose text is exactly ``text``."""
+    token = editor.locator(".cm-line span", has_text=re.compile(f"^{re.escape(text)}$")).first
+    return str(token.evaluate("el => getComputedStyle(el).color"))
+
+
+def open_lab(page: Any, lab: JupyterLab, path: str) -> None:
+    page.goto(f"{lab.url}/lab/tree/{path}?token={lab.token}")
+    page.locator(".jp-LabShell").wait_for()
+
+
+def wait_kernel_idle(page: Any) -> None:
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=60000)
+
+
+def run_cell(page: Any, cell: Any) -> None:
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")
+
+
+def images_panel(page: Any) -> Any:
+    """The images panel, opened from its tab in the left sidebar if it is not showing."""
+    panel = page.locator("#nbdocker-images")
+    if not panel.is_visible():
+        page.locator('.jp-SideBar .lm-TabBar-tab[data-id="nbdocker-images"]').click()
+    panel.wait_for(state="visible")
+    return panel
+
+
+TERMINAL_TEXT = "document.querySelector('.jp-Terminal .xterm-accessibility-tree')?.innerText ?? ''"
+
+
+def terminal_text(page: Any) -> str:
+    return str(page.evaluate(f"() => {TERMINAL_TEXT}"))
+
+
+def wait_terminal(page: Any, pattern: str, timeout: float = 30000) -> None:
+    """Wait until the terminal's screen matches the JavaScript regular expression ``pattern``."""
+    page.wait_for_function(
+        f"(pattern) => new RegExp(pattern).test({TERMINAL_TEXT})", arg=pattern, timeout=timeout
+    )
+
+
+def test_tutorial_path_in_jupyterlab(lab: JupyterLab, page: Any, shots: Screenshots) -> None:
+    put_notebook(lab, "tutorial.ipynb", ["%load_ext nbdocker", DOCKERFILE_CELL])
+    open_lab(page, lab, "tutorial.ipynb")
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    dockerfile_cell = cells.nth(1)
+    dockerfile_cell.locator(".cm-line").first.wait_for()
+    wait_kernel_idle(page)
+
+    # 1. The %%dockerfile cell reads as a Dockerfile: instructions, a comment, a heredoc.
+    keyword = color_of(page, "--jp-mirror-editor-keyword-color")
+    comment = color_of(page, "--jp-mirror-editor-comment-color")
+    plain = str(dockerfile_cell.locator(".cm-content").evaluate("e => getComputedStyle(e).color"))
+    assert keyword != plain
+    page.wait_for_function(
+        """(color) => [...document.querySelectorAll('.jp-Notebook .jp-Cell .cm-line span')]
+            .some(s => s.textContent === 'FROM' && getComputedStyle(s).color === color)""",
+        arg=keyword,
+    )
+    for instruction in ("FROM", "RUN", "COPY", "CMD"):
+        assert token_color(dockerfile_cell, instruction) == keyword, instruction
+    assert token_color(dockerfile_cell, "# the image the tutorial's shell starts from") == comment
+    heredoc = dockerfile_cell.locator(".cm-line", has_text="hi from a heredoc").locator("span")
+    assert heredoc.first.evaluate("e => getComputedStyle(e).color") not in (plain, keyword)
+    shots("notebook-dockerfile-cell-highlighted")
+
+    # 2. Run it: the build's progress ends at "Successfully built <id>".
+    run_cell(page, cells.nth(0))
+    wait_kernel_idle(page)
+    run_cell(page, dockerfile_cell)
+    built = dockerfile_cell.locator(".jp-OutputArea").get_by_text(
+        re.compile("Successfully built [0-9a-f]{12}")
+    )
+    built.first.wait_for(timeout=120000)
+    shots("build-successfully-built")
+
+    # 3. The image appears in the images panel (the kernel wrote the store; the server saw it).
+    panel = images_panel(page)
+    image = panel.locator('.nbdocker-Image[data-reference="lab/hello:v1"]')
+    image.wait_for(timeout=30000)
+    assert re.search(r"\d+(\.\d+)?(B|kB|MB)", image.inner_text())
+    shots("images-panel")
+
+    # 4. A shell in it, in a terminal tab, at the tutorial's root@<id>:/# prompt.
+    image.get_by_role("button", name=re.compile("^Shell")).click()
+    terminal = page.locator(".jp-Terminal")
+    terminal.wait_for(timeout=30000)
+    wait_terminal(page, "root@[0-9a-f]{12}:/# ?")
+    prompt = re.search(r"root@([0-9a-f]{12}):/#", terminal_text(page))
+    assert prompt is not None
+    container_id = prompt.group(1)
+    terminal.click()
+    page.keyboard.type(
+        "cat /hello.txt /greeting.txt; echo made-in-lab > /root/note; echo answer=$((6*7))"
+    )
+    page.keyboard.press("Enter")
+    wait_terminal(page, "answer=42")
+    text = terminal_text(page)
+    assert "hello" in text and "hi from a heredoc" in text
+    shots("terminal-in-container")
+
+    # 5. `exit` ends the shell and closes the tab; the container stays, stopped.
+    page.keyboard.type("exit")
+    page.keyboard.press("Enter")
+    terminal.wait_for(state="detached", timeout=30000)
+    panel = images_panel(page)
+    row = panel.locator(f'.nbdocker-Container[data-id^="{container_id}"]')
+    row.get_by_text(re.compile(r"Exited \(0\)")).wait_for(timeout=30000)
+    shots("container-exited")
+
+    # 6. Commit it from the panel, as the tutorial's `docker commit -m … -a …`.
+    row.get_by_role("button", name=re.compile("^Commit")).click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator("input[name=reference]").fill("lab/hello:committed")
+    dialog.locator("input[name=message]").fill("a note made in the terminal")
+    dialog.locator("input[name=author]").fill("Docker Newbee")
+    shots("commit-dialog")
+    dialog.locator(".jp-mod-accept").click()
+    committed = panel.locator('.nbdocker-Image[data-reference="lab/hello:committed"]')
+    committed.wait_for(timeout=30000)
+    shots("committed-image")
+    status, layers = lab.request("GET", "/nbdocker/api/images/layers?image=lab/hello:committed")
+    assert status == 200
+    assert "/root/note" in layers["layers"][-1]["added"]
+    assert layers["history"][0]["comment"] == "a note made in the terminal"
+
+    # 7. Remove the committed image from the panel.
+    committed.get_by_role("button", name=re.compile("^Remove")).click()
+    page.locator(".jp-Dialog .jp-mod-accept").click()
+    committed.wait_for(state="detached", timeout=30000)
+    shots("image-removed")
+    status, images = lab.request("GET", "/nbdocker/api/images")
+    references = {i["reference"] for i in images["images"]}
+    assert "lab/hello:committed" not in references
+    assert "lab/hello:v1" in references
