@@ -44,6 +44,8 @@ export interface IDockerfileState {
   lineHasToken: boolean;
   /** The last line ended with the escape character: the instruction goes on. */
   continued: boolean;
+  /** The line being read continues an instruction (a comment line keeps that going). */
+  carried: boolean;
   /** Heredocs opened on the current line, read after it. */
   pending: IHeredoc[];
   /** The heredoc whose body is being read. */
@@ -108,10 +110,11 @@ function token(stream: StringStream, state: IDockerfileState): string | null {
     if (!state.continued && state.quote === '') {
       state.atInstruction = true;
     }
+    state.carried = state.continued;
     state.continued = false;
   }
   const result = tokenInLine(stream, state);
-  if (result !== null || !stream.eol()) {
+  if (stream.current().trim() !== '') {
     state.lineHasToken = true;
   }
   if (stream.eol()) {
@@ -143,6 +146,7 @@ function tokenInLine(stream: StringStream, state: IDockerfileState): string | nu
     }
     state.directives = false;
     stream.skipToEnd();
+    state.continued = state.carried; // BuildKit drops comment lines inside an instruction
     return 'comment';
   }
   state.directives = false;
@@ -224,6 +228,7 @@ export const dockerfile: StreamParser<IDockerfileState> = {
     instruction: '',
     lineHasToken: false,
     continued: false,
+    carried: false,
     pending: [],
     heredoc: null,
     escape: '\\',
