@@ -135,7 +135,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.shell.add(panel, 'left', { rank: 600 });
     restorer?.add(panel, PANEL_ID);
 
-    rendermime.addFactory(shellRendererFactory(app));
+    rendermime.addFactory(shellRendererFactory(app, model));
     app.docRegistry.addWidgetExtension('Editor', new BuildButtonExtension(app));
 
     if (notebooks) {

@@ -11,6 +11,7 @@ import { Widget } from '@lumino/widgets';
 
 import { api } from './api';
 import { openTerminal } from './commands';
+import { StoreModel } from './store';
 
 export const SHELL_MIME = 'application/vnd.nbdocker.shell+json';
 
@@ -22,13 +23,38 @@ interface IShellRequest {
 }
 
 export class ShellRenderer extends Widget implements IRenderMime.IRenderer {
-  constructor(app: JupyterFrontEnd) {
+  constructor(app: JupyterFrontEnd, model: StoreModel) {
     super();
     this.app = app;
+    this.model = model;
     this.addClass('nbdocker-ShellOutput');
+    // The container's state as the store changes (started, exited, removed).
+    model.changed.connect(this._update, this);
   }
 
   readonly app: JupyterFrontEnd;
+  readonly model: StoreModel;
+
+  dispose(): void {
+    this.model.changed.disconnect(this._update, this);
+    super.dispose();
+  }
+
+  private _update(): void {
+    if (!this._request || !this._text || this._opening) {
+      return;
+    }
+    const container = this.model.containers.find(c => c.id === this._request!.container);
+    if (container) {
+      this.describe(this._request, this._text, container.state === 'running' ? 'running' : container.status_text);
+    } else if (this.model.loaded) {
+      this._text.textContent = `Container ${this._request.name} is gone.`;
+    }
+  }
+
+  private _request: IShellRequest | null = null;
+  private _text: HTMLElement | null = null;
+  private _opening = false;
 
   async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
     const request = model.data[SHELL_MIME] as unknown as IShellRequest;
@@ -39,6 +65,8 @@ export class ShellRenderer extends Widget implements IRenderMime.IRenderer {
     button.textContent = 'Open terminal';
     button.onclick = () => void this.open(request, text);
     this.node.append(text, ' ', button);
+    this._request = request;
+    this._text = text;
     const { containers } = await api.containers();
     const container = containers.find(c => c.id === request.container);
     if (!container) {
@@ -60,21 +88,24 @@ export class ShellRenderer extends Widget implements IRenderMime.IRenderer {
   }
 
   private async open(request: IShellRequest, text: HTMLElement): Promise<void> {
+    this._opening = true;
     try {
       const shell = await api.attachShell(request.container, Boolean(request.rm));
       await openTerminal(this.app, shell.terminal);
-      this.describe(request, text, 'its terminal is open in a tab');
+      this.describe(request, text, 'running in a terminal tab');
     } catch (error) {
       text.textContent = (error as Error).message;
+    } finally {
+      this._opening = false;
     }
   }
 }
 
-export function shellRendererFactory(app: JupyterFrontEnd): IRenderMime.IRendererFactory {
+export function shellRendererFactory(app: JupyterFrontEnd, model: StoreModel): IRenderMime.IRendererFactory {
   return {
     safe: true,
     mimeTypes: [SHELL_MIME],
     defaultRank: 10,
-    createRenderer: () => new ShellRenderer(app)
+    createRenderer: () => new ShellRenderer(app, model)
   };
 }

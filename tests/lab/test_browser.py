@@ -23,6 +23,9 @@ EOF
 CMD ["/bin/sh"]"""
 
 
+NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook on show
+
+
 def notebook(cells: list[str]) -> dict[str, Any]:
     """A notebook of code cells on the python3 kernel."""
     return {
@@ -80,12 +83,30 @@ def open_lab(page: Any, lab: JupyterLab, path: str) -> None:
 
 
 def wait_kernel_idle(page: Any) -> None:
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=60000)
+    """Wait until the notebook on show has an idle kernel (its toolbar's indicator)."""
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.jp-Notebook-ExecutionIndicator')]
+            .some(e => e.dataset.status === 'idle' && !e.closest('.lm-mod-hidden'))""",
+        timeout=60000,
+    )
 
 
 def run_cell(page: Any, cell: Any) -> None:
-    cell.locator(".cm-content").click()
-    page.keyboard.press("Shift+Enter")
+    """Run a cell as a person does (click into it, Shift+Enter), until it is queued or done."""
+    prompt = cell.locator(".jp-InputPrompt")
+    for _ in range(3):
+        cell.locator(".cm-content").click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            page.wait_for_function(
+                "(el) => /\\[(\\*|\\d+)\\]/.test(el.textContent)",
+                arg=prompt.element_handle(),
+                timeout=5000,
+            )
+            return
+        except Exception:  # the keys went elsewhere while the page was still settling
+            continue
+    raise AssertionError(f"the cell did not run: {prompt.inner_text()}")
 
 
 def images_panel(page: Any) -> Any:
@@ -114,7 +135,7 @@ def wait_terminal(page: Any, pattern: str, timeout: float = 30000) -> None:
 def test_tutorial_path_in_jupyterlab(lab: JupyterLab, page: Any, shots: Screenshots) -> None:
     put_notebook(lab, "tutorial.ipynb", ["%load_ext nbdocker", DOCKERFILE_CELL])
     open_lab(page, lab, "tutorial.ipynb")
-    cells = page.locator(".jp-Notebook .jp-Cell")
+    cells = page.locator(f"{NOTEBOOK} .jp-Cell")
     dockerfile_cell = cells.nth(1)
     dockerfile_cell.locator(".cm-line").first.wait_for()
     wait_kernel_idle(page)
@@ -125,7 +146,7 @@ def test_tutorial_path_in_jupyterlab(lab: JupyterLab, page: Any, shots: Screensh
     plain = str(dockerfile_cell.locator(".cm-content").evaluate("e => getComputedStyle(e).color"))
     assert keyword != plain
     page.wait_for_function(
-        """(color) => [...document.querySelectorAll('.jp-Notebook .jp-Cell .cm-line span')]
+        f"""(color) => [...document.querySelectorAll('{NOTEBOOK} .jp-Cell .cm-line span')]
             .some(s => s.textContent === 'FROM' && getComputedStyle(s).color === color)""",
         arg=keyword,
     )
@@ -205,3 +226,154 @@ def test_tutorial_path_in_jupyterlab(lab: JupyterLab, page: Any, shots: Screensh
     references = {i["reference"] for i in images["images"]}
     assert "lab/hello:committed" not in references
     assert "lab/hello:v1" in references
+
+
+def test_a_dockerfile_opens_highlighted_and_builds_from_the_toolbar(
+    lab: JupyterLab, page: Any, shots: Screenshots
+) -> None:
+    folder = lab.root / "app"
+    folder.mkdir(exist_ok=True)
+    (folder / "Dockerfile").write_text(
+        f"# built from the editor\nFROM {BASE}\nRUN sleep 2 && echo built > /built.txt\n"
+        "RUN <<EOF\necho from a heredoc > /heredoc.txt\nEOF\n"
+    )
+    open_lab(page, lab, "app/Dockerfile")
+    editor = page.locator(".jp-FileEditor")
+    editor.locator(".cm-line").first.wait_for()
+    keyword = color_of(page, "--jp-mirror-editor-keyword-color")
+    page.wait_for_function(
+        """(color) => [...document.querySelectorAll('.jp-FileEditor .cm-line span')]
+            .some(s => s.textContent === 'FROM' && getComputedStyle(s).color === color)""",
+        arg=keyword,
+    )
+    assert token_color(editor, "RUN") == keyword
+    assert token_color(editor, "# built from the editor") == color_of(
+        page, "--jp-mirror-editor-comment-color"
+    )
+    shots("dockerfile-in-editor")
+
+    page.locator(".nbdocker-BuildButton").click()
+    dialog = page.locator(".jp-Dialog")
+    name = dialog.locator("input")
+    assert name.input_value() == "app:latest"  # the folder's name
+    name.fill("editor/app:v1")
+    dialog.locator(".jp-mod-accept").click()
+
+    # The status bar shows the build while it runs; the panel shows its live log.
+    status = page.locator(".nbdocker-Status")
+    status.get_by_text(re.compile(r"Building editor/app:v1 \(step \d/3\)")).wait_for(timeout=30000)
+    panel = images_panel(page)
+    task = panel.locator(".nbdocker-Task").first
+    task.locator(".nbdocker-Log").wait_for()
+    shots("build-running")
+    task.locator(".nbdocker-Log").get_by_text(
+        re.compile("Successfully built [0-9a-f]{12}")
+    ).wait_for(timeout=60000)
+    log = task.locator(".nbdocker-Log").inner_text()
+    assert "Step 1/3 : FROM busybox:latest" in log and "Successfully tagged editor/app:v1" in log
+    panel.locator('.nbdocker-Image[data-reference="editor/app:v1"]').wait_for(timeout=30000)
+    status.wait_for(state="hidden", timeout=30000)  # nothing runs any more
+    shots("build-done-in-panel")
+
+    # Its layers: history, and the files each layer added.
+    image = panel.locator('.nbdocker-Image[data-reference="editor/app:v1"]')
+    image.get_by_role("button", name=re.compile("^Layers")).click()
+    view = page.locator(".nbdocker-LayersView")
+    view.wait_for()
+    assert "sleep 2 && echo built" in view.locator(".nbdocker-History").inner_text()
+    top = view.locator(".nbdocker-Layer").last
+    top.locator(".nbdocker-Files-added").get_by_text("/heredoc.txt", exact=True).wait_for()
+    view.locator(".nbdocker-Layer").nth(1).locator(".nbdocker-LayerHead").click()
+    view.locator(".nbdocker-Layer").nth(1).get_by_text("/built.txt", exact=True).wait_for()
+    shots("layers-view")
+
+
+def test_docker_run_it_in_a_notebook_opens_a_terminal(
+    lab: JupyterLab, page: Any, shots: Screenshots
+) -> None:
+    put_notebook(
+        lab,
+        "shell.ipynb",
+        [
+            "%load_ext nbdocker",
+            f"%docker run -it --name nb-shell {BASE} /bin/sh",
+            "%commit -m 'from the notebook shell' nb-shell lab/shell:v1",
+            '%%container nb-c1 --from busybox:latest\nif true; then echo "in a container"; fi',
+        ],
+    )
+    open_lab(page, lab, "shell.ipynb")
+    cells = page.locator(f"{NOTEBOOK} .jp-Cell")
+    container_cell = cells.nth(3)
+    container_cell.locator(".cm-line").first.wait_for()
+    wait_kernel_idle(page)
+    keyword = color_of(page, "--jp-mirror-editor-keyword-color")
+    page.wait_for_function(
+        f"""(color) => [...document.querySelectorAll('{NOTEBOOK} .jp-Cell .cm-line span')]
+            .some(s => s.textContent === 'if' && getComputedStyle(s).color === color)""",
+        arg=keyword,
+    )
+    assert token_color(container_cell, '"in a container"') == color_of(
+        page, "--jp-mirror-editor-string-color"
+    )
+
+    run_cell(page, cells.nth(0))
+    wait_kernel_idle(page)
+    run_cell(page, cells.nth(1))
+    terminal = page.locator(".jp-Terminal")
+    terminal.wait_for(timeout=30000)
+    wait_terminal(page, "root@[0-9a-f]{12}:/# ?")
+    terminal.click()
+    page.keyboard.type("echo from-notebook-shell > /root/mark; exit")
+    shots("notebook-shell-terminal")
+    page.keyboard.press("Enter")
+    terminal.wait_for(state="detached", timeout=30000)
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="shell.ipynb").click()
+    output = cells.nth(1).locator(".nbdocker-ShellOutput")
+    assert "nb-shell" in output.inner_text()
+
+    run_cell(page, cells.nth(2))
+    cells.nth(2).locator(".jp-OutputArea").get_by_text(re.compile("Image [0-9a-f]{12}")).wait_for(
+        timeout=60000
+    )
+    shots("notebook-commit-after-shell")
+    status, layers = lab.request("GET", "/nbdocker/api/images/layers?image=lab/shell:v1")
+    assert status == 200 and "/root/mark" in layers["layers"][-1]["added"]
+
+    output.get_by_text("Exited (0)").wait_for()  # the output follows the container
+
+    # Reopening the notebook does not start the (exited) container again.
+    page.keyboard.press("Control+s")
+    tab = ".lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-dirty"
+    unsaved = page.locator(tab, has_text="shell.ipynb")
+    unsaved.wait_for(state="detached")
+    page.reload()
+    page.locator(f"{NOTEBOOK} .nbdocker-ShellOutput").wait_for()
+    page.locator(f"{NOTEBOOK} .nbdocker-ShellOutput").get_by_text("Exited (0)").wait_for()
+    assert page.locator(".jp-Terminal").count() == 0
+    shots("notebook-reopened")
+
+
+def test_dockerfile_cells_are_highlighted_in_a_console(
+    lab: JupyterLab, page: Any, shots: Screenshots
+) -> None:
+    page.goto(f"{lab.url}/lab?reset&token={lab.token}")  # a fresh layout: the launcher
+    page.locator('.jp-LauncherCard[data-category="Console"]').first.click()
+    prompt = page.locator(".jp-CodeConsole-promptCell")
+    prompt.locator(".cm-content").click()
+    page.keyboard.insert_text("%%dockerfile -t console/x\nFROM busybox:latest\nRUN echo hi")
+    keyword = color_of(page, "--jp-mirror-editor-keyword-color")
+    page.wait_for_function(
+        """(color) => [...document.querySelectorAll('.jp-CodeConsole-promptCell .cm-line span')]
+            .some(s => s.textContent === 'RUN' && getComputedStyle(s).color === color)""",
+        arg=keyword,
+    )
+    assert token_color(prompt, "FROM") == keyword
+    shots("console-dockerfile-cell")
+    # Without the magic line the cell is Python again.
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text("FROM = 1")
+    page.wait_for_function(
+        """(color) => ![...document.querySelectorAll('.jp-CodeConsole-promptCell .cm-line span')]
+            .some(s => s.textContent === 'FROM' && getComputedStyle(s).color === color)""",
+        arg=keyword,
+    )

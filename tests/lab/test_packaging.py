@@ -65,10 +65,21 @@ def test_the_wheel_carries_the_prebuilt_extension(tmp_path: Path) -> None:
     )
     assert not any(n.startswith("nbdocker/labextension/") for n in names)  # no second copy
 
-    # Installed as pip installs it (into a prefix here), JupyterLab finds and enables both.
+    # Installed as pip installs it (into a prefix of its own, leaving this environment's
+    # nbdocker alone), JupyterLab finds and enables both.
     prefix = tmp_path / "prefix"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--prefix", str(prefix), str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--ignore-installed",
+            "--prefix",
+            str(prefix),
+            str(wheel),
+        ],
         check=True,
         capture_output=True,
     )

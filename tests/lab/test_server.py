@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.lab.conftest import BASE
-from tests.support.lab import JupyterLab
+from tests.support.lab import JupyterLab, run_async
 
 ENDPOINTS = [
     ("GET", "/nbdocker/api/images"),
@@ -119,7 +119,7 @@ def test_the_event_socket_refuses_a_connection_without_the_token(lab: JupyterLab
     from tornado.httpclient import HTTPClientError
 
     with pytest.raises(HTTPClientError) as refused:
-        asyncio.run(_socket(lab, token=False))
+        run_async(lambda: _socket(lab, token=False))
     assert refused.value.code == 403
 
 
@@ -154,7 +154,7 @@ def test_a_change_made_by_the_cli_is_announced(lab: JupyterLab, lab_home: Path) 
         finally:
             socket.close()
 
-    asyncio.run(scenario())
+    run_async(scenario)
     cli(lab_home, "rmi", "from/cli:1")
 
 
@@ -189,7 +189,7 @@ def test_a_build_reports_its_progress_and_names_the_image(lab: JupyterLab) -> No
         finally:
             socket.close()
 
-    messages = asyncio.run(scenario())
+    messages = run_async(scenario)
     final = messages[-1]["task"]
     assert final["status"] == "done", final
     log = final["log"]
@@ -324,8 +324,8 @@ def test_a_shell_runs_in_a_terminal_and_its_container_stays(lab: JupyterLab) -> 
     _, terminals = lab.request("GET", "/api/terminals")
     assert shell["terminal"] in {t["name"] for t in terminals}
     prompt = f"root@{container['short_id']}:/# "
-    screen = asyncio.run(
-        _terminal_until(
+    screen = run_async(
+        lambda: _terminal_until(
             lab,
             shell["terminal"],
             ["", "tty; echo x > /in-shell\r", "exit 3\r"],
@@ -347,8 +347,8 @@ def test_a_shell_runs_in_a_terminal_and_its_container_stays(lab: JupyterLab) -> 
     # Its terminal again: the same container starts again on the same files.
     status, again = lab.request("POST", "/nbdocker/api/shells", {"container": container["id"]})
     assert status == 201 and again["container"]["id"] == container["id"]
-    screen = asyncio.run(
-        _terminal_until(
+    screen = run_async(
+        lambda: _terminal_until(
             lab, again["terminal"], ["", "cat /in-shell; exit\r"], [prompt, "[disconnected]"]
         )
     )

@@ -12,6 +12,7 @@ Playwright downloads) with the flags a root, GPU-less, offline machine needs.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -22,8 +23,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -170,3 +175,10 @@ def launch_chromium(playwright: Any) -> Any:
     return playwright.chromium.launch(
         executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=60000
     )
+
+
+def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run the coroutine ``make()`` to its end on a thread of its own: the test's thread may
+    already run an event loop (Playwright's sync API keeps one)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
