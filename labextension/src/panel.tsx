@@ -78,10 +78,10 @@ function ContainerRow(props: { app: JupyterFrontEnd; container: IContainer }): J
   return (
     <li className={`nbdocker-Container nbdocker-mod-${container.state}`} data-name={container.name} data-id={container.id}>
       <div className="nbdocker-ItemHead">
-        <span className="nbdocker-Name">{container.name}</span>
-        <span className={`nbdocker-State nbdocker-State-${container.state}`}>{container.status_text}</span>
+        <span className="nbdocker-Name" title={container.name}>{container.name}</span>
       </div>
       <div className="nbdocker-ItemMeta">
+        <span className={`nbdocker-State nbdocker-State-${container.state}`}>{container.status_text}</span>
         <code title={container.id}>{container.short_id}</code>
         <span title={container.image}>{container.image_name}</span>
         <code className="nbdocker-Command" title={container.command}>{container.command}</code>
