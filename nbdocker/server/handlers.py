@@ -43,7 +43,7 @@ def _status(exc: NbdockerError) -> int:
     return 400
 
 
-class _Base(APIHandler):  # type: ignore[misc]
+class _Base(APIHandler):
     auth_resource = AUTH_RESOURCE
 
     @property
@@ -267,7 +267,7 @@ class TasksHandler(_Base):
         self.reply({"tasks": [t.to_json() for t in self.lab.tasks.list()]})
 
 
-class EventsHandler(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):  # type: ignore[misc]
+class EventsHandler(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
     """The event socket. The upgrade request is authenticated like any other request (token
     or cookie); the origin check is jupyter_server's."""
 
@@ -283,7 +283,7 @@ class EventsHandler(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
             raise web.HTTPError(403)
         if not await ensure_async(self.authorizer.is_authorized(self, user, "read", AUTH_RESOURCE)):
             raise web.HTTPError(403)
-        await ensure_async(super().get(*args, **kwargs))
+        await super().get(*args, **kwargs)
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)

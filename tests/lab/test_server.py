@@ -132,7 +132,7 @@ async def _messages_until(socket: Any, done: Any, timeout: float = 60) -> list[d
     while time.monotonic() < deadline:
         try:
             text = await asyncio.wait_for(socket.read_message(), deadline - time.monotonic())
-        except asyncio.TimeoutError:
+        except TimeoutError:
             break
         assert text is not None, "the server closed the event socket"
         seen.append(json.loads(text))
