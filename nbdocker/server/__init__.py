@@ -32,4 +32,10 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     setup(serverapp)
 
 
+def _unload_jupyter_server_extension(serverapp: Any) -> None:
+    from .app import teardown
+
+    teardown(serverapp)
+
+
 load_jupyter_server_extension = _load_jupyter_server_extension

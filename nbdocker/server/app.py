@@ -14,7 +14,7 @@ from .handlers import handlers, resolve_in_root
 from .shells import ShellLauncher
 from .tasks import Task, TaskRunner
 
-__all__ = ["LabState", "setup"]
+__all__ = ["LabState", "setup", "teardown"]
 
 
 class LabState:
@@ -28,6 +28,7 @@ class LabState:
         self.tasks = TaskRunner(self._publish_task)
         self._settings = settings
         self._shells: ShellLauncher | None = None
+        self.poller: PeriodicCallback | None = None
         self.watcher = StoreWatcher(Engine().home, lambda: self.hub.send({"type": "store"}))
 
     def _publish_task(self, task: Task) -> None:
@@ -55,5 +56,17 @@ def setup(serverapp: Any) -> None:
     web_app.settings["nbdocker"] = state
     prefix = url_path_join(web_app.settings["base_url"], "nbdocker", "api")
     web_app.add_handlers(".*$", handlers(prefix))
-    PeriodicCallback(state.watcher.poll, POLL_SECONDS * 1000).start()
+    state.poller = PeriodicCallback(state.watcher.poll, POLL_SECONDS * 1000)
+    state.poller.start()
     serverapp.log.info("nbdocker: serving %s (store %s)", prefix, state.watcher.home)
+
+
+def teardown(serverapp: Any) -> None:
+    """The server stops: no more polling; queued tasks are dropped (a running build finishes,
+    as an interrupted one would name nothing anyway)."""
+    state: LabState | None = serverapp.web_app.settings.get("nbdocker")
+    if state is None:
+        return
+    if state.poller is not None:
+        state.poller.stop()
+    state.tasks.shutdown()

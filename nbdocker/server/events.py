@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tornado.websocket import WebSocketClosedError
+
 __all__ = ["Hub", "StoreWatcher", "store_signature"]
 
 POLL_SECONDS = 0.5
@@ -60,7 +62,7 @@ class Hub:
         for socket in list(self.sockets):
             try:
                 socket.write_message(text)
-            except Exception:  # a socket closing under us: it leaves on its own close
+            except WebSocketClosedError:  # closing under us: it leaves on its own close too
                 self.sockets.discard(socket)
 
 

@@ -16,7 +16,7 @@ from tests.support.lab import JupyterLab
 DOCKERFILE_CELL = f"""%%dockerfile -t lab/hello:v1
 # the image the tutorial's shell starts from
 FROM {BASE}
-RUN echo hello > /hello.txt
+RUN echo hello > /hello.txt && sleep 2
 COPY <<EOF /greeting.txt
 hi from a heredoc
 EOF
@@ -161,6 +161,9 @@ def test_tutorial_path_in_jupyterlab(lab: JupyterLab, page: Any, shots: Screensh
     run_cell(page, cells.nth(0))
     wait_kernel_idle(page)
     run_cell(page, dockerfile_cell)
+    # The status bar shows the kernel's build while it runs.
+    page.locator(".nbdocker-Status").get_by_text("Building in tutorial.ipynb").wait_for()
+    shots("build-running-in-kernel")
     built = dockerfile_cell.locator(".jp-OutputArea").get_by_text(
         re.compile("Successfully built [0-9a-f]{12}")
     )

@@ -363,3 +363,47 @@ def test_a_container_not_made_for_a_terminal_is_refused(lab: JupyterLab, lab_hom
     status, data = lab.request("POST", "/nbdocker/api/shells", {"image": "no/such:image"})
     assert status == 404 and "no such image" in data["message"]
     cli(lab_home, "rm", "no-tty")
+
+
+def test_a_push_reports_each_layer_and_reaches_the_registry(
+    lab: JupyterLab, open_registry: Any
+) -> None:
+    import urllib.request as request
+
+    name = f"{open_registry.host}/lab/busybox:v1"
+    status, _ = lab.request("POST", "/nbdocker/api/images/tag", {"source": BASE, "target": name})
+    assert status == 200
+
+    async def scenario() -> list[dict[str, Any]]:
+        socket = await _socket(lab)
+        await socket.read_message()  # hello
+        status, started = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: lab.request("POST", "/nbdocker/api/images/push", {"reference": name})
+        )
+        assert status == 202, started
+        task_id = started["task"]["id"]
+        try:
+            return await _messages_until(
+                socket,
+                lambda m: (
+                    m["type"] == "task"
+                    and m["task"]["id"] == task_id
+                    and m["task"]["status"] != "running"
+                ),
+            )
+        finally:
+            socket.close()
+
+    final = run_async(scenario)[-1]["task"]
+    assert final["status"] == "done", final
+    assert final["message"] == "pushed 1 tag"
+    assert any(line.endswith(": Pushed") for line in final["log"])
+    assert any(line.startswith(f"{name}: digest: sha256:") for line in final["log"])
+    with request.urlopen(f"{open_registry.url}/v2/lab/busybox/tags/list") as response:
+        assert json.loads(response.read())["tags"] == ["v1"]
+    lab.request("POST", "/nbdocker/api/images/remove", {"image": name})
+
+
+def test_a_push_that_cannot_work_says_why(lab: JupyterLab) -> None:
+    status, data = lab.request("POST", "/nbdocker/api/images/push", {"reference": "Not A Name"})
+    assert status == 400 and "invalid reference" in data["message"].lower()
