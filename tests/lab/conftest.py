@@ -85,6 +85,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])  # Copy ID, as a user allows
     context.set_default_timeout(30000)
     page = context.new_page()
     try:

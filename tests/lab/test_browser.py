@@ -176,6 +176,9 @@ def test_tutorial_path_in_jupyterlab(lab: JupyterLab, page: Any, shots: Screensh
     image.wait_for(timeout=30000)
     assert re.search(r"\d+(\.\d+)?(B|kB|MB)", image.inner_text())
     shots("images-panel")
+    image.get_by_role("button", name=re.compile("^Copy ID")).click()
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied == image.get_attribute("data-id") and copied.startswith("sha256:")
 
     # 4. A shell in it, in a terminal tab, at the tutorial's root@<id>:/# prompt.
     image.get_by_role("button", name=re.compile("^Shell")).click()
