@@ -14,6 +14,7 @@ that a failed build or push names nothing. Finished tasks are kept (the last
 
 from __future__ import annotations
 
+import io
 import itertools
 import threading
 import time
@@ -42,22 +43,20 @@ KEEP_FINISHED = 20
 MAX_LOG = 5000  # lines of a build's log kept (the newest)
 
 
-class _Lines:
+class _Lines(io.StringIO):
     """A text stream that appends whole lines to a task's log."""
 
     def __init__(self, task: Task) -> None:
+        super().__init__()
         self.task = task
         self.pending = ""
 
-    def write(self, text: str) -> int:
+    def write(self, text: str, /) -> int:
         self.pending += text
         *lines, self.pending = self.pending.split("\n")
         for line in lines:
             self.task.add_line(line)
         return len(text)
-
-    def flush(self) -> None:
-        pass
 
 
 class Task:
@@ -191,7 +190,7 @@ class TaskRunner:
         """Build ``dockerfile`` with its directory as the context, naming the result ``tags``."""
         title = ", ".join(tags) or dockerfile.name
         task = self._new("build", title)
-        classic = ClassicOutput(_Lines(task), explain=True)  # type: ignore[arg-type]
+        classic = ClassicOutput(_Lines(task), explain=True)
 
         def run() -> None:
             engine = Engine(on_event=self._sink(task, classic))
