@@ -63,7 +63,7 @@ from ..image import Image
 from ..lazy_dataclasses import lazy_dataclass
 from ..reference import parse_reference
 from ..sandbox import DEFAULT_PATH
-from .cache import BuildCache, StepKey
+from .cache import FIRST_BUILD, BuildCache, StepKey
 from .options import BuildOptions
 from .stages import BuildPlan, Stage, plan_build
 from .state import MAX_LAYERS, ImageState
@@ -136,6 +136,12 @@ class Builder:
         self.running: set[int] = set()  # container PIDs, killed on interrupt
         self.used_args: set[str] = set()
         self.current = 0  # the step running (for BuildFailed)
+        # What makes an earlier build one of this Dockerfile (see .cache): its names, its file,
+        # what the caller adds; and the cache keys of the steps reused, to tag with it.
+        self.lineage = (*options.lineage, *(f"tag:{parse_reference(t)}" for t in options.tags))
+        self.reused: list[str] = []
+        self._first: bool | None = None
+        self._lineage_lock = threading.Lock()
 
     def emit(self, event: Event) -> None:
         with self._lock:
@@ -218,6 +224,7 @@ class Builder:
             staged = state.stage(txn)
 
             def update(t: Any) -> None:
+                self._note_reuse()
                 if refs:
                     for ref in refs:
                         _name_image(t, staged, ref)
@@ -350,13 +357,17 @@ class Builder:
                     record.image, store.read_json(record.manifest), store.read_json(record.image)
                 )
                 self._after(run, ins)
+                with self._lock:
+                    self.reused.append(record.key)
                 self.emit(StepCached(number, record.image))
                 self.emit(StepDone(number, record.image, 0, time.monotonic() - start))
                 return
-            if run.rebuilt:
+            if self._first_build():
+                reason = FIRST_BUILD
+            elif run.rebuilt:
                 reason = f"step {run.rebuilt} before it was rebuilt"
             else:
-                reason = self.cache.explain_miss(parent, key)
+                reason = self.cache.explain_miss(parent, key, self.lineage)
         else:
             reason = "--no-cache"
         if isinstance(ins, (Run, Copy, Add)) and len(run.state.layers) + 1 > MAX_LAYERS:
@@ -422,9 +433,24 @@ class Builder:
             staged_id, desc = state.stage(txn)
 
             def update(t: Any) -> None:
-                self.cache.add(parent, key, staged_id, desc["digest"])
+                self._note_reuse()
+                self.cache.add(parent, key, staged_id, desc["digest"], self.lineage)
 
             self.engine.store.commit_staged(txn, update)
+
+    def _first_build(self) -> bool:
+        """Whether no earlier build of this Dockerfile left a record (decided at the first miss,
+        before this build records anything)."""
+        with self._lineage_lock:
+            if self._first is None:
+                self._first = not self.cache.has_lineage(self.lineage)
+            return self._first
+
+    def _note_reuse(self) -> None:
+        """Tag the steps reused so far with this Dockerfile's lineage (store lock held)."""
+        with self._lock:
+            reused, self.reused = self.reused, []
+        self.cache.note_reuse(reused, self.lineage)
 
     def _step_dirs(self, number: int) -> tuple[Path, Path]:
         base = self.scratch / f"step-{number}-{os.urandom(3).hex()}"
