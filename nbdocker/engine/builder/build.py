@@ -77,6 +77,10 @@ if TYPE_CHECKING:
 __all__ = ["BuildError", "Builder"]
 
 _LAST_LINES = 20
+# An interrupted RUN step is killed at once: its result is thrown away, so the grace period a
+# container gets to stop cleanly (10 s) would only keep the user waiting. A shell as PID 1
+# ignores SIGINT, so without this a step ran on for the whole grace period.
+_STEP_STOP_TIMEOUT = 0.0
 
 
 class BuildError(DockerfileError):
@@ -556,7 +560,12 @@ class Builder:
 
         try:
             code = sandbox_run(
-                spec, os.open(os.devnull, os.O_RDONLY), write_fd, write_fd, on_start=on_start
+                spec,
+                os.open(os.devnull, os.O_RDONLY),
+                write_fd,
+                write_fd,
+                on_start=on_start,
+                stop_timeout=_STEP_STOP_TIMEOUT,
             )
         finally:
             os.close(write_fd)
