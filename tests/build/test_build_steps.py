@@ -258,6 +258,19 @@ def test_bad_dockerfiles_fail_with_one_line_at_the_right_place(
     assert _ok(nbdocker("images", "-q")) == before
 
 
+def test_a_bad_tag_is_refused_before_any_step_runs(
+    nbdocker: RunNbdocker, base: str, tmp_path: Path
+) -> None:
+    ctx = write_context(tmp_path / "t", {"Dockerfile": f"FROM {base}\nRUN echo ran > /ran\n"})
+    result = nbdocker("build", "-t", "ok:1", "-t", "Bad Name!", ctx)
+    assert result.returncode == 2 and result.stdout == b""
+    err = result.stderr.decode()
+    assert err.count("\n") == 1 and "-t Bad Name!: invalid reference format" in err
+    # nothing ran: the step is not in the cache
+    out = _ok(nbdocker("build", "--progress", "plain", ctx))
+    assert "Using cache" not in out and "Cache miss: first build" in out
+
+
 def test_unknown_target_and_too_many_layers(
     nbdocker: RunNbdocker, base: str, tmp_path: Path
 ) -> None:

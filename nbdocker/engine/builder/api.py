@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from .. import userns
-from ..errors import DockerfileError, UsageError
+from ..errors import DockerfileError, NbdockerError, UsageError
 from ..events import EventSink
 from ..image import Image
 from .build import Builder
@@ -94,6 +94,14 @@ def run_build(
     options: BuildOptions,
     on_event: EventSink,
 ) -> Image:
+    """Build; a bad ``-t`` name fails here, before the context is read or any step runs."""
+    from ..reference import parse_reference
+
+    for tag in options.tags:
+        try:
+            parse_reference(tag)
+        except NbdockerError as exc:
+            raise UsageError(f"-t {tag}: {exc}") from None
     with _context(engine, context, options) as (ctx, label, (text, path)):
         from dataclasses import replace
 
