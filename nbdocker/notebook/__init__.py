@@ -7,7 +7,8 @@ Loaded by ``%load_ext nbdocker`` (:func:`nbdocker.load_ipython_extension`); need
   ``%import``, ``%push``, ``%pull``, ``%rmi``, ``%history``, ``%inspect``, ``%docker VERB``,
   ``%snapshot``, ``%layers``;
 - :mod:`.widgets` — BuildProgress, TransferProgress, ImageTable, LayerInspector;
-- :mod:`.state` — the event-folded models the widgets show (no IPython);
+- :mod:`.progress_model` — the event-folded models the progress displays show (no IPython);
+- :mod:`.layer_contents` — what each layer of an image added, changed and removed;
 - :mod:`.display` — text/html renderings shared by widgets and returned values;
 - :mod:`.snapshot` — the kernel environment's lock and image; :mod:`.rootfs` — a cached
   Debian tarball from mmdebstrap (the offline notebooks' base).

@@ -18,8 +18,17 @@ from typing import Any
 from ..engine.engine import HistoryEntry, ImageRow
 from ..engine.image import Image
 from ..formatting import human_size, since, table, truncate
-from .layers import LayerInfo
-from .state import CACHED, DONE, FAILED, QUEUED, RUNNING, BuildState, StepRow, TransferState
+from .layer_contents import LayerInfo
+from .progress_model import (
+    CACHED,
+    DONE,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    BuildState,
+    StepRow,
+    TransferState,
+)
 
 __all__ = [
     "build_html",

@@ -178,7 +178,7 @@ class _TextBuild:
 
     def __init__(self, quiet: bool) -> None:
         from ..cli.build_output import ClassicOutput
-        from .state import BuildState
+        from .progress_model import BuildState
 
         self.state = BuildState()
         self.out = None if quiet else ClassicOutput(sys.stdout, explain=True)
@@ -571,7 +571,7 @@ class NbdockerMagics(Magics):
             view._shown = _Shown(view)
             self.last_progress = view
             return view
-        from .state import TransferState
+        from .progress_model import TransferState
 
         state = TransferState(task, reference)
         self.last_progress = state
@@ -662,7 +662,7 @@ def _copies_local_files(text: str) -> bool:
 
 def inspect_layers(image: str | Image, widget: bool = True, engine: Engine | None = None) -> Any:
     """The layer inspector of ``image``: a widget in a kernel, else its text/html rendering."""
-    from .layers import layer_infos
+    from .layer_contents import layer_infos
     from .results import LayerReport
 
     engine = engine or Engine()

@@ -17,7 +17,7 @@ from typing import Any
 from ..engine.engine import HistoryEntry, ImageRow
 from ..engine.image import Image
 from . import display as d
-from .layers import LayerInfo
+from .layer_contents import LayerInfo
 
 __all__ = [
     "HistoryTable",

@@ -29,8 +29,8 @@ from ..engine.engine import ImageRow
 from ..engine.events import Event
 from ..formatting import human_size
 from . import display as d
-from .layers import LayerInfo
-from .state import BuildState, StepRow, TransferState
+from .layer_contents import LayerInfo
+from .progress_model import BuildState, StepRow, TransferState
 
 __all__ = ["BuildProgress", "ImageTable", "LayerInspector", "TransferProgress"]
 

@@ -19,7 +19,7 @@ from nbdocker.engine.events import (
     TaskDone,
     TaskStarted,
 )
-from nbdocker.notebook.layers import layer_infos
+from nbdocker.notebook.layer_contents import layer_infos
 from nbdocker.notebook.magics import inspect_layers
 from nbdocker.notebook.widgets import BuildProgress, ImageTable, LayerInspector, TransferProgress
 
