@@ -138,6 +138,7 @@ class Builder:
         self.scratch = engine.store.root / "builds" / os.urandom(6).hex()
         self.results: dict[int, ImageState] = {}
         self.running: set[int] = set()  # container PIDs, killed on interrupt
+        self.interrupted = False
         self.used_args: set[str] = set()
         self.current = 0  # the step running (for BuildFailed)
         # What makes an earlier build one of this Dockerfile (see .cache): its names, its file,
@@ -175,6 +176,7 @@ class Builder:
             )
             raise
         except KeyboardInterrupt:
+            self.interrupted = True
             self._kill_running()
             self.emit(BuildFailed(self.current, "the build was interrupted; nothing was tagged"))
             raise
@@ -557,17 +559,23 @@ class Builder:
         def on_start(started: Started) -> None:
             pid.append(started.pid)
             self.running.add(started.pid)
+            if self.interrupted:  # the interrupt came while the container was starting
+                self._kill_running()
 
+        devnull = os.open(os.devnull, os.O_RDONLY)
         try:
-            code = sandbox_run(
-                spec,
-                os.open(os.devnull, os.O_RDONLY),
-                write_fd,
-                write_fd,
-                on_start=on_start,
-                stop_timeout=_STEP_STOP_TIMEOUT,
+            code = self._interruptible(
+                lambda: sandbox_run(
+                    spec,
+                    devnull,
+                    write_fd,
+                    write_fd,
+                    on_start=on_start,
+                    stop_timeout=_STEP_STOP_TIMEOUT,
+                )
             )
         finally:
+            os.close(devnull)
             os.close(write_fd)
             reader.join()
             for p in pid:
@@ -583,6 +591,39 @@ class Builder:
                 tuple(last),
             )
         return self._layer_from(state, upper, f"{self.path}:{line}")
+
+    def _interruptible(self, run: Callable[[], int]) -> int:
+        """``run()`` (a step's container) on a thread while this one waits, so that an interrupt
+        (SIGINT, ``KeyboardInterrupt``) ends the build at once: the container is killed and the
+        interrupt goes on. Run on this thread, the sandbox would take the signal to forward it
+        to the container, and a step whose command then exits 0 (it finished, or ignored the
+        signal) would swallow the interrupt. Off the main thread (parallel stages) there is no
+        signal to catch: ``run()`` runs here."""
+        if threading.current_thread() is not threading.main_thread():
+            return run()
+        outcome: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                outcome["code"] = run()
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=target, name="step-container", daemon=True)
+        worker.start()
+        try:
+            worker.join()
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self._kill_running()
+            while worker.is_alive():  # the sandbox cleans up after its container
+                with contextlib.suppress(KeyboardInterrupt):
+                    worker.join()
+            raise
+        if "error" in outcome:
+            raise outcome["error"]
+        code: int = outcome["code"]
+        return code
 
     def _mounts(self, run: _StageRun, ins: Run, line: int) -> tuple[BindMount, ...]:
         from ..sandbox import BindMount
