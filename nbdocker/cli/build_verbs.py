@@ -55,7 +55,7 @@ def build_options(args: argparse.Namespace, dockerfile_text: str | None = None) 
     epoch = source_date_epoch(args.source_date_epoch)
     return BuildOptions(
         tags=tuple(args.tag),
-        dockerfile=None if args.file in (None, "-") else args.file,
+        dockerfile=None if getattr(args, "file", None) in (None, "-") else args.file,
         dockerfile_text=dockerfile_text,
         build_args=_pairs(args.build_arg, "--build-arg", True),
         target=args.target,
@@ -66,7 +66,9 @@ def build_options(args: argparse.Namespace, dockerfile_text: str | None = None) 
     )
 
 
-def add_build_arguments(p: argparse.ArgumentParser) -> None:
+def add_build_arguments(p: argparse.ArgumentParser, file_flag: bool = True) -> None:
+    """``build``'s flags; without ``file_flag`` no ``-f`` (a ``%%dockerfile`` cell is the
+    Dockerfile)."""
     p.add_argument(
         "-t",
         "--tag",
@@ -74,11 +76,12 @@ def add_build_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         help="Name and optionally a tag in the 'name:tag' format",
     )
-    p.add_argument(
-        "-f",
-        "--file",
-        help="Name of the Dockerfile (default: PATH/Dockerfile; - reads it from STDIN)",
-    )
+    if file_flag:
+        p.add_argument(
+            "-f",
+            "--file",
+            help="Name of the Dockerfile (default: PATH/Dockerfile; - reads it from STDIN)",
+        )
     p.add_argument("--build-arg", action="append", default=[], help="Set build-time variables")
     p.add_argument("--target", help="Set the target build stage to build")
     p.add_argument("--no-cache", action="store_true", help="Do not use cache when building")

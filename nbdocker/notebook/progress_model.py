@@ -1,9 +1,10 @@
 """What the notebook's progress displays know: pure state folded from engine events.
 
 :class:`BuildState` and :class:`TransferState` take the engine's typed events
-(:mod:`nbdocker.engine.events`) one by one and keep what a build or a pull/push looks like so
-far. They import neither IPython nor ipywidgets: :mod:`.display` renders them as text and HTML,
-:mod:`.widgets` as live widgets, and tests assert on them directly.
+(:mod:`nbdocker.engine.events`) one by one and keep what a build or a pull/push/import looks
+like so far. They import neither IPython nor ipywidgets: :mod:`.display` renders them as text
+and HTML, :mod:`.widgets` as live widgets, and tests assert on them directly. Events may come
+from the engine's worker threads; each state has a lock its readers take too.
 """
 
 from __future__ import annotations
@@ -29,9 +30,19 @@ from ..engine.events import (
 
 __all__ = ["BuildState", "LayerTransfer", "StepRow", "TransferState"]
 
-# Step states, in the order a step goes through them.
-QUEUED, RUNNING, CACHED, DONE, FAILED = "queued", "running", "cached", "done", "failed"
-_MAX_LOG = 20_000  # lines kept per build (the full log the widget can expand)
+# Step states, in the order a step goes through them (a step ends in one of the last four).
+QUEUED, RUNNING, CACHED, DONE, FAILED, INTERRUPTED = (
+    "queued",
+    "running",
+    "cached",
+    "done",
+    "failed",
+    "interrupted",
+)
+# Build and transfer statuses: queued, running, then one of these.
+FINISHED = "finished"
+ENDED = (FINISHED, FAILED, INTERRUPTED)
+_MAX_LOG = 20_000  # output lines kept per build (the full log the widget can expand)
 
 
 @dataclass
@@ -43,7 +54,7 @@ class StepRow:
     location: str = ""  # "Dockerfile:3" / "cell:3"
     state: str = QUEUED
     reason: str = ""  # why the cache missed ("" when cached or not yet known)
-    duration: float | None = None  # seconds, once done
+    duration: float | None = None  # seconds, once ended
     layer_size: int | None = None  # bytes of the layer it added; None for config-only steps
     image_id: str = ""
     started: float | None = None  # time.monotonic() when it started
@@ -51,6 +62,7 @@ class StepRow:
 
     @property
     def elapsed(self) -> float:
+        """Seconds so far (its duration once it ended): what the step's clock shows."""
         if self.duration is not None:
             return self.duration
         return time.monotonic() - self.started if self.started is not None else 0.0
@@ -59,7 +71,11 @@ class StepRow:
 @dataclass
 class BuildState:
     """A build folded from its events: ``status`` is ``queued``, ``running``, ``finished``,
-    ``failed`` or ``interrupted``; ``rows`` has one :class:`StepRow` per step."""
+    ``failed`` or ``interrupted``; ``rows`` has one :class:`StepRow` per step.
+
+    ``output_lines`` counts every line the steps printed; the first :data:`_MAX_LOG` of them
+    are kept (``kept_lines``). ``failed_step`` and ``last_lines`` say where a failed build
+    stopped and what the step printed last (what ``docker build`` shows under the error)."""
 
     rows: dict[int, StepRow] = field(default_factory=dict)
     total: int = 0
@@ -69,9 +85,12 @@ class BuildState:
     image_id: str = ""
     tags: tuple[str, ...] = ()
     message: str = ""  # the failure's one line
+    failed_step: int | None = None
+    last_lines: tuple[str, ...] = ()
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
-    log_lines: int = 0
+    output_lines: int = 0
+    kept_lines: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def apply(self, event: Event) -> bool:
@@ -84,7 +103,9 @@ class BuildState:
         if isinstance(event, BuildStarted):
             if self.status != QUEUED:  # a second build in the same view (%snapshot's base)
                 self.rows.clear()
-                self.log_lines, self.message, self.finished = 0, "", None
+                self.output_lines = self.kept_lines = 0
+                self.message, self.finished, self.failed_step, self.last_lines = "", None, None, ()
+                self.started = time.monotonic()
             self.total = event.total
             self.context, self.context_size = event.context, event.context_size
             self.status = RUNNING
@@ -105,10 +126,10 @@ class BuildState:
             self.rows.setdefault(event.step, StepRow(event.step)).reason = event.reason
             return True
         if isinstance(event, StepLog):
-            row = self.rows.setdefault(event.step, StepRow(event.step))
-            if self.log_lines < _MAX_LOG:
-                row.log.append(event.line)
-                self.log_lines += 1
+            self.output_lines += 1
+            if self.kept_lines < _MAX_LOG:
+                self.rows.setdefault(event.step, StepRow(event.step)).log.append(event.line)
+                self.kept_lines += 1
             return False
         if isinstance(event, StepDone):
             row = self.rows.setdefault(event.step, StepRow(event.step))
@@ -118,25 +139,40 @@ class BuildState:
             row.duration, row.image_id = event.duration, event.image_id
             return True
         if isinstance(event, BuildFinished):
-            self.status, self.image_id, self.tags = "finished", event.image_id, event.tags
+            self.status, self.image_id, self.tags = FINISHED, event.image_id, event.tags
             self.finished = time.monotonic()
             return True
         if isinstance(event, BuildFailed):
-            self.fail(event.message, event.step)
+            self.fail(event.message, event.step or None, last_lines=event.last_lines)
             return True
         return False
 
-    def fail(self, message: str, step: int | None = None, interrupted: bool = False) -> None:
-        """Mark the build failed (or interrupted) at ``step`` (default: the running one)."""
-        self.status = "interrupted" if interrupted else FAILED
+    def fail(
+        self,
+        message: str,
+        step: int | None = None,
+        interrupted: bool = False,
+        last_lines: tuple[str, ...] = (),
+    ) -> None:
+        """Mark the build failed (or interrupted) at ``step`` (default: the running one); the
+        running step ends failed (or interrupted) with its clock stopped."""
+        self.status = INTERRUPTED if interrupted else FAILED
         self.message = message
         self.finished = self.finished or time.monotonic()
+        ended = INTERRUPTED if interrupted else FAILED
         for row in self.rows.values():
-            if row.state == RUNNING or (
-                step is not None and row.number == step and not row.duration
+            if row.state in (RUNNING, FAILED, INTERRUPTED) or (
+                step is not None and row.number == step and row.duration is None
             ):
-                row.state = FAILED
+                row.state = ended
                 row.duration = row.elapsed
+                self.failed_step = self.failed_step or row.number
+        if step is not None and self.failed_step is None:
+            self.failed_step = step
+        if last_lines:
+            self.last_lines = last_lines
+        elif not self.last_lines and self.failed_step in self.rows:
+            self.last_lines = tuple(self.rows[self.failed_step].log[-20:])
 
     # -- views ------------------------------------------------------------------------------------
 
@@ -156,6 +192,10 @@ class BuildState:
                 return row
         return None
 
+    @property
+    def failed_row(self) -> StepRow | None:
+        return self.rows.get(self.failed_step) if self.failed_step is not None else None
+
     def tail(self, lines: int = 8) -> list[str]:
         """The last lines of the running step (or of the last step that printed)."""
         row = self.running
@@ -166,26 +206,45 @@ class BuildState:
 
     @property
     def elapsed(self) -> float:
+        """Seconds since the build started (until it ended): the header's clock."""
         return (self.finished or time.monotonic()) - self.started
 
 
 @dataclass
 class LayerTransfer:
-    item: str  # the layer's short digest (or the reference for the summary line)
+    item: str  # the layer's short digest (or the file/URL of an import)
     total: int | None = None
     done: int = 0
-    result: str = ""  # "Pull complete", "Pushed", "Layer already exists", …
+    result: str = ""  # "Pull complete", "Pushed", "Layer already exists", … (import: image ID)
+
+
+def _strength(result: str) -> int:
+    """How much happened to a layer, by Docker's word for it: nothing yet, it was already
+    there, it was mounted from another repository, it was transferred. Pushing several tags
+    reports each layer once per tag: the second tag finds the layer the first one uploaded
+    ("Layer already exists"), which must not hide that this push uploaded it."""
+    if not result:
+        return 0
+    if result in ("Already exists", "Layer already exists"):
+        return 1
+    if result.startswith("Mounted from "):
+        return 2
+    return 3
 
 
 @dataclass
 class TransferState:
-    """A pull or push: per-layer bytes from ``TaskStarted``/``Progress``/``TaskDone``."""
+    """A pull, push or import: per-layer bytes from ``TaskStarted``/``Progress``/``TaskDone``;
+    each layer keeps the strongest thing that happened to it (uploaded beats mounted beats
+    already there)."""
 
-    task: str  # "pull" or "push"
+    task: str  # "pull", "push" or "import"
     reference: str
     layers: dict[str, LayerTransfer] = field(default_factory=dict)
     status: str = RUNNING
     message: str = ""
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def apply(self, event: Event) -> bool:
@@ -201,14 +260,23 @@ class TransferState:
                 return True
             layer = self.layers.setdefault(event.item, LayerTransfer(event.item))
             if isinstance(event, TaskStarted):
-                layer.total = event.total
+                if not layer.result:  # a later tag's pass over a layer already handled
+                    layer.total = event.total
             elif isinstance(event, Progress):
-                layer.done, layer.total = event.done, event.total or layer.total
-            else:
+                if not layer.result:
+                    layer.done, layer.total = event.done, event.total or layer.total
+            elif _strength(event.result) >= _strength(layer.result):
                 layer.result = event.result
                 if layer.total:
                     layer.done = layer.total
             return True
+
+    def finish(self, message: str = "", failed: bool = False) -> None:
+        with self.lock:
+            self.status = FAILED if failed else FINISHED
+            if message:
+                self.message = message
+            self.finished = time.monotonic()
 
     @property
     def done_bytes(self) -> int:
@@ -217,6 +285,10 @@ class TransferState:
     @property
     def total_bytes(self) -> int:
         return sum(layer.total or 0 for layer in self.layers.values())
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
 
 
 def _is_layer(item: str) -> bool:
