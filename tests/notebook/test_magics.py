@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +244,20 @@ def test_language_setting(ip: Any, nbdocker_home: Path) -> None:
         assert not result.success and "unknown language" in str(result.error_in_exec)
     finally:
         run_cell(ip, "%nbdocker lang auto")
+
+
+def test_pushing_several_tags_to_an_empty_registry_says_pushed_for_every_layer(
+    ip: Any, magics: Any, base: str, open_registry: Any, docker_config: Path
+) -> None:
+    magics.use_widgets = True
+    result, _ = run_cell(ip, f"%%dockerfile -t ouruser/two:1\nFROM {BASE}\nRUN echo 1 > /one\n")
+    assert result.success, result.error_in_exec
+    repo = f"{open_registry.host}/nbdtest/pushtags-{os.urandom(4).hex()}"
+    ip.run_line_magic("tag", f"ouruser/two:1 {repo}:v2")
+    ip.run_line_magic("tag", f"ouruser/two:1 {repo}:devel")
+    pushed = ip.run_line_magic("push", repo)
+    assert len(pushed) == 2 and all("digest: sha256:" in line for line in pushed)
+    layers = magics.last_progress.state.layers
+    assert len(layers) == 2 and {layer.result for layer in layers.values()} == {"Pushed"}
+    text = magics.last_progress.widget.static_bundle()["text/plain"]
+    assert "pushed 2 tags" in text and "already exists" not in text
