@@ -31,6 +31,7 @@ from .progress_model import (
     QUEUED,
     RUNNING,
     BuildState,
+    RootfsState,
     StepRow,
     TransferState,
 )
@@ -550,3 +551,63 @@ def inspect_html(objects: Sequence[dict[str, Any]]) -> str:
         '<pre style="font-family:monospace;font-size:12px;line-height:1.35;'
         f'white-space:pre-wrap">{_E(inspect_text(objects), quote=False)}</pre>'
     )
+
+
+# -- the Debian base (mmdebstrap) -----------------------------------------------------------------
+
+
+MMDEBSTRAP_PHASES = (  # what mmdebstrap says it is doing (its "I: …" lines), to translate
+    N_("automatically chosen mode: root"),
+    N_("running apt-get update"),
+    N_("downloading packages with apt"),
+    N_("extracting archives"),
+    N_("installing essential packages"),
+    N_("installing remaining packages inside the chroot"),
+    N_("cleaning package lists and apt cache"),
+    N_("creating tarball"),
+    N_("done"),
+)
+
+
+def rootfs_summary(state: RootfsState) -> str:
+    """One line: what mmdebstrap is doing and how far it got, or what it made."""
+    elapsed = seconds(state.elapsed)
+    if state.status == FINISHED:
+        return tr(
+            "Debian {suite} root filesystem made in {elapsed}: {path} ({size})",
+            suite=state.suite,
+            elapsed=elapsed,
+            path=state.path,
+            size=human_size(state.size),
+        )
+    if state.status == FAILED:
+        return tr("mmdebstrap failed after {elapsed}", elapsed=elapsed)
+    title = tr(
+        "Making a Debian {suite} root filesystem with mmdebstrap ({variant})",
+        suite=state.suite,
+        variant=state.variant,
+    )
+    parts = [title, f"{tr(state.phase)}…" if state.phase else ""]
+    if state.fetched:
+        parts.append(tr("{count} packages fetched", count=state.fetched))
+    if state.set_up:
+        parts.append(
+            tr("{done}/{total} packages set up", done=state.set_up, total=max(state.planned, 1))
+        )
+    parts.append(elapsed)
+    return " — ".join(p for p in parts if p)
+
+
+def rootfs_html(state: RootfsState) -> str:
+    color = _STATUS_COLOR.get(state.status, "#b58900")
+    bar = ""
+    if state.status == RUNNING and state.planned:
+        bar = progress_bar_html(state.set_up, state.planned)
+    return (
+        f'<div><div style="font-family:monospace;color:{color}">{_E(rootfs_summary(state))}'
+        f"</div>{bar}</div>"
+    )
+
+
+def rootfs_text(state: RootfsState) -> str:
+    return rootfs_summary(state)

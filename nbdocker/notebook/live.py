@@ -22,9 +22,9 @@ import threading
 from typing import Any
 
 from ..engine.events import Event
-from .progress_model import RUNNING, BuildState, StepRow, TransferState
+from .progress_model import RUNNING, BuildState, RootfsState, StepRow, TransferState
 
-__all__ = ["BuildView", "LiveDisplay", "TransferView"]
+__all__ = ["BuildView", "LiveDisplay", "RootfsView", "TransferView", "in_kernel"]
 
 TICK = 0.5  # seconds between redraws of a live widget (its clocks)
 
@@ -159,3 +159,45 @@ class TransferView:
         if self.live is not None:
             self.widget.refresh(force=True)
             self.live.finish()
+
+
+def in_kernel() -> bool:
+    """Whether this runs in a Jupyter kernel (without importing IPython when it is not)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
+class RootfsView:
+    """The progress of ``debian_rootfs()``'s mmdebstrap, fed its output line by line: a live
+    widget in a kernel (static when done), else one line on standard error per phase."""
+
+    def __init__(self, suite: str, variant: str, widgets: bool) -> None:
+        self.state = RootfsState(suite, variant)
+        self.live: LiveDisplay | None = None
+        if widgets:
+            from .widgets import RootfsProgress
+
+            self.widget = RootfsProgress(self.state)
+            self.live = LiveDisplay(self.widget)
+
+    def __call__(self, line: str) -> None:
+        changed = self.state.apply_line(line)
+        if self.live is not None:
+            self.live.show()
+            if changed:
+                self.widget.refresh()
+        elif changed:
+            self._say()
+
+    def _say(self) -> None:
+        from . import display as d
+
+        print(d.rootfs_summary(self.state), file=sys.stderr, flush=True)
+
+    def close(self, path: str = "", size: int = 0, failed: bool = False) -> None:
+        self.state.finish(path, size, failed)
+        if self.live is not None:
+            self.live.finish()
+        else:
+            self._say()

@@ -28,7 +28,7 @@ from ..engine.events import (
     TaskStarted,
 )
 
-__all__ = ["BuildState", "LayerTransfer", "StepRow", "TransferState"]
+__all__ = ["BuildState", "LayerTransfer", "RootfsState", "StepRow", "TransferState"]
 
 # Step states, in the order a step goes through them (a step ends in one of the last four).
 QUEUED, RUNNING, CACHED, DONE, FAILED, INTERRUPTED = (
@@ -293,3 +293,55 @@ class TransferState:
 
 def _is_layer(item: str) -> bool:
     return len(item) == 12 and all(c in "0123456789abcdef" for c in item)
+
+
+@dataclass
+class RootfsState:
+    """mmdebstrap making a Debian root filesystem, folded from the lines it prints with
+    ``--verbose``: its phase (the last ``I: …`` line), the packages apt fetched (``Get:N``),
+    planned (``N newly installed``) and dpkg set up (``Setting up …``), and its clock."""
+
+    suite: str
+    variant: str
+    phase: str = ""
+    fetched: int = 0
+    planned: int = 0
+    set_up: int = 0
+    status: str = RUNNING
+    path: str = ""
+    size: int = 0
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def apply_line(self, line: str) -> bool:
+        """Fold one line in; True when the phase changed (a display redraws at once)."""
+        text = line.strip()
+        with self.lock:
+            if text.startswith("I: "):
+                phase = text[3:].rstrip(".…")
+                if phase.startswith(("using ", "removing tempdir", "success in")):
+                    return False  # details of mmdebstrap's own, not a phase of the work
+                self.phase = phase
+                return True
+            if text.startswith("Get:") and self.phase.startswith("downloading"):
+                number = text[4:].split(" ", 1)[0]  # (apt-get update's Get: lines are indexes)
+                if number.isdigit():
+                    self.fetched = max(self.fetched, int(number))
+            elif text.startswith("Setting up "):
+                self.set_up += 1
+            elif " newly installed," in text:
+                count = text.split(" newly installed,", 1)[0].rsplit(" ", 1)[-1]
+                if count.isdigit():
+                    self.planned += int(count)
+            return False
+
+    def finish(self, path: str = "", size: int = 0, failed: bool = False) -> None:
+        with self.lock:
+            self.status = FAILED if failed else FINISHED
+            self.path, self.size = path, size
+            self.finished = time.monotonic()
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished or time.monotonic()) - self.started

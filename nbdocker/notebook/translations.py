@@ -166,6 +166,16 @@ _ZH: dict[str, str] = {
         "Debian {suite} 根文件系统已生成，用时 {elapsed}：{path}（{size}）"
     ),
     "mmdebstrap failed after {elapsed}": "mmdebstrap 失败，用时 {elapsed}",
+    "{count} packages fetched": "已下载 {count} 个软件包",
+    "automatically chosen mode: root": "自动选择模式：root",
+    "running apt-get update": "正在运行 apt-get update",
+    "downloading packages with apt": "正在用 apt 下载软件包",
+    "extracting archives": "正在解压软件包",
+    "installing essential packages": "正在安装必需软件包",
+    "installing remaining packages inside the chroot": "正在 chroot 中安装其余软件包",
+    "cleaning package lists and apt cache": "正在清理软件包列表和 apt 缓存",
+    "creating tarball": "正在生成 tar 包",
+    "{done}/{total} packages set up": "已安装 {done}/{total} 个软件包",
     # %snapshot
     "note: {name} {version} ({kind}, {url}) is not in the snapshot": (
         "注意：{name} {version}（{kind}，{url}）不在快照中"

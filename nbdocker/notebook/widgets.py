@@ -30,10 +30,18 @@ import ipywidgets as w
 from ..engine.engine import ImageRow
 from ..engine.events import Event
 from . import display as d
-from .progress_model import FAILED, FINISHED, INTERRUPTED, RUNNING, BuildState, TransferState
+from .progress_model import (
+    FAILED,
+    FINISHED,
+    INTERRUPTED,
+    RUNNING,
+    BuildState,
+    RootfsState,
+    TransferState,
+)
 from .translations import tr
 
-__all__ = ["BuildProgress", "ImageTable", "TransferProgress"]
+__all__ = ["BuildProgress", "ImageTable", "RootfsProgress", "TransferProgress"]
 
 _REDRAW_EVERY = 0.25  # seconds between redraws caused by log lines alone
 _FULL_LOG_EVERY = 1.0  # seconds between redraws of an open full log while the build runs
@@ -169,6 +177,34 @@ class TransferProgress(w.VBox):  # type: ignore[misc]
 
     def static_bundle(self) -> dict[str, Any]:
         return d.mimebundle(self.text(), self.html())
+
+
+class RootfsProgress(w.VBox):  # type: ignore[misc]
+    """mmdebstrap at work (``debian_rootfs()``): its phase, packages fetched and set up (a bar
+    once apt said how many), and a clock."""
+
+    def __init__(self, state: RootfsState, **kwargs: Any) -> None:
+        self.state = state
+        self.header = w.HTML()
+        self.bar = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="320px"))
+        super().__init__([self.header, self.bar], **kwargs)
+        self.refresh()
+
+    def tick(self) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        with self.state.lock:
+            self.header.value = (
+                f'<span style="font-family:monospace">{d._E(d.rootfs_summary(self.state))}</span>'
+            )
+            self.bar.max = max(self.state.planned, 1)
+            self.bar.value = min(self.state.set_up, self.bar.max)
+            self.bar.bar_style = _BAR_STYLE.get(self.state.status, "info")
+
+    def static_bundle(self) -> dict[str, Any]:
+        with self.state.lock:
+            return d.mimebundle(d.rootfs_text(self.state), d.rootfs_html(self.state))
 
 
 _SORT_KEYS = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -142,3 +143,34 @@ def test_the_notebook_language_follows_nbdocker_lang(kc: Any) -> None:
     assert bad["reply"]["status"] == "error" and "zh, en" in text_of(bad["outputs"]).replace(
         "en, zh", "zh, en"
     )
+
+
+def test_debian_rootfs_shows_its_progress_then_what_it_made(kc: Any, tmp_path: Path) -> None:
+    # a small variant (busybox only, extracted): mmdebstrap's phases and apt's downloads, fast
+    from tests.support.real import require
+
+    if shutil.which("mmdebstrap") is None:
+        require("mmdebstrap", "apt-get install mmdebstrap")
+    phases: list[str] = []
+
+    def watch(msg: dict[str, Any]) -> None:
+        value = ((msg["content"].get("data") or {}).get("state") or {}).get("value")
+        if msg["msg_type"] == "comm_msg" and isinstance(value, str) and "mmdebstrap" in value:
+            phases.append(value)
+
+    code = (
+        "from nbdocker.notebook import debian_rootfs\n"
+        f"path = debian_rootfs(variant='extract', include=('busybox-static',), "
+        f"cache=__import__('pathlib').Path({str(tmp_path)!r}))\nprint(path)"
+    )
+    result = execute(kc, code, timeout=600, on_output=watch)
+    assert result["reply"]["status"] == "ok", text_of(result["outputs"])
+    assert any("downloading packages with apt" in p for p in phases), phases
+    assert any("packages fetched" in p for p in phases), phases
+    outputs = final_outputs(result["outputs"])
+    [shown] = [o for o in outputs if o["output_type"] == "display_data"]
+    assert WIDGET_VIEW not in shown["data"]
+    made = shown["data"]["text/plain"]
+    assert made.startswith("Debian bookworm root filesystem made in") and str(tmp_path) in made
+    tarball = Path(text_of([m for m in result["outputs"] if m["msg_type"] == "stream"]).strip())
+    assert tarball.is_file() and tarball.parent == tmp_path
