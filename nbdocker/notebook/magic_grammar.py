@@ -100,7 +100,7 @@ def snapshot_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--base",
         metavar="IMAGE",
-        help="Base image with python3 (default: Debian bookworm built from mmdebstrap)",
+        help="Base image with python3 (default: Debian bookworm with this kernel's own Python)",
     )
     p.add_argument("--no-cache", action="store_true", help="Do not use the build cache")
     p.add_argument("-q", "--quiet", action="store_true", help="No progress display")

@@ -84,6 +84,10 @@ class Lines(list[str]):
         super().__init__(lines)
         self.items = list(items)
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        text = "\n".join(self)
+        return d.mimebundle(text, f'<pre style="font-family:monospace">{d._E(text)}</pre>')
+
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text("\n".join(self))
 

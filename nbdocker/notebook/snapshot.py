@@ -7,14 +7,16 @@
    result and left out of the install. Decision: left out rather than built into wheels and
    copied in, because a local tree may hold anything and a snapshot must not smuggle a work in
    progress into an image silently; the comment says what to do.
-2. The base must run the kernel's Python: ``--base IMAGE`` is checked by running ``python3`` in
-   it. Without it, ``nbdocker/python3:bookworm`` is built (and cached) from Debian bookworm made
-   by mmdebstrap (:mod:`.rootfs`), with Debian's ``python3``, ``python3-venv`` and
-   ``ca-certificates``; bookworm's Python is 3.11.2. Another ``major.minor`` is refused (wheels
-   and the standard library differ). Another patch release (a kernel on 3.11.7, Debian's 3.11.2)
+2. The base must run the kernel's Python. Without ``--base``, it is Debian bookworm (made by
+   mmdebstrap, :mod:`.rootfs`) with *the kernel's own interpreter* installed
+   (``nbdocker/python3.11.7:bookworm``, :mod:`.kernel_python`): the same Python, patch release
+   included. When the kernel's interpreter cannot be carried over (it is the system's Python,
+   or this machine is not Debian bookworm), the base is ``nbdocker/python3:bookworm``, Debian's
+   ``python3`` (3.11.2). ``--base IMAGE`` is checked by running ``python3`` in it. Another
+   ``major.minor`` is refused (wheels and the standard library differ). Another patch release
    is accepted only when every pinned distribution supports it: each one's ``Requires-Python``
-   (from its installed metadata) is checked against the base's version *before anything is
-   built*, and the refusal names each distribution that cannot be installed there and the
+   (from its installed metadata) is checked against the base's version *before the snapshot
+   is built*, and the refusal names each distribution that cannot be installed there and the
    Python it requires. When all of them can, the snapshot is built and says which Python it
    runs.
 3. The Dockerfile makes a venv ``/opt/snapshot``, COPYs the lock to
@@ -171,13 +173,20 @@ def python_version(engine: Engine, image: str) -> str:
     return out.splitlines()[-1]
 
 
-def _default_base(engine: Engine, build: Callable[[Callable[[], Image]], Image]) -> str:
+def _default_base(engine: Engine, build: Callable[[Callable[[], Image]], Image]) -> tuple[str, str]:
+    """(base image, why it is not the kernel's own interpreter — "" when it is)."""
+    from .kernel_python import NotPortable, kernel_python_base
+
     try:
         engine.get(DEBIAN)
     except ImageNotFound:
         from .rootfs import debian_rootfs
 
         engine.import_image(debian_rootfs(), DEBIAN)
+    try:
+        return kernel_python_base(engine, DEBIAN, "bookworm", build), ""
+    except NotPortable as exc:
+        why = f"the kernel's own Python cannot be installed in the image: {exc}"
     dockerfile = (
         f"FROM {DEBIAN}\n"
         "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
@@ -186,7 +195,7 @@ def _default_base(engine: Engine, build: Callable[[Callable[[], Image]], Image])
     )
     options = BuildOptions(tags=(DEFAULT_BASE,), dockerfile_text=dockerfile)
     build(lambda: engine.build(None, options))
-    return DEFAULT_BASE
+    return DEFAULT_BASE, why
 
 
 def pip_ca_bundle() -> str | None:
@@ -242,10 +251,11 @@ def make_snapshot(
     left out."""
     build = on_build or (lambda run: run())
     lock = lock or environment_lock()
+    why = ""
     if base is None:
-        base = _default_base(engine, build)
+        base, why = _default_base(engine, build)
     found = python_version(engine, base)
-    check_base_python(base, found, lock)
+    check_base_python(base, found, lock, why)
     ca = pip_ca_bundle()
     options = BuildOptions(
         tags=(tag,),
@@ -283,10 +293,11 @@ def make_snapshot(
     return image
 
 
-def check_base_python(base: str, found: str, lock: EnvironmentLock) -> None:
+def check_base_python(base: str, found: str, lock: EnvironmentLock, why: str = "") -> None:
     """Refuse a base whose Python cannot reproduce the kernel's environment (see the module
     docstring): another ``major.minor``, or a patch release some pinned distribution does not
-    support — naming each one and the Python it requires."""
+    support — naming each one and the Python it requires (and ``why`` the kernel's own
+    interpreter was not used, when it was not)."""
     want = ".".join(lock.python.split(".")[:2])
     if ".".join(found.split(".")[:2]) != want:
         raise NbdockerError(
@@ -303,5 +314,5 @@ def check_base_python(base: str, found: str, lock: EnvironmentLock) -> None:
             f"the kernel runs {lock.python}, and {len(blocked)} pinned "
             f"distribution{'s' if len(blocked) != 1 else ''} cannot be installed on {found}: "
             f"{what}; give a --base image with Python {lock.python}, or pin versions that "
-            f"support {found} in the kernel"
+            f"support {found} in the kernel" + (f" ({why})" if why else "")
         )

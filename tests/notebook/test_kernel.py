@@ -78,6 +78,27 @@ def test_early_errors_show_the_error_once_and_nothing_else(kc: Any, nbdocker_hom
     assert not (nbdocker_home / "meta" / "cache" / "records.json").exists()
 
 
+def test_a_failed_step_shows_its_last_lines_open_under_the_failure(kc: Any) -> None:
+    code = (
+        f"%%dockerfile -t ouruser/broken:1\nFROM {BASE}\n"
+        "RUN for i in $(seq 1 30); do echo compiling $i; done; "
+        "echo 'error: missing semicolon' >&2; exit 2\n"
+    )
+    result = execute(kc, code)
+    assert result["reply"]["status"] == "error"
+    outputs = final_outputs(result["outputs"])
+    assert [o["output_type"] for o in outputs] == ["display_data", "error"]
+    shown, error = outputs
+    assert "returned a non-zero code: 2" in error["traceback"][0]
+    html = shown["data"]["text/html"]
+    summary = html.index("Build failed at step 2/2")
+    cause = html.index("error: missing semicolon")
+    folded = html.index("<details>")
+    assert summary < cause < folded  # the cause is open, not only in the folded full log
+    assert "compiling 30" in html[:folded] and "compiling 5\n" not in html[:folded]
+    assert "error: missing semicolon" in shown["data"]["text/plain"].split("STEP")[0]
+
+
 def test_a_failed_push_says_its_error_once(kc: Any) -> None:
     # a registry that is not there: the push starts (the layer shows), then fails
     result = execute(kc, f"%tag {BASE} 127.0.0.1:9/ouruser/x:1\n%push 127.0.0.1:9/ouruser/x")
@@ -174,3 +195,17 @@ def test_debian_rootfs_shows_its_progress_then_what_it_made(kc: Any, tmp_path: P
     assert made.startswith("Debian bookworm root filesystem made in") and str(tmp_path) in made
     tarball = Path(text_of([m for m in result["outputs"] if m["msg_type"] == "stream"]).strip())
     assert tarball.is_file() and tarball.parent == tmp_path
+
+
+def test_the_image_tables_controls_drive_a_static_table(kc: Any) -> None:
+    execute(kc, f"%tag {BASE} zeta/other:1")
+    result = execute(kc, "imgs = %images\ntable = imgs.table()\ntable")
+    outputs = final_outputs(result["outputs"])
+    controls, static = (o for o in outputs if o["output_type"] == "display_data")
+    assert WIDGET_VIEW in controls["data"]  # the sort and filter controls: a live widget
+    assert WIDGET_VIEW not in static["data"] and "zeta/other" in static["data"]["text/html"]
+    # the controls update the static table in place: what a saved notebook keeps
+    update = execute(kc, "table.filter.value = 'nbdtest/*'")
+    updates = [m for m in update["outputs"] if m["msg_type"] == "update_display_data"]
+    assert updates and "zeta/other" not in updates[-1]["content"]["data"]["text/html"]
+    assert "nbdtest/base" in updates[-1]["content"]["data"]["text/html"]
