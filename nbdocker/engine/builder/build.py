@@ -363,8 +363,9 @@ class Builder:
                     record.image, store.read_json(record.manifest), store.read_json(record.image)
                 )
                 self._after(run, ins)
-                with self._lock:
-                    self.reused.append(record.key)
+                if not set(self.lineage) <= set(record.lineage):
+                    with self._lock:  # tagged with this Dockerfile when the build commits
+                        self.reused.append(record.key)
                 self.emit(StepCached(number, record.image))
                 self.emit(StepDone(number, record.image, 0, time.monotonic() - start))
                 return
