@@ -137,6 +137,7 @@ export const api = {
     post<{ terminal: string; container: IContainer }>('shells', { image, command }),
   attachShell: (container: string, rm = false) =>
     post<{ terminal: string; container: IContainer }>('shells', { container, rm }),
+  runInTerminal: (args: string[]) => post<{ terminal: string }>('shells', { run: args }),
   build: (path: string, tags: string[]) => post<{ task: ITask }>('builds', { path, tags }),
   tasks: () => request<{ tasks: ITask[] }>('tasks')
 };

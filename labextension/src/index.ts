@@ -14,7 +14,6 @@ import { IEditorLanguageRegistry } from '@jupyterlab/codemirror';
 import { IConsoleTracker } from '@jupyterlab/console';
 import { IEditorTracker } from '@jupyterlab/fileeditor';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
-import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
 
@@ -26,7 +25,7 @@ import { BuildButtonExtension } from './editor';
 import { trackConsoles, trackNotebooks } from './highlight';
 import { kernelWorkOf } from './model';
 import { ImagesPanel } from './panel';
-import { shellRendererFactory } from './renderer';
+import { serveSession } from './kernelshell';
 import { ActivityStatus } from './status';
 import { StoreModel } from './store';
 
@@ -85,7 +84,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'nbdocker:plugin',
   description: 'Images panel, shells in containers, Dockerfile highlighting and builds.',
   autoStart: true,
-  requires: [IEditorLanguageRegistry, IRenderMimeRegistry],
+  requires: [IEditorLanguageRegistry],
   optional: [
     ICommandPalette,
     ILayoutRestorer,
@@ -97,7 +96,6 @@ const plugin: JupyterFrontEndPlugin<void> = {
   activate: (
     app: JupyterFrontEnd,
     languages: IEditorLanguageRegistry,
-    rendermime: IRenderMimeRegistry,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
     notebooks: INotebookTracker | null,
@@ -135,11 +133,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.shell.add(panel, 'left', { rank: 600 });
     restorer?.add(panel, PANEL_ID);
 
-    rendermime.addFactory(shellRendererFactory(app, model));
     app.docRegistry.addWidgetExtension('Editor', new BuildButtonExtension(app));
 
     if (notebooks) {
       trackNotebooks(notebooks);
+      notebooks.widgetAdded.connect((_, panel) => serveSession(app, panel.sessionContext));
       // Work in kernels: a cell running %%dockerfile, %pull… shows in the status bar while
       // it runs; the panel reloads by itself when the store changes.
       NotebookActions.executionScheduled.connect((_, { notebook, cell }) => {
@@ -158,6 +156,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
     if (consoles) {
       trackConsoles(consoles);
+      consoles.widgetAdded.connect((_, panel) => serveSession(app, panel.sessionContext));
     }
 
     if (statusBar) {

@@ -1,65 +1,58 @@
-"""``%docker run -it IMAGE [COMMAND]`` in a notebook: a container with a terminal.
+"""``%docker run -it`` in JupyterLab: the shell opens in a terminal tab.
 
-A cell has no terminal, so the kernel only creates the container (with a TTY and stdin open,
-as ``docker create -it`` would) and returns a :class:`ShellRequest`. In JupyterLab the nbdocker
-extension renders it by starting the container in a terminal tab (JupyterLab's own terminal,
-through the server extension); ``exit`` ends it and the container stays for ``%commit``. Where
-no extension renders it (classic front ends, nbconvert), its text says how to start it:
-``nbdocker start -a -i NAME`` in any terminal.
+A cell has no terminal. :class:`~nbdocker.notebook.magics.NbdockerMagics` calls its
+``open_terminal`` hook, when set, with the ``nbdocker run -it …`` command line, and prints how to
+get a shell when the hook is unset or declines. This module sets the hook when the kernel's front
+end is JupyterLab with nbdocker's extension:
+
+1. ``%load_ext nbdocker`` opens a comm to the target :data:`TARGET` saying ``hello``. nbdocker's
+   lab extension registers that target on every kernel it talks to and answers
+   ``{"terminals": true}``; the answer arrives once the loading cell has finished, and sets the
+   hook. Other front ends (nbclient, nbconvert, a classic notebook, a terminal IPython) do not
+   answer, so the hint stays what they get.
+2. The hook opens a comm carrying ``{"run": [ARGS…]}`` (the arguments after ``nbdocker run``);
+   the lab extension asks the server extension for a terminal running ``nbdocker run ARGS…``
+   and opens its tab: the CLI creates and starts the container on that terminal, ``exit`` ends
+   it, and the container stays for ``%commit`` (unless ``--rm``) — Docker's ``run -it``.
 """
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass, replace
+import shlex
 from typing import Any
 
-from ..cli.container_verbs import run_options
-from ..engine import Engine
+from .translations import tr
 
-__all__ = ["SHELL_MIME", "ShellRequest", "create_shell"]
+__all__ = ["TARGET", "connect"]
 
-SHELL_MIME = "application/vnd.nbdocker.shell+json"
-
-
-@dataclass(frozen=True)
-class ShellRequest:
-    """A container created for a terminal; displayed, it opens one (see the module doc)."""
-
-    container: str  # ID
-    name: str
-    image: str
-    remove: bool  # --rm: the container goes when its command exits
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        after = (
-            "It is removed when its command exits."
-            if self.remove
-            else f"After exit: %commit {self.name} REPOSITORY[:TAG]"
-        )
-        text = (
-            f"Container {self.name} ({self.image}) was created with a terminal. JupyterLab opens "
-            f"it in a terminal tab; elsewhere run: nbdocker start -a -i {self.name}\n{after}"
-        )
-        data = {
-            "container": self.container,
-            "name": self.name,
-            "image": self.image,
-            "rm": self.remove,
-        }
-        return {SHELL_MIME: data, "text/plain": text}
+TARGET = "nbdocker.lab"
 
 
-def create_shell(args: argparse.Namespace) -> ShellRequest:
-    """Create the container ``run -it`` asked for (not started); a shell other than bash gets
-    Docker's ``root@<id>:/#`` prompt (:func:`nbdocker.server.shells.prompt_env`)."""
-    from ..server.shells import prompt_env
+def connect(shell: Any, magics: Any) -> None:
+    """Ask the kernel's front end whether it opens terminals; when it says so, set
+    ``magics.open_terminal``. Does nothing outside a kernel."""
+    if getattr(shell, "kernel", None) is None:
+        return
+    from comm import create_comm
 
-    engine = Engine()
-    options = run_options(args)
-    config = engine.get(args.image).config
-    extra = prompt_env(config, tuple(args.command))
-    if extra:
-        options = replace(options, env=(*extra, *options.env))
-    container = engine.create(args.image, args.command, options)
-    return ShellRequest(container.id, container.name, args.image, bool(args.rm))
+    hello = create_comm(target_name=TARGET, data={"hello": 1})
+
+    def answered(msg: dict[str, Any]) -> None:
+        data = (msg.get("content") or {}).get("data") or {}
+        if data.get("terminals"):
+            magics.open_terminal = open_in_jupyterlab
+
+    hello.on_msg(answered)
+
+
+def open_in_jupyterlab(command: list[str]) -> bool:
+    """Ask JupyterLab to open a terminal running ``command`` (``nbdocker run …``)."""
+    from comm import create_comm
+
+    args = command[2:] if command[:2] == ["nbdocker", "run"] else command
+    request = create_comm(target_name=TARGET, data={"run": args})
+    request.close()
+    print(
+        tr("The shell opens in a JupyterLab terminal tab: {command}", command=shlex.join(command))
+    )
+    return True

@@ -202,8 +202,9 @@ class RemoveContainerHandler(_Base):
 
 class ShellsHandler(_Base):
     """POST ``{"image", "command"?: [...], "name"?}``: a new container with a terminal;
-    POST ``{"container", "rm"?}``: the terminal of a container made for one (``%docker run
-    -it``)."""
+    POST ``{"container", "rm"?}``: the terminal of a container made for one (``create -it``);
+    POST ``{"run": [ARGS...]}``: a terminal running ``nbdocker run ARGS...`` (``%docker run
+    -it`` in a notebook)."""
 
     auth_resource = "terminals"
 
@@ -216,6 +217,13 @@ class ShellsHandler(_Base):
             return
         data = self.body()
         engine = Engine()
+        if data.get("run") is not None:
+            args = data["run"]
+            if not (isinstance(args, list) and all(isinstance(a, str) for a in args)):
+                raise web.HTTPError(400, "give 'run' as the list of nbdocker run's arguments")
+            argv = await self.call(lambda: launcher.run_command(engine, args))
+            self.reply({"terminal": launcher.terminal_running(argv)}, 201)
+            return
         if data.get("container"):
             container = self.text(data, "container")
             c = await self.call(lambda: launcher.attachable(engine, container))

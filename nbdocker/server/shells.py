@@ -106,6 +106,29 @@ class ShellLauncher:
             )
         return c
 
+    @staticmethod
+    def run_command(engine: Engine, args: list[str]) -> list[str]:
+        """The terminal's command for ``nbdocker run ARGS…`` (``%docker run -it`` in a
+        notebook), checked first with the CLI's own grammar (worker thread): the image must
+        exist and ``-i -t`` be given. A bare non-bash shell gets the ``root@<id>:/#`` prompt."""
+        from ..cli.grammar import build_parser
+
+        parsed = build_parser("run").parse_args(["run", *args])
+        if not (parsed.interactive and parsed.tty):
+            raise UsageError("a terminal runs containers with -i -t; add them")
+        config = engine.get(parsed.image).config
+        prompt = (
+            []
+            if any(e.startswith("PS1=") for e in parsed.env)
+            else prompt_env(config, parsed.command)
+        )
+        extra = [a for env in prompt for a in ("-e", env)]
+        return [sys.executable, "-m", "nbdocker", "run", *extra, *args]
+
+    def terminal_running(self, argv: list[str]) -> str:
+        """A new terminal running ``argv`` (event loop)."""
+        return str(self.terminals.create(shell_command=argv)["name"])
+
     def terminal_for(self, c: Container, *, remove: bool = False) -> str:
         """The terminal running ``c``: its live one, or a new one that starts it (event loop)."""
         live = self.live_terminal(c.id)

@@ -110,7 +110,7 @@ def history_json(entries: list[HistoryEntry]) -> list[dict[str, Any]]:
 def layers_json(engine: Engine, image: str) -> dict[str, Any]:
     """The image and its layers, bottom first, each with the files it added, changed and
     removed (at most :data:`MAX_FILES` of each, with the full counts)."""
-    from ..notebook.layers import layer_infos
+    from ..notebook.layer_contents import layer_infos
 
     img = engine.get(image)
     layers = []

@@ -8,6 +8,7 @@ import asyncio
 import http.cookiejar
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -407,3 +408,38 @@ def test_a_push_reports_each_layer_and_reaches_the_registry(
 def test_a_push_that_cannot_work_says_why(lab: JupyterLab) -> None:
     status, data = lab.request("POST", "/nbdocker/api/images/push", {"reference": "Not A Name"})
     assert status == 400 and "invalid reference" in data["message"].lower()
+
+
+def test_a_terminal_runs_nbdocker_run_it_as_a_notebook_asks(lab: JupyterLab) -> None:
+    status, shell = lab.request(
+        "POST", "/nbdocker/api/shells", {"run": ["-it", "--name", "from-nb", BASE]}
+    )
+    assert status == 201, shell
+    screen = run_async(
+        lambda: _terminal_until(
+            lab,
+            shell["terminal"],
+            ["", "echo $((40+2)); exit\r"],
+            ["root@", "[disconnected]"],
+        )
+    )
+    assert re.search(r"root@[0-9a-f]{12}:/# ", screen) and "\r\n42\r\n" in screen
+    _, data = lab.request("GET", "/nbdocker/api/containers")
+    row = next(c for c in data["containers"] if c["name"] == "from-nb")
+    assert row["command"] == "/bin/sh" and row["tty"]
+    lab.request("POST", "/nbdocker/api/containers/remove", {"container": "from-nb"})
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        (["no/such:image"], 400, "-i -t"),
+        (["-it", "no/such:image"], 404, "no such image"),
+        (["-it", "--bogus", BASE], 400, "unrecognized arguments"),
+    ],
+)
+def test_a_run_that_cannot_work_is_refused(
+    lab: JupyterLab, args: list[str], status: int, message: str
+) -> None:
+    got, data = lab.request("POST", "/nbdocker/api/shells", {"run": args})
+    assert got == status and message in data["message"], data

@@ -1,48 +1,84 @@
-"""``%docker run -it`` in a kernel: the container is created for a terminal (not started), and
-the cell's value asks JupyterLab to open that terminal (a mime bundle the lab extension renders;
-plain text elsewhere). The browser side is tests/lab/test_browser.py."""
+"""``%docker run -it`` in a kernel: with a front end that answers nbdocker's comm (JupyterLab
+with the lab extension) the shell is asked of it; without one, the magic says how to get a shell
+and creates nothing. The front end here is a script speaking the Jupyter protocol on a real
+kernel; JupyterLab itself is tests/lab/test_browser.py."""
 
 from __future__ import annotations
 
+import queue
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from nbdocker.engine import Engine
-from nbdocker.notebook.shell import SHELL_MIME, ShellRequest
+from nbdocker.notebook.shell import TARGET
 from nbdocker.server.shells import PROMPT, prompt_env, shell_command
 
-
-def test_run_it_creates_a_container_for_a_terminal(ip: Any, base: str) -> None:
-    request = ip.run_line_magic("docker", f"run -it --name shell1 -e A=b {base}")
-    assert isinstance(request, ShellRequest)
-    container = Engine().containers.get("shell1")
-    assert container.state == "created"  # JupyterLab's terminal starts it
-    assert container.config.tty and container.config.stdin
-    assert container.config.argv == ("/bin/sh",)  # the image's CMD
-    assert f"PS1={PROMPT}" in container.config.env and "A=b" in container.config.env
-    bundle = request._repr_mimebundle_()
-    assert bundle[SHELL_MIME] == {
-        "container": container.id,
-        "name": "shell1",
-        "image": base,
-        "rm": False,
-    }
-    assert "nbdocker start -a -i shell1" in bundle["text/plain"]
-    assert "%commit shell1" in bundle["text/plain"]
+from .kernel import execute, kernel, text_of
 
 
-def test_run_it_rm_is_carried_to_the_terminal(ip: Any, base: str) -> None:
-    request = ip.run_line_magic("docker", f"run -it --rm {base} /bin/sh -l")
-    container = Engine().containers.get(request.container)
-    assert container.config.argv == ("/bin/sh", "-l")
-    assert not any(e.startswith("PS1=") for e in container.config.env)  # not a bare shell
-    assert request._repr_mimebundle_()[SHELL_MIME]["rm"] is True
+def _comm_opens(kc: Any, seconds: float = 10) -> list[dict[str, Any]]:
+    """The comm_open messages on iopub within ``seconds`` (or until the kernel is idle)."""
+    opens = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            msg = kc.get_iopub_msg(timeout=0.5)
+        except queue.Empty:
+            break
+        if msg["msg_type"] == "comm_open":
+            opens.append(msg)
+    return opens
 
 
-def test_run_with_only_t_still_runs_in_the_cell(ip: Any, base: str, capsys: Any) -> None:
-    assert ip.run_line_magic("docker", f"run -t --rm {base} echo in-the-cell") is None
-    assert "in-the-cell" in capsys.readouterr().out
+def test_with_jupyterlab_the_shell_is_asked_of_it(
+    nbdocker_home: Path, busybox_tarball: Path, tmp_path: Path
+) -> None:
+    Engine(nbdocker_home).import_image(busybox_tarball, "nbdtest/base:1", change=['CMD ["sh"]'])
+    with kernel(nbdocker_home, tmp_path) as (_, kc):
+        msg_id = kc.execute("%load_ext nbdocker")
+        hello = next(m for m in _comm_opens(kc) if m["content"]["target_name"] == TARGET)
+        assert hello["parent_header"]["msg_id"] == msg_id
+        assert hello["content"]["data"] == {"hello": 1}
+        kc.get_shell_msg(timeout=30)
+        # The lab extension's answer (what JupyterLab sends from its comm target).
+        answer = kc.session.msg(
+            "comm_msg", {"comm_id": hello["content"]["comm_id"], "data": {"terminals": True}}
+        )
+        kc.shell_channel.send(answer)
+        time.sleep(0.5)  # handled between cells, as in JupyterLab
+
+        seen: list[dict[str, Any]] = []
+        result = execute(
+            kc, "%docker run -it --name s1 nbdtest/base:1 /bin/sh", on_output=seen.append
+        )
+        assert result["reply"]["status"] == "ok"
+        assert "JupyterLab terminal tab: nbdocker run -it --name s1 nbdtest/base:1 /bin/sh" in (
+            text_of(result["outputs"])
+        )
+        requests = [
+            m
+            for m in seen
+            if m["msg_type"] == "comm_open" and m["content"]["target_name"] == TARGET
+        ]
+        assert [r["content"]["data"] for r in requests] == [
+            {"run": ["-it", "--name", "s1", "nbdtest/base:1", "/bin/sh"]}
+        ]
+        assert Engine(nbdocker_home).ps(all=True) == []  # the terminal's nbdocker run makes it
+
+
+def test_without_a_front_end_that_answers_the_magic_says_how(
+    nbdocker_home: Path, busybox_tarball: Path, tmp_path: Path
+) -> None:
+    Engine(nbdocker_home).import_image(busybox_tarball, "nbdtest/base:1", change=['CMD ["sh"]'])
+    with kernel(nbdocker_home, tmp_path) as (_, kc):
+        assert execute(kc, "%load_ext nbdocker")["reply"]["status"] == "ok"
+        result = execute(kc, "%docker run -it nbdtest/base:1 /bin/sh")
+        said = text_of(result["outputs"])
+        assert "cannot give you a shell here" in said and "run -it nbdtest/base:1 /bin/sh" in said
+        assert Engine(nbdocker_home).ps(all=True) == []
 
 
 @pytest.mark.parametrize(
