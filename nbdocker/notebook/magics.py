@@ -630,10 +630,13 @@ def inspect_layers(image: str | Image, engine: Engine | None = None) -> LayerRep
 
 
 def load(shell: Any) -> None:
+    from .shell import connect
+
     magics = NbdockerMagics(shell)
     shell.register_magics(magics)
     shell.events.register("pre_run_cell", magics.note_cell)
     register_formatters(shell)
+    connect(shell, magics)  # JupyterLab with nbdocker's extension opens %docker run -it shells
 
 
 def unload(shell: Any) -> None:

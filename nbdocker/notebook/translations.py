@@ -148,6 +148,9 @@ _ZH: dict[str, str] = {
         "笔记本单元格没有终端，所以这里无法用 `docker run "
         "{flags}` 得到交互式 shell；什么也没有运行或创建。"
     ),
+    "The shell opens in a JupyterLab terminal tab: {command}": (
+        "shell 在 JupyterLab 的终端标签页中打开：{command}"
+    ),
     "For a shell in {image}, open a terminal (JupyterLab: File → New → Terminal) and run:": (
         "要在 {image} 中得到 shell，请打开一个终端（JupyterLab：文件 → 新建 → 终端）并运行："
     ),
