@@ -22,8 +22,16 @@ def _short(image_id: str, no_trunc: bool) -> str:
 
 
 def do_import(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
+    from .build_verbs import source_date_epoch
+
     source = io.binary_in if args.source == "-" else args.source
-    image = engine.import_image(source, args.reference, message=args.message, change=args.change)
+    image = engine.import_image(
+        source,
+        args.reference,
+        message=args.message,
+        change=args.change,
+        source_date_epoch=source_date_epoch(),
+    )
     print(image.id, file=io.out)
 
 

@@ -278,6 +278,7 @@ class Engine(ContainerVerbs):
         *,
         message: str | None = None,
         change: Sequence[str] = (),
+        source_date_epoch: int | None = None,
     ) -> Image:
         """``docker import``: make a one-layer image from a root filesystem tarball.
 
@@ -285,12 +286,23 @@ class Engine(ContainerVerbs):
         or a binary stream. Plain, gzip, bzip2, xz and zstd tarballs are accepted. ``change`` holds
         Dockerfile instructions applied to the config (``CMD ["/bin/sh"]``, ``ENV A=b``, …).
         On error nothing is stored and nothing is tagged.
+
+        The image is a function of the tarball's content and the options: its creation time is
+        ``source_date_epoch`` when given, else the newest modification time in the tarball
+        (Docker stamps the time of the import instead). So importing the same tarball again
+        gives the same image ID, and the build steps cached on it stay valid.
         """
         from .changes import apply_changes
         from .layers import IngestOptions, decompressed, ingest_layer
 
         ref = parse_reference(reference) if reference else None
         container_config = apply_changes({}, change)
+        newest = 0
+
+        def note_mtime(member: Any) -> None:
+            nonlocal newest
+            newest = max(newest, int(member.mtime))
+
         with self.store.staging() as txn, self._open_source(source) as (stream, where, total):
             self.on_event(TaskStarted("import", where, total))
 
@@ -303,14 +315,16 @@ class Engine(ContainerVerbs):
                 decompressed(cast(IO[bytes], counted)),
                 where,
                 IngestOptions(compression=self.compression, normalise=True),
+                on_member=note_mtime,
             )
             comment = message or f"Imported from {'-' if where.startswith('/') else where}"
-            now = datetime.now(timezone.utc)
+            seconds = source_date_epoch if source_date_epoch is not None else newest
+            created = datetime.fromtimestamp(seconds, timezone.utc)
             config = new_config(
                 [record.diff_id],
-                [{"created": rfc3339(now), "comment": comment}],
+                [{"created": rfc3339(created), "comment": comment}],
                 container_config,
-                created=now,
+                created=created,
                 comment=comment,
             )
             image = self._stage_image(txn, config, [record.blob_descriptor()])

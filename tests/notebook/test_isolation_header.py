@@ -32,7 +32,7 @@ def test_weaker_level_in_the_build_header(
     assert "no PID, mount or network isolation" in progress.header.value
     bundle = progress._repr_mimebundle_()
     assert "[isolation: chroot]" in bundle["text/html"]  # the saved notebook keeps it
-    assert bundle["text/plain"].startswith("Isolation: chroot (")
+    assert "\nIsolation: chroot (no PID" in bundle["text/plain"]
 
 
 def test_no_isolation_line_at_the_namespaces_level(ip: Any, magics: Any, base: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from .. import userns
-from ..errors import DockerfileError, UsageError
+from ..errors import DockerfileError, NbdockerError, UsageError
 from ..events import EventSink
 from ..image import Image
 from .build import Builder
@@ -30,8 +30,8 @@ def _looks_like_tar(head: bytes) -> bool:
 @contextlib.contextmanager
 def _context(
     engine: Engine, context: str | os.PathLike[str] | IO[bytes] | None, options: BuildOptions
-) -> Iterator[tuple[BuildContext | None, str, str]]:
-    """(context, its label, Dockerfile text)."""
+) -> Iterator[tuple[BuildContext | None, str, tuple[str, Path | None]]]:
+    """(context, its label, (Dockerfile text, the file it was read from))."""
     scratch = engine.store.root / "builds" / f"context-{os.urandom(6).hex()}"
     try:
         if context is None:
@@ -54,17 +54,21 @@ def _context(
             rest = io.BufferedReader(Peekable(stream, head))
             if _looks_like_tar(head):
                 ctx = BuildContext.from_tar(rest, scratch)
-                yield ctx, "-", _dockerfile_text(options, ctx)
+                text, path = _dockerfile_text(options, ctx)
+                if path is not None and scratch in path.parents:
+                    path = None  # read from the tar: no file of the user's
+                yield ctx, "-", (text, path)
             else:  # docker build - < Dockerfile: the stream is the Dockerfile, no context
                 text = (head + rest.read()).decode()
-                yield None, "", options.dockerfile_text or text
+                yield None, "", (options.dockerfile_text or text, None)
     finally:
         userns.remove_tree(scratch)
 
 
-def _dockerfile_text(options: BuildOptions, ctx: BuildContext | None) -> str:
+def _dockerfile_text(options: BuildOptions, ctx: BuildContext | None) -> tuple[str, Path | None]:
+    """The Dockerfile's text and the file it came from (None: given as text)."""
     if options.dockerfile_text is not None:
-        return options.dockerfile_text
+        return options.dockerfile_text, None
     if options.dockerfile is not None:
         candidates = [Path(options.dockerfile)]
         if ctx is not None and not Path(options.dockerfile).is_absolute():
@@ -76,7 +80,7 @@ def _dockerfile_text(options: BuildOptions, ctx: BuildContext | None) -> str:
     for path in candidates:
         if path.is_file():
             try:
-                return path.read_text()
+                return path.read_text(), path
             except (OSError, UnicodeDecodeError) as exc:
                 raise DockerfileError(f"cannot read the Dockerfile ({exc})", str(path)) from None
     raise UsageError(
@@ -90,14 +94,26 @@ def run_build(
     options: BuildOptions,
     on_event: EventSink,
 ) -> Image:
+    """Build; a bad ``-t`` name or an isolation level this machine cannot give fails here,
+    before the context is read or any step runs."""
+    from ..reference import parse_reference
+
     if options.isolation is not None:
         from ..sandbox._levels import level_for
 
-        level_for(options.isolation, engine.store.root)  # a level asked for but missing fails now
-    with _context(engine, context, options) as (ctx, label, text):
-        if options.dockerfile is not None and options.dockerfile_name == "Dockerfile":
-            from dataclasses import replace
+        level_for(options.isolation, engine.store.root)
 
+    for tag in options.tags:
+        try:
+            parse_reference(tag)
+        except NbdockerError as exc:
+            raise UsageError(f"-t {tag}: {exc}") from None
+    with _context(engine, context, options) as (ctx, label, (text, path)):
+        from dataclasses import replace
+
+        if options.dockerfile is not None and options.dockerfile_name == "Dockerfile":
             options = replace(options, dockerfile_name=options.dockerfile)
+        if path is not None:  # builds of the file at this path are builds of one Dockerfile
+            options = replace(options, lineage=(*options.lineage, f"file:{path.resolve()}"))
         builder = Builder(engine, options, ctx, ctx.size if ctx else 0, label, on_event)
         return builder.run(text)

@@ -64,7 +64,7 @@ from ..image import Image
 from ..lazy_dataclasses import lazy_dataclass
 from ..reference import parse_reference
 from ..sandbox import DEFAULT_PATH
-from .cache import BuildCache, StepKey
+from .cache import FIRST_BUILD, BuildCache, StepKey
 from .options import BuildOptions
 from .stages import BuildPlan, Stage, plan_build
 from .state import MAX_LAYERS, ImageState
@@ -78,6 +78,10 @@ if TYPE_CHECKING:
 __all__ = ["BuildError", "Builder"]
 
 _LAST_LINES = 20
+# An interrupted RUN step is killed at once: its result is thrown away, so the grace period a
+# container gets to stop cleanly (10 s) would only keep the user waiting. A shell as PID 1
+# ignores SIGINT, so without this a step ran on for the whole grace period.
+_STEP_STOP_TIMEOUT = 0.0
 
 
 class BuildError(DockerfileError):
@@ -135,9 +139,16 @@ class Builder:
         self.scratch = engine.store.root / "builds" / os.urandom(6).hex()
         self.results: dict[int, ImageState] = {}
         self.running: set[int] = set()  # container PIDs, killed on interrupt
+        self.interrupted = False
         self.used_args: set[str] = set()
         self.current = 0  # the step running (for BuildFailed)
         self._isolation_told = False
+        # What makes an earlier build one of this Dockerfile (see .cache): its names, its file,
+        # what the caller adds; and the cache keys of the steps reused, to tag with it.
+        self.lineage = (*options.lineage, *(f"tag:{parse_reference(t)}" for t in options.tags))
+        self.reused: list[str] = []
+        self._first: bool | None = None
+        self._lineage_lock = threading.Lock()
 
     def emit(self, event: Event) -> None:
         with self._lock:
@@ -167,6 +178,7 @@ class Builder:
             )
             raise
         except KeyboardInterrupt:
+            self.interrupted = True
             self._kill_running()
             self.emit(BuildFailed(self.current, "the build was interrupted; nothing was tagged"))
             raise
@@ -220,6 +232,7 @@ class Builder:
             staged = state.stage(txn)
 
             def update(t: Any) -> None:
+                self._note_reuse()
                 if refs:
                     for ref in refs:
                         _name_image(t, staged, ref)
@@ -352,13 +365,18 @@ class Builder:
                     record.image, store.read_json(record.manifest), store.read_json(record.image)
                 )
                 self._after(run, ins)
+                if not set(self.lineage) <= set(record.lineage):
+                    with self._lock:  # tagged with this Dockerfile when the build commits
+                        self.reused.append(record.key)
                 self.emit(StepCached(number, record.image))
                 self.emit(StepDone(number, record.image, 0, time.monotonic() - start))
                 return
-            if run.rebuilt:
+            if self._first_build():
+                reason = FIRST_BUILD
+            elif run.rebuilt:
                 reason = f"step {run.rebuilt} before it was rebuilt"
             else:
-                reason = self.cache.explain_miss(parent, key)
+                reason = self.cache.explain_miss(parent, key, self.lineage)
         else:
             reason = "--no-cache"
         if isinstance(ins, (Run, Copy, Add)) and len(run.state.layers) + 1 > MAX_LAYERS:
@@ -424,9 +442,24 @@ class Builder:
             staged_id, desc = state.stage(txn)
 
             def update(t: Any) -> None:
-                self.cache.add(parent, key, staged_id, desc["digest"])
+                self._note_reuse()
+                self.cache.add(parent, key, staged_id, desc["digest"], self.lineage)
 
             self.engine.store.commit_staged(txn, update)
+
+    def _first_build(self) -> bool:
+        """Whether no earlier build of this Dockerfile left a record (decided at the first miss,
+        before this build records anything)."""
+        with self._lineage_lock:
+            if self._first is None:
+                self._first = not self.cache.has_lineage(self.lineage)
+            return self._first
+
+    def _note_reuse(self) -> None:
+        """Tag the steps reused so far with this Dockerfile's lineage (store lock held)."""
+        with self._lock:
+            reused, self.reused = self.reused, []
+        self.cache.note_reuse(reused, self.lineage)
 
     def _step_dirs(self, number: int) -> tuple[Path, Path]:
         base = self.scratch / f"step-{number}-{os.urandom(3).hex()}"
@@ -533,12 +566,23 @@ class Builder:
         def on_start(started: Started) -> None:
             pid.append(started.pid)
             self.running.add(started.pid)
+            if self.interrupted:  # the interrupt came while the container was starting
+                self._kill_running()
 
+        devnull = os.open(os.devnull, os.O_RDONLY)
         try:
-            code = sandbox_run(
-                spec, os.open(os.devnull, os.O_RDONLY), write_fd, write_fd, on_start=on_start
+            code = self._interruptible(
+                lambda: sandbox_run(
+                    spec,
+                    devnull,
+                    write_fd,
+                    write_fd,
+                    on_start=on_start,
+                    stop_timeout=_STEP_STOP_TIMEOUT,
+                )
             )
         finally:
+            os.close(devnull)
             os.close(write_fd)
             reader.join()
             for p in pid:
@@ -573,6 +617,39 @@ class Builder:
                 return
             self._isolation_told = True
         self.emit(IsolationInUse(isolation.level, isolation.explanation()))
+
+    def _interruptible(self, run: Callable[[], int]) -> int:
+        """``run()`` (a step's container) on a thread while this one waits, so that an interrupt
+        (SIGINT, ``KeyboardInterrupt``) ends the build at once: the container is killed and the
+        interrupt goes on. Run on this thread, the sandbox would take the signal to forward it
+        to the container, and a step whose command then exits 0 (it finished, or ignored the
+        signal) would swallow the interrupt. Off the main thread (parallel stages) there is no
+        signal to catch: ``run()`` runs here."""
+        if threading.current_thread() is not threading.main_thread():
+            return run()
+        outcome: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                outcome["code"] = run()
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=target, name="step-container", daemon=True)
+        worker.start()
+        try:
+            worker.join()
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self._kill_running()
+            while worker.is_alive():  # the sandbox cleans up after its container
+                with contextlib.suppress(KeyboardInterrupt):
+                    worker.join()
+            raise
+        if "error" in outcome:
+            raise outcome["error"]
+        code: int = outcome["code"]
+        return code
 
     def _mounts(self, run: _StageRun, ins: Run, line: int) -> tuple[BindMount, ...]:
         from ..sandbox import BindMount
