@@ -27,10 +27,10 @@ def test_weaker_level_in_the_build_header(
     )
     result, _ = run_cell(ip, cell)
     assert result.success, result.error_in_exec
-    progress = magics.last_progress
+    progress = magics.last_progress.widget
     assert "[isolation: chroot]" in progress.header.value
     assert "no PID, mount or network isolation" in progress.header.value
-    bundle = progress._repr_mimebundle_()
+    bundle = progress.static_bundle()
     assert "[isolation: chroot]" in bundle["text/html"]  # the saved notebook keeps it
     assert "\nIsolation: chroot (no PID" in bundle["text/plain"]
 
@@ -40,4 +40,4 @@ def test_no_isolation_line_at_the_namespaces_level(ip: Any, magics: Any, base: s
     cell = f"%%dockerfile --isolation namespaces -t ouruser/ns:1\nFROM {BASE}\nRUN echo hi > /hi\n"
     result, _ = run_cell(ip, cell)
     assert result.success, result.error_in_exec
-    assert "isolation" not in magics.last_progress.header.value
+    assert "isolation" not in magics.last_progress.widget.header.value
