@@ -6,11 +6,12 @@ here, in two parts:
 
 1. a base, cached outside the repository (``$NBDOCKER_TEST_IMAGE_CACHE``, else
    ``~/.cache/nbdocker-test-image``) and keyed by the Debian packages, the project's
-   dependencies and the ISO week: ``pip wheel`` puts the wheels of nbdocker's dependencies
-   (and nbclient) in a directory on the host, then ``mmdebstrap`` makes a Debian 12
-   root file system with Python, PRoot, fakeroot and uidmap, installs those wheels into
-   ``/opt/nbdocker`` from that directory (``--no-index``: no network inside) and adds the user
-   ``jovyan`` (uid 1000, with a sub-id range);
+   dependencies and the ISO week: ``mmdebstrap`` makes a Debian 12 root file system with
+   Python, PRoot, fakeroot and uidmap; this machine's pip downloads the binary wheels of
+   nbdocker's dependencies (and nbclient) for *that* Python's version (the tests' own Python
+   may be another) into it, and they are installed into ``/opt/nbdocker`` from there
+   (``--no-index``: no network inside); the user ``jovyan`` (uid 1000, with a sub-id range)
+   is added;
 2. per test session, ``docker import`` of that tarball and a one-step ``docker build
    --network none`` that installs the wheel of this checkout.
 
@@ -23,6 +24,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -72,34 +75,34 @@ def _key() -> str:
     digest = hashlib.sha256()
     digest.update((REPO / "pyproject.toml").read_bytes())
     digest.update(" ".join(PACKAGES).encode())
-    digest.update(sys.version.encode())
     digest.update(dt.date.today().strftime("%G-W%V").encode())
     digest.update(Path(__file__).read_bytes())
     return digest.hexdigest()[:16]
 
 
-def dependency_wheels(dest: Path) -> Path:
-    """The wheels of nbdocker's dependencies (and nbclient), from PyPI, into ``dest``."""
-    dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        _run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "-q",
-                "--wheel-dir",
-                str(dest),
-                str(REPO),
-                "nbclient",  # what executes the tutorial notebook in the container
-            ],
-            cwd=tmp,
-            timeout=1800,
-        )
-    for own in dest.glob("nbdocker-*.whl"):
-        own.unlink()  # this checkout's wheel is added per session
-    return dest
+def dependencies() -> list[str]:
+    """nbdocker's dependencies as the checkout declares them, and nbclient (what executes the
+    tutorial notebook in the container)."""
+    import tomllib
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    return [*declared, "nbclient"]
+
+
+def download_wheels_command(root: str, dest: str) -> str:
+    """The shell command (an mmdebstrap hook, run on this machine) that downloads the wheels
+    of :func:`dependencies` into ``dest`` for the Python of the root file system ``root``
+    (both shell words, e.g. ``"$1"``): ``pip download`` of binaries for its version and this
+    machine's architecture, so that the image's pip installs them offline whatever Python runs
+    these tests."""
+    machine = platform.machine()
+    platforms = [f"manylinux_2_{minor}_{machine}" for minor in range(40, 4, -1)]
+    platforms += [f"manylinux2014_{machine}", f"linux_{machine}", "any"]
+    argv = [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:"]
+    argv += ["--implementation", "cp", *(f"--platform={p}" for p in platforms)]
+    version = f'"$(chroot {root} python3 -c "import platform; print(platform.python_version())")"'
+    words = [*map(shlex.quote, argv), "--python-version", version, "-d", dest]
+    return " ".join([*words, *map(shlex.quote, dependencies())])
 
 
 def base_tarball() -> Path:
@@ -110,10 +113,10 @@ def base_tarball() -> Path:
     target = directory / f"base-{key}.tar"
     if target.exists():
         return target
-    wheels = dependency_wheels(directory / f"wheels-{key}")
     partial = directory / f".base-{key}.{os.getpid()}.partial.tar"
     hooks = [
-        f'--customize-hook=mkdir -p "$1/tmp/wheels" && cp {wheels}/*.whl "$1/tmp/wheels/"',
+        '--customize-hook=mkdir -p "$1/tmp/wheels"',
+        "--customize-hook=" + download_wheels_command('"$1"', '"$1/tmp/wheels"'),
         f'--customize-hook=chroot "$1" python3 -m venv {PREFIX}',
         f'--customize-hook=chroot "$1" sh -c "{PREFIX}/bin/pip install -q --no-index '
         '--find-links /tmp/wheels /tmp/wheels/*.whl"',
@@ -141,9 +144,8 @@ def base_tarball() -> Path:
     for old in directory.glob("base-*.tar"):
         if old != target:
             old.unlink(missing_ok=True)
-    for old in directory.glob("wheels-*"):
-        if old.name != f"wheels-{key}":
-            shutil.rmtree(old, ignore_errors=True)
+    for old in directory.glob("wheels-*"):  # (where earlier versions kept the wheels)
+        shutil.rmtree(old, ignore_errors=True)
     return target
 
 
