@@ -9,7 +9,9 @@ it names in the root copy (the caller's working directory and descriptors are re
 path PRoot has already translated is one too; other absolute paths are the step's, resolved
 inside the copy), records the owner there the way
 :mod:`._emulate` keeps owners, and answers success. Paths PRoot binds from the host (``/proc``,
-``/dev``, volumes) are answered without a record. Stdlib only.
+``/dev``, volumes) are answered without a record. Each record says whether the calling
+process has fakeroot's library loaded: fakeroot then holds what the call meant (see
+:class:`._ptrace._Chowned`). Stdlib only.
 """
 
 from __future__ import annotations
@@ -107,14 +109,15 @@ class ChownTracker:
     """Serves the listener: ``handle()`` answers one notification (call when it is readable).
 
     ``bound`` are the step's paths PRoot binds from the host (not part of the copy);
-    ``record(path, uid, gid, follow)`` keeps an owner (-1: unchanged) for a path in the copy."""
+    ``record(path, uid, gid, follow, faked)`` keeps an owner (-1: unchanged) for a path in the
+    copy; ``faked``: the caller has fakeroot's library loaded (so fakeroot saw the call)."""
 
     def __init__(
         self,
         listener: int,
         root: Path,
         bound: list[str],
-        record: Callable[[Path, int, int, bool], None],
+        record: Callable[[Path, int, int, bool, bool], None],
     ) -> None:
         self.listener, self.root, self.record = listener, root, record
         self.bound = [b.rstrip("/") or "/" for b in bound]
@@ -169,7 +172,7 @@ class ChownTracker:
         else:
             return
         if target is not None:
-            self.record(target, uid, gid, follow)
+            self.record(target, uid, gid, follow, _loads_fakeroot(pid))
 
     def _host(self, pid: int, dirfd: int, path: str, follow: bool = True) -> Path | None:
         """The file in the root copy that ``path`` (relative to ``dirfd``) names, or None."""
@@ -197,6 +200,15 @@ class ChownTracker:
 
     def _inside(self, path: str) -> bool:
         return path == self.real_root or path.startswith(self.real_root + "/")
+
+
+def _loads_fakeroot(pid: int) -> bool:
+    """Whether process ``pid`` has fakeroot's library mapped (its calls pass through it)."""
+    try:
+        with open(f"/proc/{pid}/maps", "rb") as maps:
+            return b"libfakeroot" in maps.read()
+    except OSError:
+        return False
 
 
 def _signed(value: int) -> int:

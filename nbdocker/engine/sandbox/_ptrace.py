@@ -118,26 +118,30 @@ def _gone(pid: int) -> bool:
         return not Path(f"/proc/{pid}").exists()
 
 
-def _apply_saved(
-    root: Path, saved: Path, seeded: Path, owners: bool
-) -> dict[tuple[int, int], tuple[int, int, int, int]]:
+_Records = dict[tuple[int, int], tuple[int, int, int, int]]
+
+
+def _apply_saved(root: Path, saved: Path, seeded: Path, owners: bool) -> _Records:
     """Apply what fakeroot recorded (modes, device types, and with ``owners`` owners) to the
     root copy. Where :mod:`._chowns` catches every chown, its record of the owners is the one
     kept: it has the calls' own arguments, while fakeroot fills in an id left unchanged (-1)
-    from the file as it finds it on disk, where the caller's own ids stand for root."""
+    from the file as it finds it on disk, where the caller's own ids stand for root.
+
+    Returns fakeroot's whole record by inode (mode, uid, gid, rdev), lines equal to the seed
+    included: a chown to the owner a file already had leaves its line as seeded, and is still
+    what the call meant."""
     try:
         lines = saved.read_text().splitlines()
     except FileNotFoundError:
         return {}
     before = set(seeded.read_text().splitlines()) if seeded.exists() else set()
-    records: dict[tuple[int, int], tuple[int, int, int, int]] = {}
+    everything: _Records = {}
+    records: _Records = {}
     for line in lines:
-        if line in before:
-            continue
         fields = dict(part.split("=", 1) for part in line.split(",") if "=" in part)
         try:
             key = (int(fields["dev"], 16), int(fields["ino"]))
-            records[key] = (
+            everything[key] = (
                 int(fields["mode"], 8),
                 int(fields["uid"]),
                 int(fields["gid"]),
@@ -145,8 +149,10 @@ def _apply_saved(
             )
         except (KeyError, ValueError):
             continue
+        if line not in before:
+            records[key] = everything[key]
     if not records:
-        return records
+        return everything
     lstat = _emulate.real("lstat")
     stack = [root]
     while stack:
@@ -159,7 +165,7 @@ def _apply_saved(
                 _apply(path, st, *record, owners=owners)
             if stat.S_ISDIR(st.st_mode):
                 stack.append(path)
-    return records
+    return everything
 
 
 def _apply(
@@ -213,8 +219,9 @@ class _Chowned:
 
     PRoot's fake root turns a chown to the step's own ids (root, or its ``USER``) into one to
     the ids nbdocker runs as, so that the kernel lets it pass; a chown to exactly those ids
-    arrives the same way. Where fakeroot saw the call (programs that load it), its record says
-    which was meant. Otherwise: a non-root step can only give a file to itself; a root step
+    arrives the same way. Where fakeroot saw the call (the caller had its library loaded), its
+    record says which was meant (its whole record: a chown to the owner a file already had leaves
+    its line as seeded). Otherwise: a non-root step can only give a file to itself; a root step
     that "gives" a root-owned file to root changes nothing, so the call is taken as meant for
     the ids nbdocker runs as when the file was root's, and as root when it was not — and the
     step's output says so, naming the files (``ambiguous``)."""
@@ -224,9 +231,10 @@ class _Chowned:
         self.mine = (os.getuid(), os.getgid())
         # inode -> per id (uid, gid): (the id now, whether a call gave it, the id before it)
         self.by_inode: dict[tuple[int, int], list[tuple[int, bool, int]]] = {}
+        self.faked: set[tuple[int, int]] = set()  # inodes chowned through fakeroot
         self.ambiguous: list[str] = []
 
-    def __call__(self, path: Path, uid: int, gid: int, follow: bool) -> None:
+    def __call__(self, path: Path, uid: int, gid: int, follow: bool, faked: bool) -> None:
         st = _emulate.real("stat")(path, follow_symlinks=follow)
         key = (st.st_dev, st.st_ino)
         known = self.by_inode.get(key)
@@ -237,6 +245,8 @@ class _Chowned:
             if value != -1:
                 known[i] = (value, True, known[i][0])
         self.by_inode[key] = known
+        if faked:
+            self.faked.add(key)
 
     def _resolve(
         self, i: int, state: tuple[int, bool, int], seen: tuple[int, int, int, int] | None
@@ -251,7 +261,7 @@ class _Chowned:
             return self.step[i], False
         return (self.mine[i] if before == 0 else 0), True
 
-    def apply(self, root: Path, fakeroot: dict[tuple[int, int], tuple[int, int, int, int]]) -> None:
+    def apply(self, root: Path, fakeroot: _Records) -> None:
         if not self.by_inode:
             return
         lstat = _emulate.real("lstat")
@@ -264,7 +274,7 @@ class _Chowned:
                 key = (st.st_dev, st.st_ino)
                 known = self.by_inode.get(key)
                 if known is not None:
-                    seen = fakeroot.get(key)
+                    seen = fakeroot.get(key) if key in self.faked else None
                     new_uid, guessed_uid = self._resolve(0, known[0], seen)
                     new_gid, guessed_gid = self._resolve(1, known[1], seen)
                     os.lchown(path, new_uid, new_gid)
