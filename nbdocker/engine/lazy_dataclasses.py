@@ -7,9 +7,13 @@ makes two kinds of instruction out of nineteen), and that was a large share of i
 
 ``@lazy_dataclass(...)`` takes ``@dataclass``'s options; the class becomes a real dataclass just
 before its first instance (or a subclass's) is made, so the classes a run never uses cost it
-nothing. The modules every command-line run imports use it; elsewhere ``@dataclass`` is as good.
-What needs a class to be a dataclass before any instance exists (``dataclasses.fields(cls)``)
-calls :func:`realise` first.
+nothing. It is the engine's one way to declare a record type (ARCHITECTURE.md, "Start-up").
+
+``copy`` and ``pickle`` make an object without calling ``__init__`` and then hand it its fields
+(``__setstate__``), so that is the other door where the class is made a dataclass: an instance
+unpickled or copied before any other was made still compares, prints and hashes as one. What
+needs a class to be a dataclass before any instance exists (``dataclasses.fields(cls)``) calls
+:func:`realise` first.
 """
 
 from __future__ import annotations
@@ -45,7 +49,15 @@ def lazy_dataclass(
             realise(cls)
             cls.__init__(self, *args, **kwargs)  # type: ignore[misc]  # now the generated one
 
+        def __setstate__(self: Any, state: dict[str, Any]) -> None:
+            # copy and pickle make the object with __new__ alone, then hand it its fields
+            realise(type(self))
+            self.__dict__.update(state)
+
         cls.__init__ = __init__  # type: ignore[misc]
+        cls.__setstate__ = __setstate__  # type: ignore[attr-defined]
+        if not any(vars(klass).get("__annotations__") for klass in cls.__mro__):
+            realise(cls)  # no fields: copies carry no state, so __setstate__ would never run
         return cls
 
     return wrap
@@ -59,5 +71,6 @@ def realise(cls: type) -> None:
             if options is None:
                 continue
             del klass.__init__  # type: ignore[misc]  # the stub: dataclass keeps an own __init__
+            del klass.__setstate__  # type: ignore[attr-defined]
             dataclasses.dataclass(klass, **options)
             delattr(klass, _OPTIONS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
 import subprocess
 import sys
 import threading
@@ -78,6 +79,7 @@ def test_a_cached_build_makes_only_the_instructions_it_parses() -> None:
     instruction classes; parsing FROM + RUN makes those two (and their base)."""
     code = """
 import dataclasses
+import pickle
 from nbdocker.engine.dockerfile import commands, parse, parse_instructions
 made = lambda: sorted(
     n for n in commands.__all__ if "__dataclass_fields__" in vars(getattr(commands, n))
@@ -88,3 +90,25 @@ print(made())
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines() == ["[]", "['From', 'Instruction', 'Run']"]
+
+
+def test_an_instance_unpickled_or_copied_before_any_other_is_a_dataclass() -> None:
+    """``pickle`` and ``copy`` make objects without ``__init__``: the first instance a process
+    sees may come that way, and must still compare, print and hash as a dataclass."""
+    from nbdocker.engine.builder.options import BuildOptions
+
+    sent = pickle.dumps(BuildOptions(tags=("a:1",), no_cache=True))
+    code = """
+import copy, pickle, sys
+from nbdocker.engine.builder.options import BuildOptions
+got = pickle.loads(sys.stdin.buffer.read())
+twin = copy.deepcopy(got)
+print(got == twin, got == BuildOptions(tags=("a:1",), no_cache=True), hash(got) == hash(twin))
+print(repr(got))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], input=sent, capture_output=True, check=True
+    ).stdout.decode()
+    same, equal, hashed = out.splitlines()[0].split()
+    assert (same, equal, hashed) == ("True", "True", "True")
+    assert out.splitlines()[1].startswith("BuildOptions(tags=('a:1',), dockerfile=None")
