@@ -26,7 +26,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 from .builder.options import BuildOptions
 from .container_ops import ContainerVerbs, RunOptions
-from .errors import Conflict, ImageNotFound, UsageError
+from .errors import Conflict, ImageNotFound, InvalidReference, UsageError
 from .events import EventSink, Progress, TaskDone, TaskStarted, ignore
 from .image import (
     MANIFEST_MEDIA_TYPE,
@@ -630,7 +630,7 @@ def _named_ref(catalog: Catalog, text: str) -> Reference | None:
     """The reference ``text`` names, if it names one in the store (rather than an ID)."""
     try:
         ref = parse_reference(text)
-    except Exception:
+    except InvalidReference:
         return None
     return ref if ref in catalog.by_name else None
 
@@ -654,7 +654,7 @@ def _repo_matches(repository: str, pattern: str) -> bool:
         return True
     try:
         ref = parse_reference(pattern, default_tag=False)
-    except Exception:
+    except InvalidReference:
         return False
     return repository == ref.familiar_name
 

@@ -183,18 +183,25 @@ class _MemberData:
 
 
 def _parse_pax(data: bytes) -> dict[str, str]:
+    """The records of a PAX header (``"%d %s=%s\n"``); ReadError for anything malformed."""
     records: dict[str, str] = {}
     pos = 0
     while pos < len(data):
-        space = data.index(b" ", pos)
-        length = int(data[pos:space])
-        if length <= 0:
-            raise tarfile.ReadError("bad PAX record length")
+        space = data.find(b" ", pos)
+        try:
+            length = int(data[pos:space]) if space > pos else 0
+        except ValueError:
+            length = 0
+        if length <= space - pos or pos + length > len(data) or data[pos + length - 1] != 0x0A:
+            raise tarfile.ReadError(f"bad PAX record at offset {pos} of its header")
         record = data[space + 1 : pos + length - 1]  # without the trailing newline
         key, _, value = record.partition(b"=")
         records[key.decode(_ENCODING, _ERRORS)] = value.decode(_ENCODING, _ERRORS)
         pos += length
     return records
+
+
+_NUMERIC_PAX = {"size": "size", "uid": "uid", "gid": "gid", "mtime": "mtime"}
 
 
 def _apply_pax(info: tarfile.TarInfo, records: dict[str, str]) -> None:
@@ -203,12 +210,12 @@ def _apply_pax(info: tarfile.TarInfo, records: dict[str, str]) -> None:
             info.name = value
         elif key == "linkpath":
             info.linkname = value
-        elif key == "size":
-            info.size = int(value)
-        elif key in ("uid", "gid"):
-            setattr(info, key, int(value))
-        elif key == "mtime":
-            info.mtime = float(value)
+        elif key in _NUMERIC_PAX:
+            try:
+                number = float(value) if key == "mtime" else int(value)
+            except ValueError:
+                raise tarfile.ReadError(f"bad PAX record {key}={value!r}") from None
+            setattr(info, key, number)
         elif key in ("uname", "gname"):
             setattr(info, key, value)
     info.pax_headers = dict(records)

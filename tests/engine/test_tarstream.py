@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import tarfile
+from pathlib import Path
 
 import pytest
 
+from nbdocker.engine import ArchiveError, Engine
 from nbdocker.engine.tarstream import TarReader, TarWriter
 
 LONG = "deep/" + "d" * 120 + "/" + "f" * 150
@@ -99,3 +101,36 @@ def test_truncated_and_damaged_streams_are_errors() -> None:
     with pytest.raises(tarfile.ReadError):
         for _ in TarReader(io.BytesIO(b"\x01" * 1024)):
             pass
+
+
+def _with_pax_header(records: bytes) -> bytes:
+    """A tar whose first member carries the (raw) PAX header ``records``."""
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type = tarfile.XHDTYPE
+    header.size = len(records)
+    member = tarfile.TarInfo("file")
+    return (
+        header.tobuf(tarfile.USTAR_FORMAT)
+        + records
+        + bytes(-len(records) % 512)
+        + member.tobuf(tarfile.USTAR_FORMAT)
+        + bytes(1024)
+    )
+
+
+@pytest.mark.parametrize(
+    "records",
+    [b"no length here\n", b"99 path=x\n", b"7 path=x", b"x path=x\n", b"13 size=big\n"],
+    ids=["no-length", "too-long", "no-newline", "not-a-number", "bad-size"],
+)
+def test_a_malformed_pax_header_is_a_read_error(records: bytes) -> None:
+    with pytest.raises(tarfile.ReadError):
+        for _ in TarReader(io.BytesIO(_with_pax_header(records))):
+            pass
+
+
+def test_an_import_with_a_malformed_pax_header_is_one_archive_error(tmp_path: Path) -> None:
+    engine = Engine(tmp_path / "store")
+    with pytest.raises(ArchiveError, match="not a valid tar archive"):
+        engine.import_image(io.BytesIO(_with_pax_header(b"no length here\n")), "bad:pax")
+    assert engine.images() == []

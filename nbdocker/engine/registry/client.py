@@ -82,7 +82,7 @@ def _errors_of(response: httpx.Response) -> list[tuple[str, str]]:
     try:
         body = response.json()
         return [(str(e.get("code", "")), str(e.get("message", ""))) for e in body["errors"]]
-    except Exception:
+    except (ValueError, KeyError, TypeError, AttributeError):  # not Docker's error body
         return []
 
 
