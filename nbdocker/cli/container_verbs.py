@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..engine import Engine
-from ..engine.container_ops import RunOptions
+from ..engine.containers import RunOptions
 from ..engine.errors import UsageError
 from ..formatting import human_duration, since, table, truncate
 from .streams import Streams
@@ -101,7 +101,7 @@ def _status(c: Container, now: datetime) -> str:
         seconds = (now - started).total_seconds() if started else 0
         return f"Up {human_duration(seconds)}"
     if c.state == "exited":
-        from ..engine.image import parse_time
+        from ..engine.oci import parse_time
 
         finished = parse_time(c.finished_at)
         ago = since(finished, now) if finished else ""

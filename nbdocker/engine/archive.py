@@ -20,22 +20,35 @@ import posixpath
 import tarfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any, TypedDict, cast
 
 from .digest import sha256_digest
 from .errors import ArchiveError, DigestMismatch, InvalidReference, StorageError
 from .events import EventSink, Progress, TaskDone, TaskStarted
-from .image import MANIFEST_MEDIA_TYPE, host_platform
 from .layers import (
-    MEDIA_TYPES,
     IngestOptions,
     decompressed,
     detect_compression,
     ingest_compressed_layer,
     ingest_layer,
 )
+from .oci import (
+    DOCKER_LAYER_MEDIA_TYPES,
+    INDEX_MEDIA_TYPE,
+    INDEX_MEDIA_TYPES,
+    LAYER_MEDIA_TYPES,
+    MANIFEST_MEDIA_TYPE,
+    REF_NAME,
+    Descriptor,
+    Index,
+    Manifest,
+    check_index,
+    check_manifest,
+    host_platform,
+    manifest_bytes,
+)
 from .reference import Reference, parse_reference
-from .store import REF_NAME, Store, Transaction
+from .store import Store, Transaction
 
 if TYPE_CHECKING:
     from .image import Image
@@ -44,10 +57,15 @@ __all__ = ["LoadedImage", "open_url", "read_archive", "write_archive"]
 
 CONTAINERD_NAME = "io.containerd.image.name"
 _CHUNK = 1 << 20
-_INDEX_TYPES = (
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-)
+_PLAIN_LAYER_TYPES = (LAYER_MEDIA_TYPES["none"], DOCKER_LAYER_MEDIA_TYPES["none"])
+
+
+class DockerArchiveEntry(TypedDict):
+    """One image of a docker archive's ``manifest.json``."""
+
+    Config: str
+    RepoTags: list[str] | None
+    Layers: list[str]
 
 
 @contextlib.contextmanager
@@ -123,9 +141,9 @@ def write_archive(
         raise ArchiveError(f"unknown archive format {format!r}: use docker or oci")
     plain = format == "docker"
     written: set[str] = set()
-    manifest_json: list[dict[str, Any]] = []
+    manifest_json: list[DockerArchiveEntry] = []
     repositories: dict[str, dict[str, str]] = {}
-    index: list[dict[str, Any]] = []
+    index: list[Descriptor] = []
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_CHUNK) as tar:
         _add_dir(tar, "blobs")
         _add_dir(tar, "blobs/sha256")
@@ -139,7 +157,7 @@ def write_archive(
             if image.id not in written:
                 _add_bytes(tar, blob_name(image.id), config_data)
                 written.add(image.id)
-            layers: list[dict[str, Any]] = []
+            layers: list[Descriptor] = []
             for diff_id, blob_desc in zip(image.diff_ids, image.manifest["layers"], strict=False):
                 if plain:
                     record = store.layer(diff_id)
@@ -148,8 +166,8 @@ def write_archive(
                             f"the store has no notes for layer {diff_id}; remove and re-import "
                             f"image {image.short_id}"
                         )
-                    desc = {
-                        "mediaType": MEDIA_TYPES["none"],
+                    desc: Descriptor = {
+                        "mediaType": LAYER_MEDIA_TYPES["none"],
                         "digest": diff_id,
                         "size": record.tar_size,
                     }
@@ -161,36 +179,29 @@ def write_archive(
                             tar.addfile(info, decompressed(blob))
                         written.add(diff_id)
                 else:
-                    desc = {k: blob_desc[k] for k in ("mediaType", "digest", "size")}
-                    digest: str = blob_desc["digest"]
+                    desc = {
+                        "mediaType": blob_desc["mediaType"],
+                        "digest": blob_desc["digest"],
+                        "size": blob_desc["size"],
+                    }
+                    digest = blob_desc["digest"]
                     if digest not in written:
                         info = tarfile.TarInfo(blob_name(digest))
-                        info.size = int(blob_desc["size"])
+                        info.size = blob_desc["size"]
                         info.mode = 0o644
                         with store.open_blob(digest) as blob:
                             tar.addfile(info, blob)
                         written.add(digest)
                 layers.append(desc)
                 on_event(Progress("save", image.short_id, len(layers), len(image.diff_ids)))
-            manifest = {
-                "schemaVersion": 2,
-                "mediaType": MANIFEST_MEDIA_TYPE,
-                "config": {
-                    "mediaType": "application/vnd.oci.image.config.v1+json",
-                    "digest": image.id,
-                    "size": len(config_data),
-                },
-                "layers": layers,
-            }
-            mdata = json.dumps(manifest, separators=(",", ":")).encode()
+            mdata = manifest_bytes(image.id, len(config_data), layers)
             mdigest = sha256_digest(mdata)
             if mdigest not in written:
                 _add_bytes(tar, blob_name(mdigest), mdata)
                 written.add(mdigest)
-            base = {"mediaType": MANIFEST_MEDIA_TYPE, "digest": mdigest, "size": len(mdata)}
             named: list[Reference | None] = [*refs] or [None]
             for ref in named:
-                desc = dict(base)
+                desc = {"mediaType": MANIFEST_MEDIA_TYPE, "digest": mdigest, "size": len(mdata)}
                 if ref is not None:
                     desc["annotations"] = (
                         {CONTAINERD_NAME: str(ref), REF_NAME: ref.tag or ""}
@@ -212,18 +223,12 @@ def write_archive(
                     ].split(":", 1)[1]
             on_event(TaskDone("save", image.short_id))
         _add_bytes(tar, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
-        _add_bytes(
-            tar,
-            "index.json",
-            json.dumps(
-                {
-                    "schemaVersion": 2,
-                    "mediaType": "application/vnd.oci.image.index.v1+json",
-                    "manifests": index,
-                },
-                separators=(",", ":"),
-            ).encode(),
-        )
+        layout_index: Index = {
+            "schemaVersion": 2,
+            "mediaType": INDEX_MEDIA_TYPE,
+            "manifests": index,
+        }
+        _add_bytes(tar, "index.json", json.dumps(layout_index, separators=(",", ":")).encode())
         if plain:
             _add_bytes(tar, "manifest.json", json.dumps(manifest_json).encode())
             _add_bytes(tar, "repositories", json.dumps(repositories).encode())
@@ -237,7 +242,7 @@ class LoadedImage:
     """An image read from an archive: its exact config bytes, stored layers and names."""
 
     config_bytes: bytes
-    layers: list[dict[str, Any]]
+    layers: list[Descriptor]
     references: list[Reference] = field(default_factory=list)
 
 
@@ -274,7 +279,8 @@ class _Archive:
         with self.open(name) as f:
             return f.read()
 
-    def json(self, name: str) -> Any:
+    def json(self, name: str) -> object:
+        """A JSON member, parsed (from outside: check it before use)."""
         try:
             return json.loads(self.read(name))
         except ValueError:
@@ -362,8 +368,8 @@ def _ingest_plain_or_compressed(
     name: str,
     diff_id: str,
     compression: str,
-    descriptor: dict[str, Any] | None,
-) -> dict[str, Any]:
+    descriptor: Descriptor | None,
+) -> Descriptor:
     existing = txn.layer(diff_id)
     if existing is not None:
         return existing.blob_descriptor()
@@ -395,12 +401,31 @@ def _diff_ids(config: bytes, where: str) -> list[str]:
     return [str(i) for i in ids]
 
 
-def _read_docker(txn: Transaction, arch: _Archive, compression: str) -> list[LoadedImage]:
+def _docker_entries(arch: _Archive) -> list[DockerArchiveEntry]:
+    """``manifest.json``, checked: a list of entries with a config path and layer paths."""
     entries = arch.json("manifest.json")
     if not isinstance(entries, list):
         raise ArchiveError(f"{arch.where}: manifest.json is not a list; the archive is corrupt")
-    images: list[LoadedImage] = []
     for entry in entries:
+        ok = (
+            isinstance(entry, dict)
+            and isinstance(entry.get("Config"), str)
+            and isinstance(entry.get("Layers") or [], list)
+            and all(isinstance(p, str) for p in entry.get("Layers") or [])
+            and isinstance(entry.get("RepoTags") or [], list)
+            and all(isinstance(t, str) for t in entry.get("RepoTags") or [])
+        )
+        if not ok:
+            raise ArchiveError(
+                f"{arch.where}: manifest.json has an entry without Config and Layers paths; "
+                "the archive is corrupt"
+            )
+    return cast(list[DockerArchiveEntry], entries)
+
+
+def _read_docker(txn: Transaction, arch: _Archive, compression: str) -> list[LoadedImage]:
+    images: list[LoadedImage] = []
+    for entry in _docker_entries(arch):
         config = _read_config(arch, entry["Config"], _digest_from_name(entry["Config"]))
         diff_ids = _diff_ids(config, arch.where)
         layer_paths = entry.get("Layers") or []
@@ -430,10 +455,19 @@ def _blob_path(digest: str) -> str:
     return f"blobs/{algorithm}/{hexpart}"
 
 
+def _checked_index(arch: _Archive, name: str) -> Index:
+    try:
+        return check_index(arch.json(name))
+    except ValueError as exc:
+        raise ArchiveError(
+            f"{arch.where}: {name} is broken ({exc}); the archive is corrupt"
+        ) from None
+
+
 def _read_oci(txn: Transaction, arch: _Archive, compression: str) -> list[LoadedImage]:
-    index = arch.json("index.json")
+    index = _checked_index(arch, "index.json")
     images: list[LoadedImage] = []
-    for desc in index.get("manifests") or []:
+    for desc in index["manifests"]:
         manifest_desc = _pick_manifest(arch, desc)
         manifest_data = arch.read(_blob_path(manifest_desc["digest"]))
         if sha256_digest(manifest_data) != manifest_desc["digest"]:
@@ -441,7 +475,7 @@ def _read_oci(txn: Transaction, arch: _Archive, compression: str) -> list[Loaded
                 f"{arch.where}: manifest {manifest_desc['digest']} does not "
                 "match its content; the archive is corrupt"
             )
-        manifest = json.loads(manifest_data)
+        manifest = _checked_manifest(arch, manifest_data, manifest_desc["digest"])
         config_digest = manifest["config"]["digest"]
         config = _read_config(arch, _blob_path(config_digest), config_digest)
         diff_ids = _diff_ids(config, arch.where)
@@ -452,11 +486,7 @@ def _read_oci(txn: Transaction, arch: _Archive, compression: str) -> list[Loaded
             )
         layers = []
         for layer, diff_id in zip(manifest["layers"], diff_ids, strict=True):
-            if (
-                layer["mediaType"]
-                in (MEDIA_TYPES["none"], "application/vnd.docker.image.rootfs.diff.tar")
-                and layer["digest"] != diff_id
-            ):
+            if layer["mediaType"] in _PLAIN_LAYER_TYPES and layer["digest"] != diff_id:
                 raise DigestMismatch(
                     f"{arch.where}: uncompressed layer {layer['digest']} is "
                     f"not the config's diffID {diff_id}; the archive is corrupt"
@@ -466,7 +496,7 @@ def _read_oci(txn: Transaction, arch: _Archive, compression: str) -> list[Loaded
                     txn, arch, _blob_path(layer["digest"]), diff_id, compression, layer
                 )
             )
-        annotations = desc.get("annotations") or {}
+        annotations = desc.get("annotations", {})
         name = annotations.get(CONTAINERD_NAME) or annotations.get(REF_NAME) or ""
         refs: list[Reference] = []
         if "/" in name or ":" in name:
@@ -481,13 +511,22 @@ def _read_oci(txn: Transaction, arch: _Archive, compression: str) -> list[Loaded
     return images
 
 
-def _pick_manifest(arch: _Archive, desc: dict[str, Any]) -> dict[str, Any]:
+def _checked_manifest(arch: _Archive, data: bytes, digest: str) -> Manifest:
+    try:
+        return check_manifest(json.loads(data))
+    except ValueError as exc:
+        raise ArchiveError(
+            f"{arch.where}: manifest {digest} is broken ({exc}); the archive is corrupt"
+        ) from None
+
+
+def _pick_manifest(arch: _Archive, desc: Descriptor) -> Descriptor:
     """Follow an index to the manifest for this machine's platform."""
-    while desc.get("mediaType") in _INDEX_TYPES:
-        nested = arch.json(_blob_path(desc["digest"]))
+    while desc.get("mediaType") in INDEX_MEDIA_TYPES:
+        nested = _checked_index(arch, _blob_path(desc["digest"]))
         os_name, arch_name = host_platform()
-        for candidate in nested.get("manifests") or []:
-            plat = candidate.get("platform") or {}
+        for candidate in nested["manifests"]:
+            plat = candidate.get("platform", {})
             if plat.get("os") == os_name and plat.get("architecture") == arch_name:
                 desc = candidate
                 break

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import posixpath
 from collections.abc import Sequence
-from typing import Any
 
 from .dockerfile import (
     Cmd,
@@ -29,13 +28,14 @@ from .dockerfile import (
     expand_instruction,
     parse_change,
 )
+from .oci import ContainerConfig, HealthConfig
 
 __all__ = ["DEFAULT_SHELL", "apply_changes", "apply_instruction", "env_map"]
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 
 
-def env_map(config: dict[str, Any]) -> dict[str, str]:
+def env_map(config: ContainerConfig) -> dict[str, str]:
     """The config's ``Env`` list as a mapping (later entries win)."""
     out: dict[str, str] = {}
     for item in config.get("Env") or []:
@@ -44,7 +44,7 @@ def env_map(config: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _command(cmd: tuple[str, ...] | str, config: dict[str, Any]) -> list[str]:
+def _command(cmd: tuple[str, ...] | str, config: ContainerConfig) -> list[str]:
     if isinstance(cmd, str):
         shell = list(config.get("Shell") or DEFAULT_SHELL)
         return [*shell, cmd]
@@ -56,8 +56,8 @@ def _port(spec: str) -> str:
 
 
 def apply_instruction(
-    config: dict[str, Any], ins: Instruction, *, cmd_set: bool = False
-) -> dict[str, Any]:
+    config: ContainerConfig, ins: Instruction, *, cmd_set: bool = False
+) -> ContainerConfig:
     """Return a copy of ``config`` with ``ins`` applied (variables already expanded).
 
     ``cmd_set`` tells whether CMD was set earlier in the same build or change list: as in
@@ -107,23 +107,24 @@ def apply_instruction(
     return cfg
 
 
-def _healthcheck(ins: Healthcheck) -> dict[str, Any]:
+def _healthcheck(ins: Healthcheck) -> HealthConfig:
     if ins.test is None:
         return {"Test": ["NONE"]}
-    check: dict[str, Any] = {"Test": list(ins.test)}
-    for key, value in (
-        ("Interval", ins.interval),
-        ("Timeout", ins.timeout),
-        ("StartPeriod", ins.start_period),
-        ("StartInterval", ins.start_interval),
-        ("Retries", ins.retries),
-    ):
-        if value:
-            check[key] = value
+    check: HealthConfig = {"Test": list(ins.test)}
+    if ins.interval:
+        check["Interval"] = ins.interval
+    if ins.timeout:
+        check["Timeout"] = ins.timeout
+    if ins.start_period:
+        check["StartPeriod"] = ins.start_period
+    if ins.start_interval:
+        check["StartInterval"] = ins.start_interval
+    if ins.retries:
+        check["Retries"] = ins.retries
     return check
 
 
-def apply_changes(config: dict[str, Any], changes: Sequence[str]) -> dict[str, Any]:
+def apply_changes(config: ContainerConfig, changes: Sequence[str]) -> ContainerConfig:
     """Apply ``docker commit/import -c`` values in order; DockerfileError on a bad one."""
     cmd_set = False
     for number, text in enumerate(changes, 1):

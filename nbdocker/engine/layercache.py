@@ -59,10 +59,12 @@ class LayerCache:
             finally:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
-    def ensure(
-        self, diff_ids: Sequence[str], opaque_xattr: str = "trusted.overlay.opaque"
-    ) -> list[Path]:
-        """The unpacked directories of an image's layers, bottom-most first, built if missing."""
+    def ensure(self, diff_ids: Sequence[str]) -> list[Path]:
+        """The unpacked directories of an image's layers, bottom-most first, built if missing.
+
+        Opaque directories carry the xattr overlayfs reads as this user: ``trusted.`` as root,
+        ``user.`` in a user namespace."""
+        opaque_xattr = "trusted.overlay.opaque" if os.geteuid() == 0 else "user.overlay.opaque"
         dirs: list[Path] = []
         with storage_errors(self.store.root):
             for diff_id, chain_id in zip(diff_ids, chain_ids(diff_ids), strict=True):

@@ -24,6 +24,7 @@ from isal import igzip
 
 from .digest import HashingWriter
 from .errors import ArchiveError, UsageError
+from .oci import Descriptor
 from .store import Ingest, LayerRecord, Transaction
 from .streams import ReadAhead
 from .tardiff import UnsafeLayer, unpack
@@ -324,7 +325,7 @@ def ingest_layer(
 def ingest_compressed_layer(
     txn: Transaction,
     blob: IO[bytes],
-    descriptor: dict[str, Any],
+    descriptor: Descriptor,
     expected_diff_id: str,
     where: str,
     unpack_into: Path | None = None,

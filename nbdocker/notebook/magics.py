@@ -41,8 +41,7 @@ from ..cli.container_verbs import run_options
 from ..cli.grammar import build_parser
 from ..cli.streams import Streams
 from ..engine import Engine
-from ..engine.container_ops import RunOptions
-from ..engine.containers import ContainerNotFound
+from ..engine.containers import ContainerNotFound, RunOptions
 from ..engine.errors import Conflict, NbdockerError, UsageError
 from ..engine.events import Event
 from ..engine.image import Image

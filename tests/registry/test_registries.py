@@ -332,7 +332,7 @@ def test_pull_picks_the_host_platform_from_an_index(
 ) -> None:
     import httpx
 
-    from nbdocker.engine.image import host_platform
+    from nbdocker.engine.oci import host_platform
 
     repo = _repo()
     ref = f"{open_registry.host}/{repo}:single"
@@ -429,7 +429,7 @@ def test_several_layers_move_at_once(
 def test_pull_picks_the_host_platform_from_a_docker_manifest_list(
     open_registry: Registry, engine: Engine, other_engine: Engine, busybox_tarball: Path
 ) -> None:
-    from nbdocker.engine.image import host_platform
+    from nbdocker.engine.oci import host_platform
 
     repo = f"{open_registry.host}/{_repo()}"
     image_id = _import(engine, busybox_tarball, f"{repo}:single")

@@ -7,7 +7,7 @@ import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from .. import userns
 from ..errors import DockerfileError, UsageError
@@ -16,11 +16,9 @@ from ..image import Image
 from .build import Builder
 from .context import BuildContext
 from .options import BuildOptions
+from .services import BuildServices
 
-if TYPE_CHECKING:
-    from ..engine import Engine
-
-__all__ = ["run_build"]
+__all__ = ["BuildServices", "run_build"]
 
 
 def _looks_like_tar(head: bytes) -> bool:
@@ -29,10 +27,12 @@ def _looks_like_tar(head: bytes) -> bool:
 
 @contextlib.contextmanager
 def _context(
-    engine: Engine, context: str | os.PathLike[str] | IO[bytes] | None, options: BuildOptions
+    services: BuildServices,
+    context: str | os.PathLike[str] | IO[bytes] | None,
+    options: BuildOptions,
 ) -> Iterator[tuple[BuildContext | None, str, str]]:
     """(context, its label, Dockerfile text)."""
-    scratch = engine.store.root / "builds" / f"context-{os.urandom(6).hex()}"
+    scratch = services.store.root / "builds" / f"context-{os.urandom(6).hex()}"
     try:
         if context is None:
             yield None, "", _dockerfile_text(options, None)
@@ -85,15 +85,16 @@ def _dockerfile_text(options: BuildOptions, ctx: BuildContext | None) -> str:
 
 
 def run_build(
-    engine: Engine,
+    services: BuildServices,
     context: str | os.PathLike[str] | IO[bytes] | None,
     options: BuildOptions,
     on_event: EventSink,
 ) -> Image:
-    with _context(engine, context, options) as (ctx, label, text):
+    """Build the Dockerfile ``options`` name (or hold) with ``context``; the final image."""
+    with _context(services, context, options) as (ctx, label, text):
         if options.dockerfile is not None and options.dockerfile_name == "Dockerfile":
             from dataclasses import replace
 
             options = replace(options, dockerfile_name=options.dockerfile)
-        builder = Builder(engine, options, ctx, ctx.size if ctx else 0, label, on_event)
+        builder = Builder(services, options, ctx, ctx.size if ctx else 0, label, on_event)
         return builder.run(text)

@@ -59,17 +59,18 @@ from ..events import (
     StepMiss,
     StepStarted,
 )
-from ..image import Image
+from ..image import Image, find_image
 from ..lazy_dataclasses import lazy_dataclass
-from ..reference import parse_reference
+from ..oci import ContainerConfig
+from ..reference import Reference, parse_reference
 from ..sandbox import DEFAULT_PATH
 from .cache import BuildCache, StepKey
 from .options import BuildOptions
+from .services import BuildServices
 from .stages import BuildPlan, Stage, plan_build
 from .state import MAX_LAYERS, ImageState
 
 if TYPE_CHECKING:
-    from ..engine import Engine
     from ..sandbox import BindMount, Started
     from ..store import LayerRecord, Transaction
     from .context import BuildContext
@@ -111,14 +112,16 @@ class Builder:
 
     def __init__(
         self,
-        engine: Engine,
+        services: BuildServices,
         options: BuildOptions,
         context: BuildContext | None,
         context_size: int,
         context_label: str,
         on_event: EventSink,
     ) -> None:
-        self.engine = engine
+        self.services = services
+        self.store = services.store
+        self.layer_cache = services.layer_cache
         self.options = options
         self.context = context
         self.context_dir = context.root if context is not None else None
@@ -126,12 +129,12 @@ class Builder:
         self.context_label = context_label
         self._lock = threading.Lock()
         self._sink = on_event
-        self.cache = BuildCache(engine.store)
+        self.cache = BuildCache(services.store)
         self.path = options.dockerfile_name
         self.build_args = dict(options.build_args)
         # (os.urandom, not secrets: a random name is all these need, and secrets would cost every
         # build the import of random, hmac and base64)
-        self.scratch = engine.store.root / "builds" / os.urandom(6).hex()
+        self.scratch = services.store.root / "builds" / os.urandom(6).hex()
         self.results: dict[int, ImageState] = {}
         self.running: set[int] = set()  # container PIDs, killed on interrupt
         self.used_args: set[str] = set()
@@ -203,8 +206,6 @@ class Builder:
                 os.kill(pid, signal.SIGKILL)
 
     def _finish(self, final: ImageState) -> Image:
-        from ..engine import _name_image
-
         state = final.copy()
         if self.options.labels:
             labels = dict(state.run_config.get("Labels") or {})
@@ -214,18 +215,16 @@ class Builder:
         if self.options.comment and history:  # provenance, e.g. the notebook cell
             history[-1] = {**history[-1], "comment": self.options.comment}
         refs = [parse_reference(t) for t in self.options.tags]
-        with self.engine.store.staging() as txn:
+        with self.store.staging() as txn:
             staged = state.stage(txn)
 
-            def update(t: Any) -> None:
-                if refs:
-                    for ref in refs:
-                        _name_image(t, staged, ref)
-                else:
-                    _name_image(t, staged, None)
+            def update(t: Transaction) -> None:
+                named: list[Reference | None] = [*refs] or [None]
+                for ref in named:
+                    t.name(staged, ref)
 
-            self.engine.store.commit_staged(txn, update)
-        return self.engine.get(staged[0])
+            self.store.commit_staged(txn, update)
+        return find_image(self.store, staged.id)
 
     # -- stages -----------------------------------------------------------------------------------
 
@@ -243,13 +242,12 @@ class Builder:
         if ref == "scratch":
             return ImageState.scratch()
         try:
-            image = self.engine.get(ref)
+            image = find_image(self.store, ref)
         except ImageNotFound:
-            pull = getattr(self.engine, "pull", None)
-            if pull is None:
+            if self.services.pull is None:
                 raise
             try:
-                image = pull(ref)
+                image = self.services.pull(ref)
             except NbdockerError as exc:
                 raise DockerfileError(
                     f"FROM {ref}: the image is not in the store and could not be pulled ({exc}); "
@@ -345,7 +343,7 @@ class Builder:
             if record is not None:
                 # From the blobs, not an Image: that would also add up the sizes of all its
                 # layers, which no step reads.
-                store = self.engine.store
+                store = self.store
                 run.state = ImageState.of_blobs(
                     record.image, store.read_json(record.manifest), store.read_json(record.image)
                 )
@@ -418,13 +416,13 @@ class Builder:
             run.cmd_set = True
 
     def _commit_step(self, state: ImageState, parent: str, key: StepKey) -> None:
-        with self.engine.store.staging() as txn:
-            staged_id, desc = state.stage(txn)
+        with self.store.staging() as txn:
+            staged = state.stage(txn)
 
-            def update(t: Any) -> None:
-                self.cache.add(parent, key, staged_id, desc["digest"])
+            def update(t: Transaction) -> None:
+                self.cache.add(parent, key, staged.id, staged.manifest["digest"])
 
-            self.engine.store.commit_staged(txn, update)
+            self.store.commit_staged(txn, update)
 
     def _step_dirs(self, number: int) -> tuple[Path, Path]:
         base = self.scratch / f"step-{number}-{os.urandom(3).hex()}"
@@ -435,9 +433,9 @@ class Builder:
     def _add_layer(self, state: ImageState, ingest: Callable[[Transaction], LayerRecord]) -> int:
         """Store the layer ``ingest`` writes into a transaction as a new layer of ``state``;
         return the size of its files."""
-        with self.engine.store.staging() as txn:
+        with self.store.staging() as txn:
             record = ingest(txn)
-            self.engine.store.commit_staged(txn, lambda t: None)
+            self.store.commit_staged(txn, lambda t: None)
         state.add_layer(record.blob_descriptor(), record.diff_id)
         return record.content_size
 
@@ -448,13 +446,13 @@ class Builder:
         epoch = self.options.source_date_epoch
         size = self._add_layer(
             state,
-            lambda txn: ingest_upper(txn, upper, where, self.engine.compression, epoch),
+            lambda txn: ingest_upper(txn, upper, where, self.services.compression, epoch),
         )
         if epoch is None:
             # The upper dir already is this layer unpacked: keep it as the layer cache's copy
             # rather than deleting it now and unpacking the blob again for the next step.
             # (With SOURCE_DATE_EPOCH the blob's times differ from the dir's: unpack later.)
-            self.engine.layer_cache.adopt(state.diff_ids, upper)
+            self.layer_cache.adopt(state.diff_ids, upper)
         return size
 
     def _workdir(self, state: ImageState, ins: Workdir, number: int) -> tuple[int, bool]:
@@ -462,7 +460,7 @@ class Builder:
         from ..sandbox._view import LowerView
 
         path = state.run_config.get("WorkingDir") or "/"
-        lowers = self.engine.layer_cache.ensure(state.diff_ids, self.engine._opaque_xattr())
+        lowers = self.layer_cache.ensure(state.diff_ids)
         view = LowerView(tuple(lowers))
         if path == "/" or view.lookup(path.strip("/")) is not None:
             return 0, True
@@ -494,7 +492,7 @@ class Builder:
         env = dict(args)
         env.update(env_map(cfg))
         upper, work = self._step_dirs(number)
-        lowers = self.engine.layer_cache.ensure(state.diff_ids, self.engine._opaque_xattr())
+        lowers = self.layer_cache.ensure(state.diff_ids)
         network = ins.network if ins.network != "default" else self.options.network
         mounts = self._mounts(run, ins, line)
         spec = SandboxSpec(
@@ -560,7 +558,7 @@ class Builder:
                 import hashlib
 
                 name = hashlib.sha256(cache_id.encode()).hexdigest()[:32]
-                source = self.engine.store.root / "buildcache" / name
+                source = self.store.root / "buildcache" / name
                 source.mkdir(parents=True, exist_ok=True)
                 mounts.append(BindMount(source, target, bool(m.readonly)))
             elif m.type == "bind":
@@ -651,7 +649,7 @@ def _describe(ins: Instruction) -> str:
     return f"{ins.keyword} " + " ".join(str(v) for v in fields if v not in (None, ()))
 
 
-def _argv(ins: Run, cfg: dict[str, Any]) -> list[str]:
+def _argv(ins: Run, cfg: ContainerConfig) -> list[str]:
     if isinstance(ins.command, tuple):
         return list(ins.command)
     shell = list(cfg.get("Shell") or ["/bin/sh", "-c"])

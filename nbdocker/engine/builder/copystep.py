@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import userns
 from ..dockerfile import Add, Copy
-from ..errors import DockerfileError, ImageNotFound
+from ..errors import DockerfileError, ImageNotFound, NbdockerError
+from ..image import find_image
 from ..sandbox._view import LowerView
 from ..upper import ingest_from_helper, ingest_produced
 from .copy import (
@@ -38,7 +39,7 @@ def _tree(builder: Builder, ins: Copy | Add, line: int) -> tuple[SourceTree, dic
     source = getattr(ins, "from_", None)
     if source:
         state = _stage_or_image(builder, source, line)
-        layers = builder.engine.layer_cache.ensure(state.diff_ids, builder.engine._opaque_xattr())
+        layers = builder.layer_cache.ensure(state.diff_ids)
         return ImageTree.of_layers(layers, f"--from={source}"), {
             "kind": "image",
             "layers": [str(p) for p in layers],
@@ -63,14 +64,14 @@ def _stage_or_image(builder: Builder, ref: str, line: int) -> ImageState:
         if stage.name == ref.lower() or str(stage.index) == ref:
             return builder.results[stage.index]
     try:
-        return ImageState.of(builder.engine.get(ref))
+        return ImageState.of(find_image(builder.store, ref))
     except ImageNotFound:
-        pull = getattr(builder.engine, "pull", None)
+        pull = builder.services.pull
         try:
             if pull is None:
                 raise
             return ImageState.of(pull(ref))
-        except Exception as exc:
+        except NbdockerError as exc:
             raise DockerfileError(
                 f"--from={ref}: no stage or image of that name ({exc}); "
                 "name a stage defined above or an image in the store",
@@ -125,7 +126,7 @@ def apply_copy_step(
     """Add the copy to ``state`` as a new layer, streamed from the sources into the store
     (no file is created for it; the layer cache unpacks it if a later step runs on it)."""
     plan, tree, tree_json = prepared
-    lowers = builder.engine.layer_cache.ensure(state.diff_ids, builder.engine._opaque_xattr())
+    lowers = builder.layer_cache.ensure(state.diff_ids)
     spill = builder.scratch / f"step-{number}-archives"
     epoch = builder.options.source_date_epoch
     where = f"{builder.path}:{line}"
@@ -144,7 +145,7 @@ def apply_copy_step(
             lambda txn: ingest_from_helper(
                 txn,
                 where,
-                builder.engine.compression,
+                builder.services.compression,
                 ("builder.copy", "layer"),
                 job=json.dumps(job).encode(),
                 failed=lambda reason: _helper_error(reason, builder, line),
@@ -158,7 +159,7 @@ def apply_copy_step(
         lambda txn: ingest_produced(
             txn,
             where,
-            builder.engine.compression,
+            builder.services.compression,
             lambda out: write_copy_layer(plan, layer, out, epoch),
         ),
     )

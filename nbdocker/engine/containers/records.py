@@ -22,9 +22,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_write
-from .errors import Conflict, NbdockerError, UsageError
-from .image import parse_time, rfc3339
+from ..atomic import atomic_write
+from ..errors import Conflict, NbdockerError, UsageError
+from ..oci import parse_time, rfc3339
 
 __all__ = ["Container", "ContainerNotFound", "ContainerStore", "RunConfig"]
 
@@ -226,7 +226,7 @@ class ContainerStore:
                     "stop it first or use rm -f"
                 )
             self.kill(container)
-        from . import userns
+        from .. import userns
 
         userns.remove_tree(container.path)
         if container.path.exists():  # a mount left behind by a killed sandbox

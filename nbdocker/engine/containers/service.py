@@ -1,8 +1,9 @@
-"""The container half of the engine API: run, start, ps, rm, diff, export and commit.
+"""The container verbs: run, start, ps, rm, diff, export and commit.
 
-:class:`~nbdocker.engine.Engine` inherits these; they use its store, image lookup and image
-staging. A container is created from an image, run in the sandbox on the image's unpacked
-layers plus its own upper dir, and committed by turning that upper dir into one new layer.
+:class:`ContainerService` is composed into :class:`~nbdocker.engine.Engine`, which delegates
+its container verbs to it. A container is created from an image, run in the sandbox on the
+image's unpacked layers plus its own upper dir, and committed by turning that upper dir into one
+new layer.
 """
 
 from __future__ import annotations
@@ -13,21 +14,22 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, cast
 
-from . import userns
-from .errors import UsageError
-from .image import Image, rfc3339
-from .lazy_dataclasses import lazy_dataclass
-from .reference import parse_reference
+from .. import userns
+from ..errors import UsageError
+from ..image import Image, find_image
+from ..lazy_dataclasses import lazy_dataclass
+from ..oci import ContainerConfig, Descriptor, HistoryRecord, ImageConfig, rfc3339
+from ..reference import parse_reference
+from ..store import Store
+from .records import Container, ContainerStore, RunConfig
 
 if TYPE_CHECKING:
-    from .containers import Container, ContainerStore
-    from .layercache import LayerCache
-    from .rootfs_view import Change
-    from .store import Store, Transaction
+    from ..layercache import LayerCache
+    from ..rootfs_view import Change
 
-__all__ = ["ContainerVerbs", "RunOptions"]
+__all__ = ["ContainerService", "RunOptions"]
 
 
 @lazy_dataclass(frozen=True)
@@ -90,44 +92,29 @@ def _parse_volume(spec: str) -> tuple[str, str, bool]:
     return source, parts[1], readonly
 
 
-class ContainerVerbs:
-    store: Store
-    compression: str
+class ContainerService:
+    """``run``, ``start``, ``ps``, ``rm``, ``diff``, ``export`` and ``commit`` on one store.
 
-    # provided by Engine
-    def get(self, image: str) -> Image:
-        raise NotImplementedError
+    The engine holds one and hands it the store, the layer cache the containers run on and the
+    compression of committed layers; it knows images only through the store.
+    """
 
-    def _stage_image(
-        self, txn: Transaction, config: dict[str, Any], layers: list[dict[str, Any]]
-    ) -> tuple[str, dict[str, Any]]:
-        raise NotImplementedError
+    def __init__(self, store: Store, layer_cache: LayerCache, compression: str) -> None:
+        self.store = store
+        self.layer_cache = layer_cache
+        self.compression = compression
+        self.records = ContainerStore(store.root)
 
-    @property
-    def containers(self) -> ContainerStore:
-        from .containers import ContainerStore
-
-        return ContainerStore(self.store.root)
-
-    @property
-    def layer_cache(self) -> LayerCache:
-        from .layercache import LayerCache
-
-        return LayerCache(self.store)
-
-    @staticmethod
-    def _opaque_xattr() -> str:
-        return "trusted.overlay.opaque" if os.geteuid() == 0 else "user.overlay.opaque"
+    def _image(self, text: str) -> Image:
+        return find_image(self.store, text)
 
     def create(
         self, image: str, command: Sequence[str] = (), options: RunOptions | None = None
     ) -> Container:
         """``docker create``: a container from ``image`` (not started)."""
-        from .containers import RunConfig
-
         options = options or RunOptions()
-        img = self.get(image)
-        cfg = img.config.get("config") or {}
+        img = self._image(image)
+        cfg = img.run_config
         if options.network not in ("host", "none"):
             raise UsageError(f"--network {options.network}: nbdocker supports host and none")
         entrypoint: tuple[str, ...] = tuple(cfg.get("Entrypoint") or ())
@@ -156,7 +143,7 @@ class ContainerVerbs:
             tty=options.tty,
             stdin=options.interactive,
         )
-        return self.containers.create(config, options.name)
+        return self.records.create(config, options.name)
 
     def start(
         self,
@@ -171,13 +158,13 @@ class ContainerVerbs:
         Blocks until the command ends. The container's state (running, exited with code) is
         recorded so ``ps -a`` shows it.
         """
-        from .sandbox import BindMount, SandboxSpec, Started
-        from .sandbox import run as sandbox_run
+        from ..sandbox import BindMount, SandboxSpec, Started
+        from ..sandbox import run as sandbox_run
 
-        store = self.containers
+        store = self.records
         c = store.get(container)
-        image = self.get(c.config.image)
-        layers = self.layer_cache.ensure(image.diff_ids, self._opaque_xattr())
+        image = self._image(c.config.image)
+        layers = self.layer_cache.ensure(image.diff_ids)
         spec = SandboxSpec(
             layers=tuple(layers),
             upper=c.upper,
@@ -224,12 +211,12 @@ class ContainerVerbs:
 
     def ps(self, *, all: bool = False) -> list[Container]:
         """``docker ps``: running containers, or with ``all`` every container, newest first."""
-        out = self.containers.all()
+        out = self.records.all()
         return out if all else [c for c in out if c.state == "running"]
 
     def remove_container(self, container: str, *, force: bool = False) -> Container:
         """``docker rm``: delete a container (``force`` kills it first if it runs)."""
-        store = self.containers
+        store = self.records
         c = store.get(container)
         store.remove(c, force)
         return c
@@ -238,11 +225,11 @@ class ContainerVerbs:
         """``docker diff``: what the container changed, as (kind, path) pairs."""
         import subprocess
 
-        c = self.containers.get(container)
-        image = self.get(c.config.image)
-        layers = self.layer_cache.ensure(image.diff_ids, self._opaque_xattr())
+        c = self.records.get(container)
+        image = self._image(c.config.image)
+        layers = self.layer_cache.ensure(image.diff_ids)
         if not userns.needed():
-            from .rootfs_view import changes
+            from ..rootfs_view import changes
 
             return changes(tuple(layers), c.upper)
         proc = userns.spawn(
@@ -261,11 +248,11 @@ class ContainerVerbs:
         """``docker export``: the container's root file system as a tar stream."""
         import subprocess
 
-        c = self.containers.get(container)
-        image = self.get(c.config.image)
-        layers = self.layer_cache.ensure(image.diff_ids, self._opaque_xattr())
+        c = self.records.get(container)
+        image = self._image(c.config.image)
+        layers = self.layer_cache.ensure(image.diff_ids)
         if not userns.needed():
-            from .rootfs_view import export_tar
+            from ..rootfs_view import export_tar
 
             export_tar(tuple(layers), c.upper, out)
             return
@@ -297,25 +284,24 @@ class ContainerVerbs:
         applied; the history gains an entry with ``message`` and ``author``. On error nothing is
         stored or tagged.
         """
-        from .changes import apply_changes
-        from .engine import _name_image  # shared index edit
-        from .upper import ingest_upper
+        from ..changes import apply_changes
+        from ..upper import ingest_upper
 
         ref = parse_reference(reference) if reference else None
-        c = self.containers.get(container)
-        parent = self.get(c.config.image)
-        cfg = dict(parent.config.get("config") or {})
+        c = self.records.get(container)
+        parent = self._image(c.config.image)
+        cfg: ContainerConfig = {**parent.run_config}
         cfg["Env"] = list(c.config.env) or None
         cfg["Cmd"] = list(c.config.cmd) or None
         cfg["Entrypoint"] = list(c.config.entrypoint) or None
         cfg["WorkingDir"] = "" if c.config.workdir == "/" else c.config.workdir
         cfg["User"] = c.config.user
-        cfg = apply_changes({k: v for k, v in cfg.items() if v is not None}, change)
+        cfg = apply_changes(_without_none(cfg), change)
         now = datetime.now(timezone.utc)
         empty = not any(c.upper.iterdir())
         with self.store.staging() as txn:
-            layers = [
-                {k: d[k] for k in ("mediaType", "digest", "size")}
+            layers: list[Descriptor] = [
+                {"mediaType": d["mediaType"], "digest": d["digest"], "size": d["size"]}
                 for d in parent.manifest["layers"]
             ]
             diff_ids = list(parent.diff_ids)
@@ -323,7 +309,7 @@ class ContainerVerbs:
                 record = ingest_upper(txn, c.upper, f"container {c.short_id}", self.compression)
                 layers.append(record.blob_descriptor())
                 diff_ids.append(record.diff_id)
-            entry: dict[str, Any] = {"created": rfc3339(now)}
+            entry: HistoryRecord = {"created": rfc3339(now)}
             if author:
                 entry["author"] = author
             entry["created_by"] = " ".join(c.config.cmd)
@@ -331,11 +317,7 @@ class ContainerVerbs:
                 entry["comment"] = message
             if empty:
                 entry["empty_layer"] = True
-            config = {
-                k: v
-                for k, v in parent.config.items()
-                if k not in ("created", "author", "comment", "config", "rootfs", "history")
-            }
+            config = _inherited(parent.config)
             config["created"] = rfc3339(now)
             if author:
                 config["author"] = author
@@ -345,6 +327,17 @@ class ContainerVerbs:
             config["config"] = cfg
             config["rootfs"] = {"type": "layers", "diff_ids": diff_ids}
             config["history"] = [*(parent.config.get("history") or []), entry]
-            staged = self._stage_image(txn, config, layers)
-            self.store.commit_staged(txn, lambda t: _name_image(t, staged, ref))
-        return self.get(staged[0])
+            image = txn.write_image(config, layers)
+            self.store.commit_staged(txn, lambda t: t.name(image, ref))
+        return self._image(image.id)
+
+
+def _without_none(config: ContainerConfig) -> ContainerConfig:
+    """``config`` without the keys whose value is None (as Docker omits unset ones)."""
+    return cast(ContainerConfig, {k: v for k, v in config.items() if v is not None})
+
+
+def _inherited(config: ImageConfig) -> ImageConfig:
+    """What a commit keeps of its parent's config (platform, Docker's extras…), in order."""
+    made_here = ("created", "author", "comment", "config", "rootfs", "history")
+    return cast(ImageConfig, {k: v for k, v in config.items() if k not in made_here})
