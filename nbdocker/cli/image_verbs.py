@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import IO, Any
 
 from ..engine import Engine
+from ..engine.atomic import atomic_output
 from ..engine.errors import ImageNotFound, UsageError
 from ..formatting import human_size, since, table, truncate
 from .streams import Handler, Streams
@@ -121,8 +122,6 @@ def do_inspect(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
 
 def do_save(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
     if args.output:
-        from ..engine.atomic import atomic_output
-
         with atomic_output(args.output) as f:
             engine.save(args.images, f, format=args.format)
         return

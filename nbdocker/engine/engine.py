@@ -14,9 +14,10 @@ each verb calls the package that does the work (the builder, the registry client
 Nothing in the engine imports this module; only the package's ``__init__`` and the front ends
 do (ARCHITECTURE.md).
 
-Each verb imports the machinery only it needs (layers and compression, the builder, the
-registry client, the sandbox) when it runs: a command-line process runs one verb, and what it
-does not use should cost it no start-up time.
+A command-line process runs one verb, and what it does not use should cost it no start-up
+time: the packages that do the work (the builder, the registry client, archives, layers) are
+imported here as packages, and load a module only when a verb first uses one of its names
+(ARCHITECTURE.md, "Start-up").
 """
 
 from __future__ import annotations
@@ -29,23 +30,24 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
+from . import archive, builder, containers, dockerfile, layer
 from .builder.options import BuildOptions
-from .containers import Container, ContainerService, ContainerStore, RunOptions
 from .errors import Conflict, ImageNotFound, InvalidReference, UsageError
 from .events import EventSink, Progress, TaskDone, TaskStarted, ignore
 from .image import Catalog, Image, diff_ids, find_image, image_size, new_config
-from .lazy_dataclasses import lazy_dataclass
+from .lazy import lazy_dataclass
 from .oci import MANIFEST_MEDIA_TYPE, Descriptor, parse_time, rfc3339
 from .reference import Reference, parse_reference
 from .store import ImageEntry, Store, Transaction
 
 if TYPE_CHECKING:
     from .builder.cache import BuildCache
-    from .layercache import LayerCache
+    from .containers import Container, ContainerService, ContainerStore, RunOptions
+    from .layer.cache import LayerCache
+    from .layer.rootfs import Change
     from .registry import PushResult, RegistrySettings
-    from .rootfs_view import Change
 
-__all__ = ["BuildOptions", "Engine", "HistoryEntry", "ImageRow", "Removal", "RunOptions"]
+__all__ = ["BuildOptions", "Engine", "HistoryEntry", "ImageRow", "Removal"]
 
 _CHUNK = 1 << 20
 
@@ -134,17 +136,15 @@ class Engine:
     @property
     def layer_cache(self) -> LayerCache:
         """The unpacked layers containers and RUN steps run on (``<home>/layers``)."""
-        from .layercache import LayerCache
-
-        return LayerCache(self.store)
+        return layer.LayerCache(self.store)
 
     @property
     def containers(self) -> ContainerStore:
         """The containers of this store (``<home>/containers``)."""
-        return ContainerStore(self.store.root)
+        return containers.ContainerStore(self.store.root)
 
     def _container_service(self) -> ContainerService:
-        return ContainerService(self.store, self.layer_cache, self.compression)
+        return containers.ContainerService(self.store, self.layer_cache, self.compression)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -298,11 +298,8 @@ class Engine:
         Dockerfile instructions applied to the config (``CMD ["/bin/sh"]``, ``ENV A=b``, …).
         On error nothing is stored and nothing is tagged.
         """
-        from .changes import apply_changes
-        from .layers import IngestOptions, decompressed, ingest_layer
-
         ref = parse_reference(reference) if reference else None
-        container_config = apply_changes({}, change)
+        container_config = dockerfile.apply_changes({}, change)
         with self.store.staging() as txn, self._open_source(source) as (stream, where, total):
             self.on_event(TaskStarted("import", where, total))
 
@@ -310,11 +307,11 @@ class Engine:
                 self.on_event(Progress("import", where, done, total))
 
             counted = _CountingReader(stream, report)
-            record = ingest_layer(
+            record = layer.ingest_layer(
                 txn,
-                decompressed(cast(IO[bytes], counted)),
+                layer.decompressed(cast(IO[bytes], counted)),
                 where,
-                IngestOptions(compression=self.compression, normalise=True),
+                layer.IngestOptions(compression=self.compression, normalise=True),
             )
             comment = message or f"Imported from {'-' if where.startswith('/') else where}"
             now = datetime.now(timezone.utc)
@@ -331,9 +328,7 @@ class Engine:
         return self.get(image.id)
 
     def _build_cache(self) -> BuildCache:
-        from .builder.cache import BuildCache
-
-        return BuildCache(self.store)
+        return builder.BuildCache(self.store)
 
     def _image_by_manifest(self, image_id: str, manifest_digest: str) -> Image:
         """An image of the store by its blobs, named or not (intermediate build images)."""
@@ -354,10 +349,8 @@ class Engine:
         ``docker build - < Dockerfile``), or None for no context. Reports build events
         (:mod:`.events`). On error or interrupt nothing is named; completed steps stay cached.
         """
-        from .builder.api import BuildServices, run_build
-
-        services = BuildServices(self.store, self.layer_cache, self.compression, self._pull_image)
-        return run_build(services, context, options or BuildOptions(), self.on_event)
+        services = builder.BuildServices(self.store, self.compression, self._pull_image)
+        return builder.run_build(services, context, options or BuildOptions(), self.on_event)
 
     def _pull_image(self, reference: str) -> Image:
         """What a build does with an image it lacks (FROM, COPY --from): pull it."""
@@ -372,9 +365,7 @@ class Engine:
             return
         text = os.fspath(source)
         if text.startswith(("http://", "https://")):
-            from .archive import open_url
-
-            with open_url(text) as (stream, total):
+            with archive.open_url(text) as (stream, total):
                 yield stream, text, total
             return
         path = Path(text)
@@ -408,8 +399,6 @@ class Engine:
         By ID, an image tagged in several repositories needs ``force``. All of ``images`` are
         checked before anything changes, so an error leaves every image in place.
         """
-        from .layercache import chain_ids
-
         removals: list[Removal] = []
         with self.store.transaction() as txn:
             catalog = Catalog(self.store, txn.index)
@@ -473,7 +462,9 @@ class Engine:
                 for i in in_use | {r.image for r in cache.records()}
                 if self.store.has_blob(i)
             ]
-            self.layer_cache.prune({c for config in kept for c in chain_ids(diff_ids(config))})
+            self.layer_cache.prune(
+                {c for config in kept for c in layer.chain_ids(diff_ids(config))}
+            )
         return removals
 
     def save(self, images: Sequence[str], out: IO[bytes], *, format: str = "docker") -> None:
@@ -487,17 +478,13 @@ class Engine:
                 named = _named_ref(catalog, text)
                 refs = [named] if named is not None else list(image.tags)
                 chosen.append((image, refs))
-            from .archive import write_archive
-
-            write_archive(self.store, chosen, out, format, self.on_event)
+            archive.write_archive(self.store, chosen, out, format, self.on_event)
 
     def load(self, source: IO[bytes]) -> list[str]:
         """``docker load``: read a docker or OCI archive; return what was loaded (names, or IDs
         of untagged images). Every blob is verified; on error nothing is stored or tagged."""
-        from .archive import read_archive
-
         with self.store.staging() as txn:
-            loaded = read_archive(txn, source, self.compression, self.on_event)
+            loaded = archive.read_archive(txn, source, self.compression, self.on_event)
             staged = [(txn.write_image(img.config_bytes, img.layers), img) for img in loaded]
 
             def update(t: Transaction) -> list[str]:
@@ -576,7 +563,8 @@ class Engine:
         "Downloaded newer image" | "Image is up to date")``. Every blob is verified; on error
         nothing is stored or tagged. ``settings`` default to the environment's.
         """
-        from .registry import RegistrySettings, pull
+        from .registry import RegistrySettings  # httpx: only the registry verbs load it
+        from .registry.pull import pull
 
         result = pull(
             self.store,
@@ -594,9 +582,11 @@ class Engine:
         exists" | "Mounted from <repo>")``. A tag reaches the registry only with its manifest,
         after all its blobs; locally, pushed images gain their ``name@digest`` reference.
         """
-        from .registry import RegistrySettings, push
+        from .registry import RegistrySettings
+        from .registry.push import push
 
-        return push(self.store, reference, settings or RegistrySettings.from_env(), self.on_event)
+        settings = settings or RegistrySettings.from_env()
+        return push(self.store, reference, settings, self.on_event)
 
     def login(
         self,
@@ -608,13 +598,15 @@ class Engine:
     ) -> str:
         """``docker login``: check the credentials with the registry, then store them in
         Docker's config.json (or its credential helper); return the registry's name."""
-        from .registry import RegistrySettings, login
+        from .registry import RegistrySettings
+        from .registry.login import login
 
-        return login(server, username, password, settings or RegistrySettings.from_env())
+        settings = settings or RegistrySettings.from_env()
+        return login(server, username, password, settings)
 
     def logout(self, server: str | None) -> tuple[str, bool]:
         """``docker logout``: forget a registry's credentials; (registry, whether any were)."""
-        from .registry import logout
+        from .registry.login import logout
 
         return logout(server)
 

@@ -12,7 +12,7 @@ from dataclasses import field
 from datetime import datetime, timezone
 
 from .errors import AmbiguousImage, ImageNotFound, InvalidReference
-from .lazy_dataclasses import lazy_dataclass
+from .lazy import lazy_dataclass
 from .oci import (
     IMAGE_MANIFEST_MEDIA_TYPES,
     MANIFEST_MEDIA_TYPE,

@@ -1,8 +1,9 @@
 """The OCI documents the engine reads and writes, typed: descriptors, manifests, indexes, image
 configs — and their media types, canonical bytes and time format, in one place.
 
-The types are :class:`~typing.TypedDict`\\ s: plain ``dict``\\ s at run time (parsed JSON as it
-is, nothing converted or copied), checked by mypy. Keys are the specifications' own spelling
+The types are :class:`~typing.TypedDict`\\ s for the type checker only: at run time a document
+is the ``dict`` json made (nothing converted or copied) and the names are ``dict`` itself, so
+they cost nothing to import (ARCHITECTURE.md, "Start-up"). Keys are the specifications' own spelling
 (``mediaType``, ``diff_ids``, Docker's ``Env``…), so a document reads as its JSON does.
 Documents that come from outside (a registry, an archive) are untrusted until checked where they
 enter; those the store holds were checked then, or written by the engine.
@@ -17,7 +18,7 @@ import json
 import os
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import TypedDict, cast
+from typing import TYPE_CHECKING, TypedDict, cast
 
 __all__ = [
     "CONFIG_MEDIA_TYPE",
@@ -48,6 +49,108 @@ __all__ = [
     "rfc3339",
 ]
 
+
+if TYPE_CHECKING:
+
+    class Platform(TypedDict, total=False):
+        architecture: str
+        os: str
+        variant: str
+
+    class _DescriptorBase(TypedDict):
+        mediaType: str
+        digest: str
+        size: int
+
+    class Descriptor(_DescriptorBase, total=False):
+        """A pointer to a blob: what it is, its digest and its length."""
+
+        annotations: dict[str, str]
+        platform: Platform
+        urls: list[str]
+
+    class _ManifestBase(TypedDict):
+        schemaVersion: int
+        config: Descriptor
+        layers: list[Descriptor]
+
+    class Manifest(_ManifestBase, total=False):
+        """An image manifest (OCI, or Docker schema 2 with the same keys)."""
+
+        mediaType: str
+        annotations: dict[str, str]
+
+    class _IndexBase(TypedDict):
+        schemaVersion: int
+        manifests: list[Descriptor]
+
+    class Index(_IndexBase, total=False):
+        """An image index / manifest list: one manifest per platform, or an OCI layout's names."""
+
+        mediaType: str
+        annotations: dict[str, str]
+
+    class HealthConfig(TypedDict, total=False):
+        Test: list[str]
+        Interval: int
+        Timeout: int
+        StartPeriod: int
+        StartInterval: int
+        Retries: int
+
+    class ContainerConfig(TypedDict, total=False):
+        """What a container of the image runs with (the config's ``config``; Docker's keys).
+
+        Docker writes ``null`` for the lists and maps it leaves unset, hence ``| None``."""
+
+        User: str
+        ExposedPorts: dict[str, dict[str, object]] | None
+        Env: list[str] | None
+        Entrypoint: list[str] | None
+        Cmd: list[str] | None
+        Volumes: dict[str, dict[str, object]] | None
+        WorkingDir: str
+        Labels: dict[str, str] | None
+        StopSignal: str
+        Healthcheck: HealthConfig | None
+        OnBuild: list[str] | None
+        Shell: list[str] | None
+        ArgsEscaped: bool
+
+    class RootFS(TypedDict):
+        type: str
+        diff_ids: list[str]
+
+    class HistoryRecord(TypedDict, total=False):
+        """One step that made the image; ``empty_layer`` when it added no layer."""
+
+        created: str
+        created_by: str
+        author: str
+        comment: str
+        empty_layer: bool
+
+    class ImageConfig(TypedDict, total=False):
+        """An image config: the image's ID is the digest of its bytes."""
+
+        created: str
+        author: str
+        architecture: str
+        os: str
+        variant: str
+        config: ContainerConfig
+        rootfs: RootFS
+        history: list[HistoryRecord]
+        # Docker's additions
+        comment: str
+        container: str
+        docker_version: str
+
+else:  # at run time a document is the dict json made: the names cost nothing to import
+    Platform = Descriptor = Manifest = Index = dict
+    HealthConfig = ContainerConfig = RootFS = HistoryRecord = ImageConfig = dict
+
+
 MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
 CONFIG_MEDIA_TYPE = "application/vnd.oci.image.config.v1+json"
 INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
@@ -68,112 +171,6 @@ DOCKER_LAYER_MEDIA_TYPES: dict[str, str] = {
 }
 # the index annotation that names an image in an OCI layout (the store's index.json)
 REF_NAME = "org.opencontainers.image.ref.name"
-
-
-class Platform(TypedDict, total=False):
-    architecture: str
-    os: str
-    variant: str
-
-
-class _DescriptorBase(TypedDict):
-    mediaType: str
-    digest: str
-    size: int
-
-
-class Descriptor(_DescriptorBase, total=False):
-    """A pointer to a blob: what it is, its digest and its length."""
-
-    annotations: dict[str, str]
-    platform: Platform
-    urls: list[str]
-
-
-class _ManifestBase(TypedDict):
-    schemaVersion: int
-    config: Descriptor
-    layers: list[Descriptor]
-
-
-class Manifest(_ManifestBase, total=False):
-    """An image manifest (OCI, or Docker schema 2 with the same keys)."""
-
-    mediaType: str
-    annotations: dict[str, str]
-
-
-class _IndexBase(TypedDict):
-    schemaVersion: int
-    manifests: list[Descriptor]
-
-
-class Index(_IndexBase, total=False):
-    """An image index / manifest list: one manifest per platform, or an OCI layout's names."""
-
-    mediaType: str
-    annotations: dict[str, str]
-
-
-class HealthConfig(TypedDict, total=False):
-    Test: list[str]
-    Interval: int
-    Timeout: int
-    StartPeriod: int
-    StartInterval: int
-    Retries: int
-
-
-class ContainerConfig(TypedDict, total=False):
-    """What a container of the image runs with (the config's ``config``; Docker's keys).
-
-    Docker writes ``null`` for the lists and maps it leaves unset, hence ``| None``."""
-
-    User: str
-    ExposedPorts: dict[str, dict[str, object]] | None
-    Env: list[str] | None
-    Entrypoint: list[str] | None
-    Cmd: list[str] | None
-    Volumes: dict[str, dict[str, object]] | None
-    WorkingDir: str
-    Labels: dict[str, str] | None
-    StopSignal: str
-    Healthcheck: HealthConfig | None
-    OnBuild: list[str] | None
-    Shell: list[str] | None
-    ArgsEscaped: bool
-
-
-class RootFS(TypedDict):
-    type: str
-    diff_ids: list[str]
-
-
-class HistoryRecord(TypedDict, total=False):
-    """One step that made the image; ``empty_layer`` when it added no layer."""
-
-    created: str
-    created_by: str
-    author: str
-    comment: str
-    empty_layer: bool
-
-
-class ImageConfig(TypedDict, total=False):
-    """An image config: the image's ID is the digest of its bytes."""
-
-    created: str
-    author: str
-    architecture: str
-    os: str
-    variant: str
-    config: ContainerConfig
-    rootfs: RootFS
-    history: list[HistoryRecord]
-    # Docker's additions
-    comment: str
-    container: str
-    docker_version: str
 
 
 _ARCH = {

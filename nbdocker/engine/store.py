@@ -37,12 +37,12 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import field
 from pathlib import Path
-from typing import IO, Any, TypedDict, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from .atomic import atomic_write, default_file_mode
 from .digest import HashingWriter, check_digest, sha256_digest
 from .errors import DigestMismatch, ImageNotFound, StorageError
-from .lazy_dataclasses import lazy_dataclass
+from .lazy import lazy_dataclass
 from .oci import (
     INDEX_MEDIA_TYPE,
     MANIFEST_MEDIA_TYPE,
@@ -66,6 +66,23 @@ __all__ = [
     "descriptor_in",
     "storage_errors",
 ]
+
+
+if TYPE_CHECKING:
+
+    class LayerNote(TypedDict):
+        """``meta/layers/<diffID hex>.json``: a :class:`LayerRecord` as the store keeps it."""
+
+        diffID: str
+        blob: str
+        mediaType: str
+        blobSize: int
+        tarSize: int
+        contentSize: int
+
+else:  # at run time these are the dicts json makes: the names cost nothing to import
+    LayerNote = dict
+
 
 OCI_LAYOUT = {"imageLayoutVersion": "1.0.0"}
 _CHUNK = 1 << 20
@@ -105,17 +122,6 @@ def storage_errors(root: Path) -> Iterator[None]:
 
 def _json_bytes(obj: object) -> bytes:
     return json.dumps(obj, indent=2, sort_keys=False).encode() + b"\n"
-
-
-class LayerNote(TypedDict):
-    """``meta/layers/<diffID hex>.json``: a :class:`LayerRecord` as the store keeps it."""
-
-    diffID: str
-    blob: str
-    mediaType: str
-    blobSize: int
-    tarSize: int
-    contentSize: int
 
 
 @lazy_dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..engine import Engine
 from ..engine.image import Image
-from ..engine.layers import decompressed
+from ..engine.layer.compression import decompressed
 
 __all__ = ["LayerInfo", "layer_infos"]
 

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from nbdocker.engine.streams import ChunkStream, ReadAhead
+from nbdocker.engine.chunks import ChunkStream, ReadAhead
 
 
 class _Chunks(ChunkStream):

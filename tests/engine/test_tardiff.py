@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from nbdocker.engine.tardiff import UnsafeLayer, unpack, write_diff
+from nbdocker.engine.layer.diff import write_diff
+from nbdocker.engine.layer.unpacking import UnsafeLayer, unpack
 
 
 def _tar(*members: tuple[tarfile.TarInfo, bytes | None]) -> io.BytesIO:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from nbdocker.engine import ArchiveError, Engine
-from nbdocker.engine.tarstream import TarReader, TarWriter
+from nbdocker.engine.layer.tarstream import TarReader, TarWriter
 
 LONG = "deep/" + "d" * 120 + "/" + "f" * 150
 

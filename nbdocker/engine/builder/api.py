@@ -6,10 +6,11 @@ import contextlib
 import io
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
-from .. import userns
+from .. import layer, userns
 from ..errors import DockerfileError, UsageError
 from ..events import EventSink
 from ..image import Image
@@ -47,11 +48,9 @@ def _context(
             ctx = BuildContext.from_dir(root)
             yield ctx, str(root), _dockerfile_text(options, ctx)
         else:
-            from ..layers import Peekable, decompressed  # (compression: only for streams)
-
-            stream = decompressed(context)
+            stream = layer.decompressed(context)
             head = stream.read(512)
-            rest = io.BufferedReader(Peekable(stream, head))
+            rest = io.BufferedReader(layer.Peekable(stream, head))
             if _looks_like_tar(head):
                 ctx = BuildContext.from_tar(rest, scratch)
                 yield ctx, "-", _dockerfile_text(options, ctx)
@@ -93,8 +92,6 @@ def run_build(
     """Build the Dockerfile ``options`` name (or hold) with ``context``; the final image."""
     with _context(services, context, options) as (ctx, label, text):
         if options.dockerfile is not None and options.dockerfile_name == "Dockerfile":
-            from dataclasses import replace
-
             options = replace(options, dockerfile_name=options.dockerfile)
         builder = Builder(services, options, ctx, ctx.size if ctx else 0, label, on_event)
         return builder.run(text)

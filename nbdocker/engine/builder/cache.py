@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_write
-from ..lazy_dataclasses import lazy_dataclass
+from ..lazy import lazy_dataclass
 from ..store import Store
 
 __all__ = ["BuildCache", "CacheRecord", "StepKey"]

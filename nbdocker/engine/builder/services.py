@@ -1,16 +1,18 @@
-"""What a build works with, given by the engine: the store, the layer cache, the compression of
-new layers, and how to get an image the store lacks."""
+"""What a build works with, given by the engine: the store, the compression of new layers, and
+how to get an image the store lacks."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..lazy_dataclasses import lazy_dataclass
+from .. import layer
+from ..lazy import lazy_dataclass
 
 if TYPE_CHECKING:
     from ..image import Image
-    from ..layercache import LayerCache
+    from ..layer.cache import LayerCache
     from ..store import Store
 
 __all__ = ["BuildServices"]
@@ -22,6 +24,11 @@ class BuildServices:
     such a name is an error); it raises :class:`~nbdocker.engine.errors.NbdockerError`."""
 
     store: Store
-    layer_cache: LayerCache
     compression: str
     pull: Callable[[str], Image] | None = None
+
+    @functools.cached_property
+    def layer_cache(self) -> LayerCache:
+        """The store's unpacked layers (made when a step first runs: a cached build never
+        needs them)."""
+        return layer.LayerCache(self.store)

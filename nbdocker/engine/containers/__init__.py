@@ -4,8 +4,16 @@ A container is an image's unpacked layers plus a writable upper dir; ``run``/``s
 the sandbox and ``commit`` turns its upper dir into a new layer.
 """
 
-from .records import Container, ContainerNotFound, ContainerStore, RunConfig
-from .service import ContainerService, RunOptions
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .options import RunOptions
+    from .records import Container, ContainerNotFound, ContainerStore, RunConfig
+    from .service import ContainerService
 
 __all__ = [
     "Container",
@@ -15,3 +23,15 @@ __all__ = [
     "RunConfig",
     "RunOptions",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "Container": ".records",
+        "ContainerNotFound": ".records",
+        "ContainerService": ".service",
+        "ContainerStore": ".records",
+        "RunConfig": ".records",
+        "RunOptions": ".options",
+    },
+)

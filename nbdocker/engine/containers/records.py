@@ -13,15 +13,14 @@ import errno
 import fcntl
 import json
 import os
-import random
-import secrets
-import signal
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .. import userns
 from ..atomic import atomic_write
 from ..errors import Conflict, NbdockerError, UsageError
 from ..oci import parse_time, rfc3339
@@ -166,6 +165,8 @@ class ContainerStore:
                 )
         else:
             name = self._new_name(existing)
+        import secrets  # (random, hmac, base64): only a new container needs it
+
         cid = secrets.token_hex(32)
         path = self.root / cid
         (path / "upper").mkdir(parents=True)
@@ -176,6 +177,8 @@ class ContainerStore:
 
     @staticmethod
     def _new_name(existing: set[str]) -> str:
+        import random
+
         rng = random.SystemRandom()
         while True:
             name = f"{rng.choice(_ADJECTIVES)}_{rng.choice(_NAMES)}"
@@ -226,8 +229,6 @@ class ContainerStore:
                     "stop it first or use rm -f"
                 )
             self.kill(container)
-        from .. import userns
-
         userns.remove_tree(container.path)
         if container.path.exists():  # a mount left behind by a killed sandbox
             raise Conflict(
@@ -237,7 +238,7 @@ class ContainerStore:
 
     def kill(self, container: Container, timeout: float = 10.0) -> None:
         """SIGKILL the process running the container and wait until its lock is released."""
-        import time
+        import signal
 
         fresh = self._read(container.path)
         if fresh.pid:

@@ -16,36 +16,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
-from .. import userns
+from .. import dockerfile, layer, sandbox, userns
 from ..errors import UsageError
 from ..image import Image, find_image
-from ..lazy_dataclasses import lazy_dataclass
 from ..oci import ContainerConfig, Descriptor, HistoryRecord, ImageConfig, rfc3339
 from ..reference import parse_reference
 from ..store import Store
+from .options import RunOptions
 from .records import Container, ContainerStore, RunConfig
 
 if TYPE_CHECKING:
-    from ..layercache import LayerCache
-    from ..rootfs_view import Change
+    from ..layer.cache import LayerCache
+    from ..layer.rootfs import Change
 
-__all__ = ["ContainerService", "RunOptions"]
-
-
-@lazy_dataclass(frozen=True)
-class RunOptions:
-    """``docker run``'s flags (None: take the image's value)."""
-
-    name: str | None = None
-    entrypoint: str | None = None
-    env: tuple[str, ...] = ()
-    env_files: tuple[str, ...] = ()
-    workdir: str | None = None
-    user: str | None = None
-    network: str = "host"
-    volumes: tuple[str, ...] = ()
-    tty: bool = False
-    interactive: bool = False
+__all__ = ["ContainerService"]
 
 
 def _parse_env_file(path: str) -> list[str]:
@@ -158,14 +142,11 @@ class ContainerService:
         Blocks until the command ends. The container's state (running, exited with code) is
         recorded so ``ps -a`` shows it.
         """
-        from ..sandbox import BindMount, SandboxSpec, Started
-        from ..sandbox import run as sandbox_run
-
         store = self.records
         c = store.get(container)
         image = self._image(c.config.image)
         layers = self.layer_cache.ensure(image.diff_ids)
-        spec = SandboxSpec(
+        spec = sandbox.SandboxSpec(
             layers=tuple(layers),
             upper=c.upper,
             work=c.work,
@@ -175,7 +156,7 @@ class ContainerService:
             user=c.config.user,
             hostname=c.short_id,
             network="none" if c.config.network == "none" else "host",
-            mounts=tuple(BindMount(Path(s), t, ro) for s, t, ro in c.config.mounts),
+            mounts=tuple(sandbox.BindMount(Path(s), t, ro) for s, t, ro in c.config.mounts),
             tty=c.config.tty,
             stdin=c.config.stdin,
         )
@@ -190,12 +171,12 @@ class ContainerService:
             store.save(c)
             code: int | None = None
 
-            def on_start(started: Started) -> None:
+            def on_start(started: sandbox.Started) -> None:
                 with contextlib.suppress(FileNotFoundError):
                     store.save(replace(c, pid=started.pid))
 
             try:
-                code = sandbox_run(spec, stdin, stdout, stderr, on_start=on_start)
+                code = sandbox.run(spec, stdin, stdout, stderr, on_start=on_start)
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     store.save(
@@ -223,51 +204,21 @@ class ContainerService:
 
     def diff(self, container: str) -> list[Change]:
         """``docker diff``: what the container changed, as (kind, path) pairs."""
-        import subprocess
-
         c = self.records.get(container)
-        image = self._image(c.config.image)
-        layers = self.layer_cache.ensure(image.diff_ids)
-        if not userns.needed():
-            from ..rootfs_view import changes
-
-            return changes(tuple(layers), c.upper)
-        proc = userns.spawn(
-            "rootfs_view",
-            "changes",
-            str(c.upper),
-            *map(str, layers),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        out = proc.stdout.read().decode() if proc.stdout else ""
-        userns.finish(proc, f"reading the changes of container {c.short_id}")
-        return [(line[0], line[2:]) for line in out.splitlines()]
+        layers = self.layer_cache.ensure(self._image(c.config.image).diff_ids)
+        if userns.needed():
+            what = f"reading the changes of container {c.short_id}"
+            return layer.changes_in_userns(layers, c.upper, what)
+        return layer.changes(tuple(layers), c.upper)
 
     def export(self, container: str, out: IO[bytes]) -> None:
         """``docker export``: the container's root file system as a tar stream."""
-        import subprocess
-
         c = self.records.get(container)
-        image = self._image(c.config.image)
-        layers = self.layer_cache.ensure(image.diff_ids)
-        if not userns.needed():
-            from ..rootfs_view import export_tar
-
-            export_tar(tuple(layers), c.upper, out)
-            return
-        proc = userns.spawn(
-            "rootfs_view",
-            "export",
-            str(c.upper),
-            *map(str, layers),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        assert proc.stdout is not None
-        while chunk := proc.stdout.read(1 << 20):
-            out.write(chunk)
-        userns.finish(proc, f"exporting container {c.short_id}")
+        layers = self.layer_cache.ensure(self._image(c.config.image).diff_ids)
+        if userns.needed():
+            layer.export_in_userns(layers, c.upper, out, f"exporting container {c.short_id}")
+        else:
+            layer.export_tar(tuple(layers), c.upper, out)
 
     def commit(
         self,
@@ -284,9 +235,6 @@ class ContainerService:
         applied; the history gains an entry with ``message`` and ``author``. On error nothing is
         stored or tagged.
         """
-        from ..changes import apply_changes
-        from ..upper import ingest_upper
-
         ref = parse_reference(reference) if reference else None
         c = self.records.get(container)
         parent = self._image(c.config.image)
@@ -296,7 +244,7 @@ class ContainerService:
         cfg["Entrypoint"] = list(c.config.entrypoint) or None
         cfg["WorkingDir"] = "" if c.config.workdir == "/" else c.config.workdir
         cfg["User"] = c.config.user
-        cfg = apply_changes(_without_none(cfg), change)
+        cfg = dockerfile.apply_changes(_without_none(cfg), change)
         now = datetime.now(timezone.utc)
         empty = not any(c.upper.iterdir())
         with self.store.staging() as txn:
@@ -306,7 +254,8 @@ class ContainerService:
             ]
             diff_ids = list(parent.diff_ids)
             if not empty:
-                record = ingest_upper(txn, c.upper, f"container {c.short_id}", self.compression)
+                where = f"container {c.short_id}"
+                record = layer.ingest_upper(txn, c.upper, where, self.compression)
                 layers.append(record.blob_descriptor())
                 diff_ids.append(record.diff_id)
             entry: HistoryRecord = {"created": rfc3339(now)}

@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from ..chunks import ChunkStream
 from ..digest import sha256_digest
 from ..errors import (
     AuthenticationError,
@@ -39,7 +40,6 @@ from ..oci import (
     INDEX_MEDIA_TYPE,
     MANIFEST_MEDIA_TYPE,
 )
-from ..streams import ChunkStream
 from .auth import Authenticator, Credentials
 from .transport import RegistrySettings, Transport, registry_host, translate
 

@@ -23,7 +23,7 @@ import termios
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import _sys
+from .. import linux
 from ._copy import populate
 from ._exec import build_env, drop_privileges, final_exec
 from ._rootfs import SetupError, assemble, pivot
@@ -55,7 +55,7 @@ def _overlay(cfg: dict[str, Any], root: Path, lowers: list[str]) -> None:
     if cfg["rootless"]:
         data += ",userxattr"
     try:
-        _sys.mount("overlay", root, "overlay", 0, data)
+        linux.mount("overlay", root, "overlay", 0, data)
     finally:
         for fd in opened:
             os.close(fd)
@@ -77,7 +77,7 @@ def _root(cfg: dict[str, Any], sock: socket.socket) -> Path:
             mode = "copy"
     if mode == "copy":
         populate(root, tuple(Path(p) for p in [*lowers, cfg["upper"]]))
-        _sys.mount(root, root, None, _sys.MS_BIND)
+        linux.mount(root, root, None, linux.MS_BIND)
     send(sock, {"mode": mode})
     return root
 
@@ -95,14 +95,16 @@ def container_main(cfg: dict[str, Any], sock: socket.socket) -> NoReturn:
     """PID 1's body: set everything up, then exec. Setup failures become an ``error`` message."""
     step = "starting"
     try:
+        # the helper holds the signals it forwards (see _helper); the command gets them
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
         os.setsid()
-        _sys.prctl(_sys.PR_SET_PDEATHSIG, signal.SIGKILL)
-        flags = _sys.CLONE_NEWNS | _sys.CLONE_NEWUTS | _sys.CLONE_NEWIPC
+        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+        flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC
         if cfg["network"] == "none":
-            flags |= _sys.CLONE_NEWNET
+            flags |= linux.CLONE_NEWNET
         step = "creating namespaces"
-        _sys.unshare(flags)
-        _sys.mount(None, "/", None, _sys.MS_REC | _sys.MS_PRIVATE)
+        linux.unshare(flags)
+        linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
         step = "setting up the root file system"
         root = _root(cfg, sock)
         binds = [(str(s), str(t), bool(r)) for s, t, r in cfg["mounts"]]
@@ -112,7 +114,7 @@ def container_main(cfg: dict[str, Any], sock: socket.socket) -> NoReturn:
         pivot(root)
         socket.sethostname(cfg["hostname"])
         if cfg["network"] == "none":
-            _sys.loopback_up()
+            linux.loopback_up()
         step = "resolving the user"
         user = resolve_user(cfg["user"])
         env = build_env(tuple(cfg["env"]), user, cfg["hostname"], cfg["tty"])

@@ -1,4 +1,4 @@
-"""The helper process between the caller and the container (run as ``python -I -c``).
+"""The helper process between the caller and the container (``interpreter.helper_argv``).
 
 Why a separate process: the caller may be a threaded Jupyter kernel, where ``fork`` without
 ``exec`` is unsafe and ``unshare`` would change the caller itself. The helper is a fresh,
@@ -22,12 +22,12 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from . import _sys
+from .. import linux
+from ..layer.view import LowerView
 from ._container import container_main, read_messages
 from ._copy import compute_upper
 from ._rootfs import ETC_FILES, build_init_layer
 from ._tty import pump
-from ._view import LowerView
 
 
 def _prepare(cfg: dict[str, Any]) -> None:
@@ -57,6 +57,9 @@ def _cleanup(cfg: dict[str, Any]) -> None:
         shutil.rmtree(work / name, ignore_errors=True)
 
 
+_HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # as FORWARDED in _run
+
+
 class _Forwarder:
     """Signal handlers: forward to the container; SIGKILL it when the stop timeout expires."""
 
@@ -84,13 +87,13 @@ def _helper(cfg: dict[str, Any], status: IO[str], ctl: IO[str]) -> int:
         status.flush()
 
     if cfg["rootless"]:
-        _sys.unshare(_sys.CLONE_NEWUSER)
+        linux.unshare(linux.CLONE_NEWUSER)
         tell({"userns": os.getpid()})
         answer = ctl.readline().strip()
         if answer != "go":
             raise RuntimeError(answer or "the caller did not map the user namespace")
     _prepare(cfg)
-    _sys.unshare(_sys.CLONE_NEWPID)
+    linux.unshare(linux.CLONE_NEWPID)
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     pid = os.fork()
     if pid == 0:
@@ -98,6 +101,9 @@ def _helper(cfg: dict[str, Any], status: IO[str], ctl: IO[str]) -> int:
         container_main(cfg, child_sock)
     child_sock.close()
     _Forwarder(pid, cfg["stop_timeout"])
+    # The caller started this helper with its signals held (interpreter.helper_argv): one that
+    # came meanwhile is delivered now, to the container.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
     msgs, fds = read_messages(parent_sock)
     parent_sock.close()
     mode = next((m["mode"] for m in msgs if "mode" in m), "overlay")
@@ -125,7 +131,7 @@ def _helper(cfg: dict[str, Any], status: IO[str], ctl: IO[str]) -> int:
 def main() -> None:
     """Entry point: ``argv`` = caller pid, config fd, status fd, control fd."""
     caller, cfg_fd, status_fd, ctl_fd = (int(a) for a in sys.argv[1:5])
-    _sys.prctl(_sys.PR_SET_PDEATHSIG, signal.SIGKILL)
+    linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != caller:
         os._exit(1)
     with os.fdopen(cfg_fd) as f:

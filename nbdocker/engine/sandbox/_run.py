@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import termios
 import threading
 from collections.abc import Callable
@@ -16,19 +15,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Literal
 
+from ..interpreter import helper_argv
+from ..userns.ids import SubIds, map_ids, subids
 from ._errors import SandboxError
 from ._spec import SandboxSpec, Started
-from ._support import SubIds, check_support, forced_rootfs, require, subids
+from ._support import check_support, forced_rootfs, require
 
-# The helper loads this directory as a bare package: no parent ``__init__`` runs, so starting a
-# container never imports the rest of the engine (and stays fast). Its modules use only stdlib.
-_PKG_DIR = str(Path(__file__).resolve().parent)
-_BOOT = (
-    "import sys, types; m = types.ModuleType('_nbdocker_sandbox'); "
-    "m.__path__ = [sys.argv.pop(1)]; sys.modules['_nbdocker_sandbox'] = m; "
-    "from _nbdocker_sandbox._helper import main; main()"
-)
-_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_HELPER_MODULE = "nbdocker.engine.sandbox._helper"
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _validate(spec: SandboxSpec) -> None:
@@ -64,28 +58,6 @@ def _etc_files(spec: SandboxSpec, hostname: str) -> dict[str, str]:
     else:
         hosts += f"127.0.0.1\t{hostname}\n"
     return {"hosts": hosts, "hostname": hostname + "\n", "resolv.conf": resolv}
-
-
-def map_ids(pid: int, ids: SubIds | None) -> str:
-    """Write the helper's uid/gid maps; '' on success, else why not."""
-    uid, gid = os.getuid(), os.getgid()
-    if ids is not None:
-        for tool, own, start, count in (
-            ("newuidmap", uid, ids.uid_start, ids.uid_count),
-            ("newgidmap", gid, ids.gid_start, ids.gid_count),
-        ):
-            args = [tool, str(pid), "0", str(own), "1", "1", str(start), str(count)]
-            done = subprocess.run(args, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                return f"{tool} failed: {done.stderr.strip() or done.returncode}"
-        return ""
-    try:
-        Path(f"/proc/{pid}/setgroups").write_text("deny")
-        Path(f"/proc/{pid}/uid_map").write_text(f"0 {uid} 1")
-        Path(f"/proc/{pid}/gid_map").write_text(f"0 {gid} 1")
-    except OSError as exc:
-        return f"writing the id map failed: {exc.strerror}"
-    return ""
 
 
 def run(
@@ -159,8 +131,8 @@ def _spawn(
     in_fd = 0 if stdin is None else stdin
     if spec.tty and os.isatty(in_fd):
         saved_tty = termios.tcgetattr(in_fd)
-    argv = [sys.executable, "-I", "-c", _BOOT, _PKG_DIR, str(os.getpid())]
-    argv += [str(cfg_r), str(status_w), str(ctl_r)]
+    fds = (str(os.getpid()), str(cfg_r), str(status_w), str(ctl_r))
+    argv = helper_argv(_HELPER_MODULE, *fds, hold_signals=FORWARDED)
     try:
         proc = subprocess.Popen(
             argv,
@@ -224,7 +196,7 @@ def _forward_signals(pid: int) -> dict[int, _Handler]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
 
-    return {sig: signal.signal(sig, forward) for sig in _FORWARDED}
+    return {sig: signal.signal(sig, forward) for sig in FORWARDED}
 
 
 def _restore_signals(previous: dict[int, _Handler]) -> None:

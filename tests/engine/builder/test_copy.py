@@ -28,11 +28,13 @@ from nbdocker.engine.builder.copy import (
     plan_copy,
     source_digest,
 )
+from nbdocker.engine.builder.copy.fetch import fetch_plan
+from nbdocker.engine.builder.copy.helper import serve_copy_layer
 from nbdocker.engine.builder.dockerignore import IgnoreRules
-from nbdocker.engine.builder.fetch import fetch_plan
 from nbdocker.engine.errors import DockerfileError
-from nbdocker.engine.sandbox._view import LowerView
-from nbdocker.engine.tardiff import unpack
+from nbdocker.engine.layer.unpacking import unpack
+from nbdocker.engine.layer.view import LowerView
+from nbdocker.engine.userns.protocol import failure_of, raise_failure
 
 W = Where("Dockerfile", 7)
 
@@ -381,50 +383,45 @@ def test_digest_ignores_mtime_not_content(ctx: Path) -> None:
     assert source_digest(plan, tree) != second
 
 
-# ---------------------------------------------------------------- main(argv) and stdlib-only
+# ---------------------------------------------------------------- in the user namespace
 
 
-def test_main_writes_the_layer_of_a_json_job(
-    ctx: Path,
-    lower: Path,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+def test_the_copy_layer_request_writes_the_layer_and_fails_as_data(
+    ctx: Path, lower: Path, tmp_path: Path
 ) -> None:
-    job = {
+    """What the user-namespace helper runs for a rootless COPY: the layer on its stdout, the
+    size as its result, and a failure that comes back to the build as the same located error."""
+    request = {
         "plan": _plan(ctx, ["top.txt"], "/x/").to_json(),
         "tree": {"kind": "context", "root": str(ctx), "ignore": []},
         "lower": [str(lower)],
         "chown": "alice",
+        "chmod": None,
         "spill": str(tmp_path / "spill"),
         "source_date_epoch": 1000,
     }
     stdout = io.BytesIO()
-    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(job)))
-    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(stdout))
-    assert copymod.main(["layer"]) == 0
-    sys.stdout.flush()
+    assert serve_copy_layer(request, io.BytesIO(), stdout) == {"content_size": 4}
     with tarfile.open(fileobj=io.BytesIO(stdout.getvalue())) as t:
         member = t.getmember("x/top.txt")
         assert (member.uid, member.gid, member.mtime, member.size) == (1000, 1000, 1000, 4)
-    assert capsys.readouterr().err == "content-size 4\n"
-    job["chown"] = "carol"
-    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(job)))
-    assert copymod.main(["layer"]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Dockerfile:7:" in err and "carol" in err
+    request["chown"] = "carol"
+    with pytest.raises(DockerfileError) as raised:
+        serve_copy_layer(request, io.BytesIO(), io.BytesIO())
+    with pytest.raises(DockerfileError) as back:
+        raise_failure(json.loads(json.dumps(failure_of(raised.value))), "COPY")
+    err = str(back.value)
+    assert "\n" not in err and err.startswith("Dockerfile:7:") and "carol" in err
 
 
-def test_copy_loads_without_the_engine() -> None:
-    """As ``userns.spawn`` loads it: engine dirs as bare packages, nothing but the stdlib."""
-    engine = Path(copymod.__file__).resolve().parent.parent
+def test_the_user_namespace_helper_loads_without_the_registry_client_or_compression() -> None:
+    """What a rootless helper process loads: the layer and copy code it serves, nothing else."""
+    root = Path(copymod.__file__).resolve().parents[4]
     code = f"""
-import importlib, sys, types
-for name, path in (("_e", {str(engine)!r}), ("_e.sandbox", {str(engine / "sandbox")!r})):
-    pkg = types.ModuleType(name); pkg.__path__ = [path]; sys.modules[name] = pkg
-importlib.import_module("_e.builder.copy")
-bad = [m for m in ("httpx", "isal", "zstandard", "nbdocker") if m in sys.modules]
-print(bad)
+import sys
+sys.path.insert(0, {str(root)!r})
+import nbdocker.engine.userns_helper
+print([m for m in ("httpx", "isal", "zstandard") if m in sys.modules])
 """
     out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

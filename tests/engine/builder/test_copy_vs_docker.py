@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 
 from nbdocker.engine.builder.copy import ContextTree, ImageTree, Where, build_copy, plan_copy
+from nbdocker.engine.builder.copy.fetch import fetch_plan
 from nbdocker.engine.builder.dockerignore import IgnoreRules
-from nbdocker.engine.builder.fetch import fetch_plan
 from nbdocker.engine.dockerfile import Copy, Workdir, parse, parse_instructions
-from nbdocker.engine.sandbox._view import LowerView
+from nbdocker.engine.layer.view import LowerView
 from tests.support.dockerd import DockerEngine
 from tests.support.trees import Entry, apply_layer
 

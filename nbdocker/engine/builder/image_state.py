@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import field
 from datetime import datetime
 
 from ..image import Image, diff_ids
-from ..lazy_dataclasses import lazy_dataclass
+from ..lazy import lazy_dataclass
 from ..oci import (
     ContainerConfig,
     Descriptor,
@@ -17,7 +18,7 @@ from ..oci import (
     host_platform,
     rfc3339,
 )
-from ..store import ImageEntry, Transaction
+from ..store import ImageEntry, LayerRecord, Store, Transaction
 
 __all__ = ["ImageState", "MAX_LAYERS"]
 
@@ -87,6 +88,15 @@ class ImageState:
         self.config.setdefault("rootfs", {"type": "layers", "diff_ids": []})["diff_ids"].append(
             diff_id
         )
+
+    def store_layer(self, store: Store, ingest: Callable[[Transaction], LayerRecord]) -> int:
+        """Store the layer ``ingest`` writes into a transaction (its blob committed, nothing
+        named) and add it to the image; return the size of its files."""
+        with store.staging() as txn:
+            record = ingest(txn)
+            store.commit_staged(txn, lambda t: None)
+        self.add_layer(record.blob_descriptor(), record.diff_id)
+        return record.content_size
 
     def stage(self, txn: Transaction) -> ImageEntry:
         """Write the image as it is now into ``txn`` (unnamed); it gets the image's ID."""

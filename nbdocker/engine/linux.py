@@ -1,4 +1,5 @@
-"""Thin ctypes wrappers around the Linux system calls Python 3.11 does not expose.
+"""Thin ctypes wrappers around the Linux system calls Python 3.11 does not expose (for the
+sandbox, and for the user-namespace helper's ``unshare``).
 
 Why ctypes and not util-linux: ``unshare(1)``/``nsenter(1)`` would need one process per step and
 cannot express "fork after unsharing the PID namespace, then keep running Python code that sets

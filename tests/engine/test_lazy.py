@@ -11,7 +11,7 @@ from typing import ClassVar
 
 import pytest
 
-from nbdocker.engine.lazy_dataclasses import lazy_dataclass, realise
+from nbdocker.engine.lazy import lazy_dataclass, realise
 
 
 def _made(cls: type) -> bool:
@@ -112,3 +112,29 @@ print(repr(got))
     same, equal, hashed = out.splitlines()[0].split()
     assert (same, equal, hashed) == ("True", "True", "True")
     assert out.splitlines()[1].startswith("BuildOptions(tags=('a:1',), dockerfile=None")
+
+
+def test_first_instances_made_at_once_hash_and_compare_as_dataclasses() -> None:
+    """Threads that make a class's first instances at the same moment all get complete
+    dataclass instances: equal ones hash alike, so a dict built by one finds another's."""
+    failures: list[str] = []
+
+    def make(leaf: type, start: threading.Barrier, made: list[object]) -> None:
+        start.wait()
+        try:
+            made.append(leaf("x", line=1))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            failures.append(repr(exc))
+
+    for _ in range(40):
+        _, leaf = _family()
+        start = threading.Barrier(12)
+        made: list[object] = []
+        threads = [threading.Thread(target=make, args=(leaf, start, made)) for _ in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len({hash(m) for m in made}) == 1
+        assert {m: 1 for m in made}.get(leaf("x", line=1)) == 1
+    assert failures == []

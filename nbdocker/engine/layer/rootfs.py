@@ -1,7 +1,9 @@
 """A container's file system seen from outside: ``diff`` (what changed) and ``export`` (all of it).
 
 Both read the image's unpacked layers and the container's upper dir (overlay form) through the
-sandbox's merged :class:`LowerView`, so nothing needs mounting.
+merged :class:`~.view.LowerView`, so nothing needs mounting. Rootless, the files belong to ids
+of the user namespace, so the same functions run there (:func:`changes_in_userns`,
+:func:`export_in_userns`).
 """
 
 from __future__ import annotations
@@ -9,13 +11,36 @@ from __future__ import annotations
 import os
 import stat
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, BinaryIO, TypedDict, cast
 
-from .sandbox._view import LowerView, is_opaque, is_whiteout
+from .. import userns
+from .overlay import is_opaque, is_whiteout
+from .view import LowerView
 
-__all__ = ["Change", "changes", "export_tar"]
+__all__ = [
+    "Change",
+    "changes",
+    "changes_in_userns",
+    "export_in_userns",
+    "export_tar",
+    "serve_changes",
+    "serve_export",
+]
+
+
+if TYPE_CHECKING:
+
+    class RootfsRequest(TypedDict):
+        """``changes`` (result: the changes) and ``export`` (the tar on the helper's stdout)."""
+
+        upper: str
+        lowers: list[str]
+
+else:  # at run time these are the dicts json makes: the names cost nothing to import
+    RootfsRequest = dict
+
 
 Change = tuple[str, str]  # ("A" | "C" | "D", "/path")
 _CHUNK = 1 << 20
@@ -56,7 +81,7 @@ def _entries(view: LowerView, rel: str) -> Iterator[tuple[str, Path]]:
             yield from _entries(view, child)
 
 
-def export_tar(lowers: tuple[Path, ...], upper: Path, out: Any) -> None:
+def export_tar(lowers: tuple[Path, ...], upper: Path, out: IO[bytes]) -> None:
     """``docker export``: the container's whole root file system as a tar stream."""
     view = LowerView((*lowers, upper))
     inodes: dict[tuple[int, int], str] = {}
@@ -81,18 +106,39 @@ def export_tar(lowers: tuple[Path, ...], upper: Path, out: Any) -> None:
                 tar.addfile(info)
 
 
-def main(argv: list[str]) -> int:
-    """``changes UPPER LOWER…`` (lines ``K /path``) or ``export UPPER LOWER…`` (tar to stdout).
+# -- in a user namespace (served by nbdocker.engine.userns_helper) ------------------------------
 
-    Run by :mod:`.userns` inside a user namespace."""
-    import sys
 
-    upper, lowers = Path(argv[1]), tuple(Path(p) for p in argv[2:])
-    if argv[0] == "changes":
-        for kind, path in changes(lowers, upper):
-            sys.stdout.write(f"{kind} {path}\n")
-    elif argv[0] == "export":
-        export_tar(lowers, upper, sys.stdout.buffer)
-    else:
-        return 2
-    return 0
+def _request(lowers: Sequence[Path], upper: Path) -> RootfsRequest:
+    return {"upper": str(upper), "lowers": [str(p) for p in lowers]}
+
+
+def changes_in_userns(lowers: Sequence[Path], upper: Path, what: str) -> list[Change]:
+    """:func:`changes`, read inside the user namespace (rootless)."""
+    result = userns.call("changes", _request(lowers, upper), what=what)
+    return [(kind, path) for kind, path in cast(list[list[str]], result["changes"])]
+
+
+def export_in_userns(lowers: Sequence[Path], upper: Path, out: IO[bytes], what: str) -> None:
+    """:func:`export_tar`, read inside the user namespace (rootless)."""
+    helper = userns.start("export", _request(lowers, upper), what=what, stdout=True)
+    assert helper.stdout is not None
+    try:
+        while chunk := helper.stdout.read(_CHUNK):
+            out.write(chunk)
+    except BaseException:
+        helper.kill()
+        raise
+    helper.reply()
+
+
+def serve_changes(args: dict[str, object], stdin: BinaryIO, stdout: BinaryIO) -> dict[str, object]:
+    request = cast(RootfsRequest, args)
+    found = changes(tuple(Path(p) for p in request["lowers"]), Path(request["upper"]))
+    return {"changes": [list(change) for change in found]}
+
+
+def serve_export(args: dict[str, object], stdin: BinaryIO, stdout: BinaryIO) -> dict[str, object]:
+    request = cast(RootfsRequest, args)
+    export_tar(tuple(Path(p) for p in request["lowers"]), Path(request["upper"]), stdout)
+    return {}

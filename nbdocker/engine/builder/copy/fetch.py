@@ -1,8 +1,8 @@
 """ADD from a URL: download to a scratch file, check ``--checksum``, note Last-Modified.
 
-Why separate from :mod:`.copy`: downloading needs httpx and the network, which the stdlib-only
-copy helper (also run inside a user namespace) must not; the builder fetches first, then hands
-the local files to :func:`.copy.apply_copy` through :func:`fetch_plan`.
+Why separate from the rest of the copy: downloading needs httpx and the network, which the
+user-namespace helper never needs; the step fetches first (:func:`fetch_plan`), then the local
+files are copied like any other.
 
 Docker's rules: the file is streamed (never held in memory), gets mode 0600 and the server's
 Last-Modified time; when the destination is a directory its name is the URL path's last
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from .copy import CopyPlan, Where
+from .plan import CopyPlan, Where
 
 __all__ = ["Fetched", "fetch_plan", "fetch_url"]
 
@@ -120,7 +120,7 @@ def fetch_url(
 
 def fetch_plan(plan: CopyPlan, scratch: Path, *, client: httpx.Client | None = None) -> CopyPlan:
     """``plan`` with every URL downloaded (its items become ``fetched``, ready for
-    :func:`.copy.source_digest` and :func:`.copy.apply_copy`)."""
+    :func:`.plan.source_digest` and :func:`.layertree.build_copy`)."""
     items = []
     for item in plan.items:
         if item.kind != "url":

@@ -1,6 +1,6 @@
 """What configuration instructions do to an image config (``Config`` in ``docker inspect``).
 
-Used by ``import -c``/``commit -c`` now and by the builder for CMD, ENV, LABEL, … steps, so an
+Used by ``import -c``/``commit -c`` and by the builder for CMD, ENV, LABEL, … steps, so an
 instruction means the same thing wherever it is written.
 """
 
@@ -10,7 +10,8 @@ import copy
 import posixpath
 from collections.abc import Sequence
 
-from .dockerfile import (
+from ..oci import ContainerConfig, HealthConfig
+from .commands import (
     Cmd,
     Entrypoint,
     Env,
@@ -25,10 +26,9 @@ from .dockerfile import (
     User,
     Volume,
     Workdir,
-    expand_instruction,
-    parse_change,
 )
-from .oci import ContainerConfig, HealthConfig
+from .expand import expand_instruction
+from .instructions import parse_change
 
 __all__ = ["DEFAULT_SHELL", "apply_changes", "apply_instruction", "env_map"]
 

@@ -1,14 +1,10 @@
-"""Layer tars to overlay directories and back (stdlib only, so it also runs in a sandbox helper).
+"""Layer tars to overlay directories (:mod:`.overlay`): the unpacking half of the layer format.
 
-An *overlay directory* is one layer unpacked the way overlayfs wants a lower or upper dir: a
-deleted path is a 0:0 character device (a whiteout) and a directory that hides everything below
-it carries the ``<ns>.overlay.opaque = y`` xattr (``trusted.`` as root, ``user.`` in a user
-namespace). A *layer tar* says the same with OCI whiteout entries (``.wh.<name>`` and
-``.wh..wh..opq``).
-
-:func:`unpack` turns a layer tar into an overlay directory; :func:`write_diff` turns an overlay
-upper dir (a container's changes) into a layer tar. Paths from a tar are untrusted: every entry is
-placed under the destination without following symlinks, and a name that climbs out is refused.
+:func:`unpack` makes a layer tar's entries under an empty directory, whiteouts as 0:0 devices and
+``.wh..wh..opq`` as the opaque xattr. Paths from a tar are untrusted: every entry is placed under
+the destination without following symlinks, and a name that climbs out is refused
+(:class:`UnsafeLayer`, an :class:`~nbdocker.engine.errors.ArchiveError`). :func:`remove_tree`
+deletes what an unpack or a container made, including entries a user namespace owns.
 """
 
 from __future__ import annotations
@@ -19,32 +15,48 @@ import os
 import posixpath
 import stat
 import tarfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypedDict, cast
 
-from .tarstream import TarReader, TarWriter
+from .. import userns
+from ..errors import ArchiveError
+from .overlay import OPAQUE_XATTRS, WHITEOUT_OPAQUE, WHITEOUT_PREFIX, set_xattrs
+from .tarstream import TarReader
 
 __all__ = [
-    "OPAQUE_XATTRS",
-    "WHITEOUT_OPAQUE",
-    "WHITEOUT_PREFIX",
     "UnsafeLayer",
     "clean_name",
     "parent_dir",
+    "remove_tree",
+    "serve_remove",
+    "serve_unpack",
     "unpack",
-    "write_diff",
+    "unpack_in_userns",
 ]
 
-WHITEOUT_PREFIX = ".wh."
-WHITEOUT_OPAQUE = ".wh..wh..opq"
-OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
-_XATTR_PAX = "SCHILY.xattr."
+
+if TYPE_CHECKING:
+
+    class UnpackRequest(TypedDict):
+        """``unpack``: the layer tar comes on the helper's stdin."""
+
+        dest: str
+        opaque_xattr: str
+
+    class RemoveRequest(TypedDict):
+        paths: list[str]
+
+else:  # at run time these are the dicts json makes: the names cost nothing to import
+    UnpackRequest = dict
+    RemoveRequest = dict
+
+
 _CHUNK = 1 << 20
 
 
-class UnsafeLayer(ValueError):
+class UnsafeLayer(ArchiveError):
     """A layer entry that would be written outside its directory or through a symlink."""
 
 
@@ -72,14 +84,15 @@ def parent_dir(dest: Path, rel: str) -> Path:
     return current
 
 
-def _remove(path: Path) -> None:
+def remove_tree(path: Path) -> None:
+    """Delete ``path`` and all below it (nothing happens if it does not exist)."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return
     if stat.S_ISDIR(st.st_mode):
         for child in os.listdir(path):
-            _remove(path / child)
+            remove_tree(path / child)
         os.rmdir(path)
     else:
         os.unlink(path)
@@ -187,7 +200,7 @@ class _Unpacker:
         if rel not in self._is_dir:
             return
         self.wait()
-        _remove(Path(self._path(rel)))
+        remove_tree(Path(self._path(rel)))
         below = rel + "/"
         for table in (self._is_dir, self._dir_times):
             for key in [k for k in table if k == rel or k.startswith(below)]:
@@ -275,7 +288,7 @@ def unpack(
     stream: IO[bytes],
     dest: Path,
     *,
-    opaque_xattr: str = "trusted.overlay.opaque",
+    opaque_xattr: str = OPAQUE_XATTRS[0],
     same_owner: bool | None = None,
     workers: int = _WORKERS,
 ) -> int:
@@ -307,147 +320,39 @@ def unpack(
     return unpacker.content
 
 
-def set_xattrs(path: Path | str, member: tarfile.TarInfo) -> None:
-    """Apply the extended attributes a tar member carries (PAX ``SCHILY.xattr.*``); those the
-    file system refuses are left out, as Docker leaves them."""
-    for key, value in member.pax_headers.items():
-        if key.startswith(_XATTR_PAX):
-            with contextlib.suppress(OSError):
-                os.setxattr(
-                    path,
-                    key[len(_XATTR_PAX) :],
-                    value.encode("utf-8", "surrogateescape"),
-                    follow_symlinks=False,
-                )
+# -- in a user namespace (served by nbdocker.engine.userns_helper) ------------------------------
 
 
-def _walk(root: Path, rel: str = "") -> Iterator[tuple[str, os.stat_result]]:
-    """Entries of ``root`` depth-first in name order, parents before children."""
-    for name in sorted(os.listdir(root / rel) if rel else os.listdir(root)):
-        child = f"{rel}/{name}" if rel else name
-        st = os.lstat(root / child)
-        yield child, st
-        if stat.S_ISDIR(st.st_mode):
-            yield from _walk(root, child)
-
-
-def xattr_records(path: Path | str) -> dict[str, str]:
-    """The extended attributes of ``path`` as PAX records (``SCHILY.xattr.NAME``), without
-    overlayfs' own."""
-    out: dict[str, str] = {}
+def unpack_in_userns(stream: IO[bytes], dest: Path, opaque_xattr: str) -> int:
+    """:func:`unpack` with the owners of the tar, inside the user namespace (rootless); the
+    same errors, and the size of the files made."""
+    request: UnpackRequest = {"dest": str(dest), "opaque_xattr": opaque_xattr}
+    helper = userns.start("unpack", request, what=f"unpacking into {dest}", stdin=True)
+    assert helper.stdin is not None
     try:
-        names = os.listxattr(path, follow_symlinks=False)
-    except OSError:
-        return out
-    for name in names:
-        if ".overlay." in name:
-            continue  # overlayfs' own bookkeeping, never part of an image
-        with contextlib.suppress(OSError):
-            value = os.getxattr(path, name, follow_symlinks=False)
-            out[_XATTR_PAX + name] = value.decode("utf-8", "surrogateescape")
-    return out
+        while chunk := stream.read(_CHUNK):
+            helper.stdin.write(chunk)
+    except BrokenPipeError:
+        pass  # the helper stopped reading: its reply says why
+    except BaseException:
+        helper.kill()
+        raise
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            helper.stdin.close()
+    return cast(int, helper.reply()["content_size"])
 
 
-def _is_opaque(path: Path) -> bool:
-    for name in OPAQUE_XATTRS:
-        with contextlib.suppress(OSError):
-            if os.getxattr(path, name, follow_symlinks=False) == b"y":
-                return True
-    return False
-
-
-def write_diff(
-    upper: Path,
-    out: Any,
-    *,
-    uid_map: Any = None,
-    skip: frozenset[str] = frozenset(),
-    source_date_epoch: int | None = None,
-) -> int:
-    """Write overlay dir ``upper`` to ``out`` as a layer tar with OCI whiteouts; return the
-    size of the files written (what ``images`` counts).
-
-    ``skip`` holds relative paths left out (with what is below them). ``uid_map`` maps host ids
-    back to container ids (a callable), when the upper dir was written in a user namespace.
-    ``source_date_epoch`` clamps every mtime to it, for reproducible layers.
-    """
-    seen_inodes: dict[tuple[int, int], str] = {}
-    content = 0
-    tar = TarWriter(out)
-    for rel, st in _walk(upper):
-        if any(rel == s or rel.startswith(s + "/") for s in skip):
-            continue
-        path = upper / rel
-        mtime = st.st_mtime
-        if source_date_epoch is not None:
-            mtime = min(mtime, source_date_epoch)
-        if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-            parent, name = posixpath.split(rel)
-            info = tarfile.TarInfo(posixpath.join(parent, WHITEOUT_PREFIX + name))
-            info.mtime = int(mtime)
-            tar.add(info)
-            continue
-        info = tarfile.TarInfo(rel)
-        info.mode = stat.S_IMODE(st.st_mode)
-        uid, gid = (st.st_uid, st.st_gid) if uid_map is None else uid_map(st.st_uid, st.st_gid)
-        info.uid, info.gid = uid, gid
-        info.mtime = int(mtime)
-        info.pax_headers = xattr_records(path)
-        key = (st.st_dev, st.st_ino)
-        if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and key in seen_inodes:
-            info.type = tarfile.LNKTYPE
-            info.linkname = seen_inodes[key]
-            tar.add(info)
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            info.type = tarfile.DIRTYPE
-            tar.add(info)
-            if _is_opaque(path):
-                opq = tarfile.TarInfo(posixpath.join(rel, WHITEOUT_OPAQUE))
-                opq.mtime = int(mtime)
-                tar.add(opq)
-        elif stat.S_ISREG(st.st_mode):
-            seen_inodes[key] = rel
-            info.size = st.st_size
-            content += st.st_size
-            with open(path, "rb") as f:
-                tar.add(info, f)
-        elif stat.S_ISLNK(st.st_mode):
-            info.type = tarfile.SYMTYPE
-            info.linkname = os.readlink(path)
-            tar.add(info)
-        elif stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
-            info.type = tarfile.CHRTYPE if stat.S_ISCHR(st.st_mode) else tarfile.BLKTYPE
-            info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
-            tar.add(info)
-        elif stat.S_ISFIFO(st.st_mode):
-            info.type = tarfile.FIFOTYPE
-            tar.add(info)
-    tar.close()
-    return content
-
-
-def main(argv: list[str]) -> int:
-    """``unpack DEST OPAQUE_XATTR`` (layer tar on stdin), ``diff UPPER [EPOCH]`` (tar to stdout) or
-    ``remove PATH…``.
-
-    Run by :mod:`.userns` inside a user namespace; errors go to stderr as one line."""
-    import sys
-
+def serve_unpack(args: dict[str, object], stdin: BinaryIO, stdout: BinaryIO) -> dict[str, object]:
+    request = cast(UnpackRequest, args)
     try:
-        if argv[0] == "unpack":
-            unpack(sys.stdin.buffer, Path(argv[1]), opaque_xattr=argv[2], same_owner=True)
-        elif argv[0] == "diff":
-            epoch = int(argv[2]) if len(argv) > 2 else None
-            size = write_diff(Path(argv[1]), sys.stdout.buffer, source_date_epoch=epoch)
-            sys.stdout.flush()
-            sys.stderr.write(f"content-size {size}\n")
-        elif argv[0] == "remove":
-            for path in argv[1:]:
-                _remove(Path(path))
-        else:
-            raise SystemExit(f"unknown command {argv[0]!r}")
-    except (UnsafeLayer, tarfile.TarError, OSError) as exc:
-        sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
-        return 1
-    return 0
+        size = unpack(stdin, Path(request["dest"]), opaque_xattr=request["opaque_xattr"])
+    except (tarfile.TarError, EOFError) as exc:
+        raise ArchiveError(str(exc) or "it ends early (truncated)") from None
+    return {"content_size": size}
+
+
+def serve_remove(args: dict[str, object], stdin: BinaryIO, stdout: BinaryIO) -> dict[str, object]:
+    for path in cast(RemoveRequest, args)["paths"]:
+        remove_tree(Path(path))
+    return {}

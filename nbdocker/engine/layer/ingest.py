@@ -1,170 +1,59 @@
-"""Layer tarballs: compression, normalisation, ingestion into the store, and flattening.
+"""Layer tars into the store: validated, hashed and compressed while they stream.
 
-A layer is a tar stream of changes with OCI whiteouts (``.wh.<name>`` deletes ``name``,
-``.wh..wh..opq`` makes its directory opaque). Its *diffID* is the digest of the plain tar; the
-store keeps it compressed (gzip by default, with ISA-L; zstd on request) under the digest of the
-compressed bytes. Both digests are computed while the bytes stream through, never by re-reading.
+A layer is a tar stream of changes with OCI whiteouts (:mod:`.overlay`). Its *diffID* is the
+digest of the plain tar; the store keeps it compressed (:mod:`.compression`) under the digest of
+the compressed bytes. Both digests are computed while the bytes stream through, never by
+re-reading. :func:`ingest_layer` takes a plain tar (verbatim, or normalised from a root file
+system tarball); :func:`ingest_compressed_layer` keeps a blob as it came (a pull, an archive)
+and can unpack it into the layer cache in the same pass.
 """
 
 from __future__ import annotations
 
-import bz2
-import contextlib
-import io
 import lzma
-import posixpath
 import tarfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal, cast
+from typing import IO, cast
 
 import zstandard
-from isal import igzip
 
-from .digest import HashingWriter
-from .errors import ArchiveError, UsageError
-from .oci import Descriptor
-from .store import Ingest, LayerRecord, Transaction
-from .streams import ReadAhead
-from .tardiff import UnsafeLayer, unpack
+from ..chunks import ReadAhead, Sink
+from ..digest import HashingWriter
+from ..errors import ArchiveError
+from ..oci import LAYER_MEDIA_TYPES, Descriptor
+from ..store import Ingest, LayerRecord, Transaction
+from .compression import compressed_writer, compression_of_media_type, decompressed
 from .tarstream import TarReader, TarWriter
+from .unpacking import UnsafeLayer, clean_name, unpack
 
 __all__ = [
-    "MEDIA_TYPES",
-    "Compression",
-    "compressed_writer",
-    "decompressed",
-    "detect_compression",
+    "IngestOptions",
+    "ingest_compressed_layer",
     "ingest_layer",
     "safe_member_name",
 ]
 
-Compression = Literal["gzip", "zstd"]
-MEDIA_TYPES: dict[str, str] = {
-    "none": "application/vnd.oci.image.layer.v1.tar",
-    "gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
-    "zstd": "application/vnd.oci.image.layer.v1.tar+zstd",
-}
-DOCKER_LAYER_TYPES: dict[str, str] = {
-    "application/vnd.docker.image.rootfs.diff.tar": "none",
-    "application/vnd.docker.image.rootfs.diff.tar.gzip": "gzip",
-    "application/vnd.docker.image.rootfs.diff.tar.zstd": "zstd",
-}
 _CHUNK = 1 << 20
-_MAGIC = (
-    (b"\x1f\x8b", "gzip"),
-    (b"BZh", "bzip2"),
-    (b"\xfd7zXZ\x00", "xz"),
-    (b"\x28\xb5\x2f\xfd", "zstd"),
-)
-
-
-def compression_of_media_type(media_type: str) -> str:
-    for kind, mt in MEDIA_TYPES.items():
-        if mt == media_type:
-            return kind
-    if media_type in DOCKER_LAYER_TYPES:
-        return DOCKER_LAYER_TYPES[media_type]
-    raise ArchiveError(f"unsupported layer media type {media_type!r}")
-
-
-class Peekable(io.RawIOBase):
-    """A read-only stream that remembers its first bytes so their format can be detected."""
-
-    def __init__(self, source: IO[bytes], head: bytes) -> None:
-        self._source = source
-        self._head = head
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        if self._head:
-            n = min(len(view), len(self._head))
-            view[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._source.read(len(view))
-        view[: len(data)] = data
-        return len(data)
-
-
-def detect_compression(head: bytes) -> str:
-    """``gzip``, ``bzip2``, ``xz``, ``zstd`` or ``none``, from a stream's first bytes."""
-    for magic, kind in _MAGIC:
-        if head.startswith(magic):
-            return kind
-    return "none"
-
-
-def _read_head(source: IO[bytes], n: int = 8) -> bytes:
-    head = b""
-    while len(head) < n:
-        chunk = source.read(n - len(head))
-        if not chunk:
-            break
-        head += chunk
-    return head
-
-
-def decompressed(source: IO[bytes]) -> IO[bytes]:
-    """A stream of ``source``'s bytes with any gzip, bzip2, xz or zstd compression undone."""
-    head = _read_head(source)
-    kind = detect_compression(head)
-    raw: IO[bytes] = io.BufferedReader(Peekable(source, head), buffer_size=_CHUNK)
-    if kind == "gzip":
-        return cast(IO[bytes], igzip.GzipFile(fileobj=raw, mode="rb"))  # type: ignore[no-untyped-call]
-    if kind == "bzip2":
-        return bz2.BZ2File(raw, "rb")
-    if kind == "xz":
-        return lzma.LZMAFile(raw, "rb")
-    if kind == "zstd":
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-        return cast(IO[bytes], reader)
-    return raw
-
-
-@contextlib.contextmanager
-def compressed_writer(kind: str, sink: Any) -> Iterator[Any]:
-    """A writable stream compressing into ``sink``; deterministic (no names, no timestamps),
-    so the same tar always gives the same blob and identical layers are stored once."""
-    if kind == "gzip":
-        gz = igzip.GzipFile(filename="", fileobj=sink, mode="wb", mtime=0)  # type: ignore[no-untyped-call]
-        try:
-            yield gz
-        finally:
-            gz.close()
-    elif kind == "zstd":
-        cctx = zstandard.ZstdCompressor(level=3)
-        zw = cctx.stream_writer(sink, closefd=False)
-        try:
-            yield zw
-        finally:
-            zw.close()  # type: ignore[no-untyped-call]
-    elif kind == "none":
-        yield sink
-    else:
-        raise UsageError(f"unknown layer compression {kind!r}: use gzip or zstd")
 
 
 def safe_member_name(name: str, where: str) -> str:
     """Normalise a tar member name to a relative path (``./bin/sh`` → ``bin/sh``, ``./`` → ``""``);
     refuse names that climb out of the root (``../etc``)."""
-    norm = posixpath.normpath(name.lstrip("/")) if name.strip("/") else "."
-    if norm == ".." or norm.startswith("../"):
+    try:
+        return clean_name(name)
+    except UnsafeLayer:
         raise ArchiveError(
             f"{where}: entry {name!r} points outside the root filesystem; "
             "rebuild the tarball with paths relative to its root"
-        )
-    return "" if norm == "." else norm
+        ) from None
 
 
 class _Tee:
     """Reads from ``source`` and writes every byte read to ``sink`` (to copy while parsing)."""
 
-    def __init__(self, source: IO[bytes], sink: Any) -> None:
+    def __init__(self, source: IO[bytes], sink: Sink) -> None:
         self._source = source
         self._sink = sink
 
@@ -180,7 +69,7 @@ class _TarStats:
     content_size: int
 
 
-def _copy_verbatim(source: IO[bytes], sink: Any, where: str) -> _TarStats:
+def _copy_verbatim(source: IO[bytes], sink: Sink, where: str) -> _TarStats:
     """Copy a tar stream byte for byte while parsing it, to validate it and measure its files."""
     tee = _Tee(source, sink)
     size = 0
@@ -198,7 +87,7 @@ def _copy_verbatim(source: IO[bytes], sink: Any, where: str) -> _TarStats:
     return _TarStats(size)
 
 
-def _unpack_verbatim(source: IO[bytes], sink: Any, dest: Path, where: str) -> _TarStats:
+def _unpack_verbatim(source: IO[bytes], sink: Sink, dest: Path, where: str) -> _TarStats:
     """Unpack a layer tar into ``dest`` while copying its bytes to ``sink`` (for its digest)."""
     tee = _Tee(source, sink)
     try:
@@ -214,7 +103,7 @@ def _unpack_verbatim(source: IO[bytes], sink: Any, dest: Path, where: str) -> _T
     return _TarStats(size)
 
 
-def _normalise(source: IO[bytes], sink: Any, where: str) -> _TarStats:
+def _normalise(source: IO[bytes], sink: Sink, where: str) -> _TarStats:
     """Rewrite a root-filesystem tarball as a layer: relative names, no ``.`` entry, PAX."""
     size = 0
     out = TarWriter(sink)
@@ -313,7 +202,7 @@ def ingest_layer(
     record = LayerRecord(
         diff_id=diff.digest,
         blob=ing.digest,
-        media_type=MEDIA_TYPES[options.compression],
+        media_type=LAYER_MEDIA_TYPES[options.compression],
         blob_size=ing.size,
         tar_size=diff.size,
         content_size=stats.content_size,
@@ -364,7 +253,7 @@ def ingest_compressed_layer(
             f"{where}: layer content hashes to {diff.digest} but the image config says "
             f"{expected_diff_id}; the archive is corrupt — save it again"
         )
-    media_type = MEDIA_TYPES[kind] if kind in MEDIA_TYPES else descriptor["mediaType"]
+    media_type = LAYER_MEDIA_TYPES.get(kind, descriptor["mediaType"])
     record = LayerRecord(
         expected_diff_id, ing.digest, media_type, ing.size, diff.size, stats.content_size
     )

@@ -1,5 +1,6 @@
 """Streams made of chunks: :class:`ChunkStream` serves reads of any size from a source of chunks
-(a blob's HTTP body, a queue); :class:`ReadAhead` reads a stream on a thread of its own.
+(a blob's HTTP body, a queue); :class:`ReadAhead` reads a stream on a thread of its own; and
+:class:`Sink`, what every byte-stream writer here writes into (a file, a pipe, a hasher).
 
 Why ReadAhead: storing a layer blob (receiving it, hashing it, writing it to the store) costs
 about as much as using it (inflating, hashing and unpacking the tar), and both are mostly work
@@ -12,9 +13,18 @@ from __future__ import annotations
 import io
 import queue
 import threading
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
-__all__ = ["ChunkStream", "ReadAhead"]
+__all__ = ["ChunkStream", "ReadAhead", "Sink"]
+
+
+class Sink(Protocol):
+    """Where a writer sends bytes: a binary file, a pipe, a compressor, a hasher."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
+
 
 _CHUNK = 1 << 20
 _DEPTH = 8  # chunks a ReadAhead reads ahead at most

@@ -1,19 +1,9 @@
-"""COPY and ADD: which files a step copies, a digest of them, and writing them into a layer.
+"""The entries one COPY/ADD adds, worked out in memory (:class:`LayerTree`) and written as the
+layer tar straight from their sources — no file is created for a copied one.
 
-Stdlib only, and only stdlib-only engine modules imported relatively, so that the same code
-runs in-process (as root) and inside a user namespace through ``userns.spawn("builder.copy")``
-(:func:`main` reads a JSON job on stdin) for rootless builds.
-
-- :class:`ContextTree` (the build context, ``.dockerignore`` honoured) and :class:`ImageTree`
-  (an image's merged layers, for ``COPY --from``) are the two read-only :class:`SourceTree`\\ s.
-- :func:`plan_copy` resolves sources and destination by Docker's rules into a :class:`CopyPlan`;
-  every user mistake (no match, path outside the context, several sources into a file) is a
-  one-line :class:`DockerfileError` naming ``Dockerfile:line``, raised before anything is written.
-- :func:`source_digest` hashes what the plan copies (names, types, modes, link targets,
-  contents — never mtimes) for the build cache.
-- :func:`build_copy` makes the step's new entries as a :class:`LayerTree` in memory — what
-  overlayfs would hold in an upper dir after the copy — and :meth:`LayerTree.write_tar` streams
-  them from their sources as the layer tar: no file is created for a copied one.
+:func:`build_copy` applies a :class:`~.plan.CopyPlan` over the image's layers by overlayfs'
+rules (copy-up of parents, opaque directories over replaced ones, hard links); ADD extracts
+local archives here too. :meth:`LayerTree.write_tar` streams the result into the store.
 
 Where the two Docker builders differ, the classic builder of Docker 20.10 (what the tests
 compare with) is followed, except that ``.`` as destination counts as a directory and setuid
@@ -22,416 +12,29 @@ bits survive, as with BuildKit (see :func:`build_copy`).
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import os
 import posixpath
 import shutil
 import stat
-import sys
 import tarfile
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO
 
-from ..errors import DockerfileError
-from ..sandbox._view import LinkLoop, LowerView, follow_links
-from ..tardiff import WHITEOUT_OPAQUE, xattr_records
-from ..tarstream import TarWriter
-from .dockerignore import IgnoreRules, compile_glob
+from ...chunks import Sink
+from ...errors import DockerfileError
+from ...layer.overlay import WHITEOUT_OPAQUE, XATTR_PAX, xattr_records
+from ...layer.tarstream import TarWriter
+from ...layer.view import LinkLoop, LowerView, follow_links
+from .chown import Identity, resolve_chown
+from .plan import CopyItem, CopyPlan, Where
+from .sources import MAX_LINKS, SourceTree, open_archive
 
-__all__ = [
-    "ContextTree",
-    "CopyItem",
-    "CopyPlan",
-    "ImageTree",
-    "SourceTree",
-    "Where",
-    "build_copy",
-    "write_copy_layer",
-    "main",
-    "plan_copy",
-    "source_digest",
-    "source_entries",
-]
+__all__ = ["DirNode", "LayerTree", "Node", "build_copy", "write_copy_layer"]
 
-_WILDCARDS = "*?["
-_MAX_LINKS = 255
 _CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class Where:
-    """The instruction's place, for error messages: ``path:line``."""
-
-    path: str = "Dockerfile"
-    line: int | None = None
-
-    def error(self, message: str) -> DockerfileError:
-        return DockerfileError(message, self.path, self.line)
-
-
-class SourceTree(Protocol):
-    """A read-only tree COPY reads from. Paths are relative, ``/``-separated, ``""`` = root.
-
-    ``lookup`` gives the real path of a *visible* entry (never following a final symlink) or
-    None; ``listdir`` the sorted visible names of a directory. ``keep_owners``: copied files
-    keep their uid/gid (images) or become 0:0 (the context). ``immutable``: its files never
-    change in place, so a copy may hard-link them."""
-
-    @property
-    def label(self) -> str: ...
-
-    @property
-    def keep_owners(self) -> bool: ...
-
-    @property
-    def immutable(self) -> bool: ...
-
-    def lookup(self, rel: str) -> Path | None: ...
-
-    def listdir(self, rel: str) -> list[str]: ...
-
-
-@dataclass(frozen=True)
-class ContextTree:
-    """The build context directory; entries ``.dockerignore`` leaves out are invisible."""
-
-    root: Path
-    rules: IgnoreRules = IgnoreRules()
-    label: str = "build context"
-    keep_owners: bool = False
-    immutable: bool = False
-
-    def visible(self, rel: str) -> bool:
-        """As the docker CLI's walk: every parent walked, and ``rel`` itself sent (or an
-        excluded directory still walked for re-included files below it)."""
-        if not rel:
-            return True
-        parts = rel.split("/")
-        for depth in range(1, len(parts)):
-            parent = "/".join(parts[:depth])
-            if self.rules.excluded(parent) and not self.rules.walk_into(parent):
-                return False
-        if not self.rules.excluded(rel):
-            return True
-        return self.rules.walk_into(rel) and os.path.isdir(self.root / rel)
-
-    def lookup(self, rel: str) -> Path | None:
-        path = self.root / rel if rel else self.root
-        if not self.visible(rel) or not os.path.lexists(path):
-            return None
-        return path
-
-    def listdir(self, rel: str) -> list[str]:
-        path = self.root / rel if rel else self.root
-        names = sorted(os.listdir(path))
-        return [n for n in names if self.visible(f"{rel}/{n}" if rel else n)]
-
-
-@dataclass(frozen=True)
-class ImageTree:
-    """An image's file system (``COPY --from``): its overlay-form layers, merged."""
-
-    view: LowerView
-    label: str = "image"
-    keep_owners: bool = True
-    immutable: bool = True
-
-    @classmethod
-    def of_layers(cls, layers: Sequence[Path], label: str = "image") -> ImageTree:
-        """Layers bottom-most first (a stage's upper dir last)."""
-        return cls(LowerView(tuple(layers)), label)
-
-    def lookup(self, rel: str) -> Path | None:
-        if not rel:
-            return self.view.top_first[0] if self.view.top_first else None
-        return self.view.lookup(rel)
-
-    def listdir(self, rel: str) -> list[str]:
-        return sorted(self.view.listdir(rel))
-
-
-@dataclass(frozen=True)
-class CopyItem:
-    """One thing to copy. ``kind``: ``path`` (``rel`` in the tree), ``heredoc`` (``content``),
-    ``url`` (not fetched yet) or ``fetched`` (``local`` file, ``mtime`` from the server).
-    ``name`` is the file name used when the destination is a directory; ``is_dir`` copies the
-    directory's contents; ``archive`` (ADD) extracts it."""
-
-    kind: str
-    name: str
-    rel: str = ""
-    is_dir: bool = False
-    archive: bool = False
-    content: str = ""
-    url: str = ""
-    checksum: str | None = None
-    local: str = ""
-    mtime: float | None = None
-
-
-@dataclass(frozen=True)
-class CopyPlan:
-    """What one COPY/ADD does. ``dest`` is absolute and clean; ``dest_dir`` when the
-    destination was written as a directory (trailing ``/``, ``.``)."""
-
-    items: tuple[CopyItem, ...]
-    dest: str
-    dest_dir: bool
-    is_add: bool
-    where: Where = Where()
-
-    @property
-    def keyword(self) -> str:
-        return "ADD" if self.is_add else "COPY"
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> CopyPlan:
-        items = tuple(CopyItem(**i) for i in data["items"])
-        return cls(items, data["dest"], data["dest_dir"], data["is_add"], Where(**data["where"]))
-
-
-def is_url(source: str) -> bool:
-    return source.startswith(("http://", "https://"))
-
-
-def _is_git(source: str) -> bool:
-    if source.startswith(("git://", "git@", "ssh://")):
-        return True
-    return is_url(source) and source.split("#", 1)[0].split("?", 1)[0].endswith(".git")
-
-
-def _has_wildcards(path: str) -> bool:
-    escaped = False
-    for ch in path:
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch in _WILDCARDS:
-            return True
-    return False
-
-
-def resolve_in(tree: SourceTree, rel: str) -> str | None:
-    """``rel`` with every symlink followed, never leaving the tree (absolute targets and
-    ``..`` are taken from the tree's root), or None when something on the way is missing."""
-    pending = [p for p in rel.split("/") if p and p != "."]
-    done: list[str] = []
-    links = 0
-    while pending:
-        part = pending.pop(0)
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        candidate = "/".join([*done, part])
-        path = tree.lookup(candidate)
-        if path is None:
-            return None
-        st = os.lstat(path)
-        if stat.S_ISLNK(st.st_mode):
-            links += 1
-            if links > _MAX_LINKS:
-                return None
-            target = os.readlink(path)
-            if target.startswith("/"):
-                done = []
-            pending = [p for p in target.split("/") if p and p != "."] + pending
-            continue
-        if pending and not stat.S_ISDIR(st.st_mode):
-            return None
-        done.append(part)
-    return "/".join(done)
-
-
-def _glob(tree: SourceTree, pattern: str) -> list[str]:
-    """Paths matching ``pattern`` component by component (Go ``filepath.Match`` per name),
-    walking real directories only, in lexical order, as Docker's walk finds them."""
-    found = [""]
-    for part in pattern.split("/"):
-        regex = compile_glob(part)
-        nxt: list[str] = []
-        for base in found:
-            path = tree.lookup(base)
-            if path is None or not stat.S_ISDIR(os.lstat(path).st_mode):
-                continue
-            for name in tree.listdir(base):
-                if regex.fullmatch(name):
-                    nxt.append(f"{base}/{name}" if base else name)
-        found = nxt
-    return found
-
-
-def _item_for(tree: SourceTree, named: str, is_add: bool, where: Where) -> CopyItem:
-    rel = resolve_in(tree, named)
-    path = tree.lookup(rel) if rel is not None else None
-    if rel is None or path is None:
-        raise where.error(
-            f"{named or '.'}: not found in the {tree.label} (or excluded by .dockerignore); "
-            "check the path and .dockerignore"
-        )
-    st = os.stat(path)
-    name = posixpath.basename(named) or "."
-    if stat.S_ISDIR(st.st_mode):
-        return CopyItem("path", name, rel=rel, is_dir=True)
-    archive = is_add and stat.S_ISREG(st.st_mode) and _is_archive(path)
-    return CopyItem("path", name, rel=rel, archive=archive)
-
-
-def _is_archive(path: Path) -> bool:
-    try:
-        with open_archive(path) as tar:
-            return tar.next() is not None
-    except Exception:  # noqa: BLE001 - anything unreadable is simply not an archive
-        return False
-
-
-def plan_copy(
-    sources: Sequence[str],
-    dest: str,
-    *,
-    workdir: str,
-    tree: SourceTree,
-    is_add: bool,
-    where: Where,
-    heredocs: Sequence[tuple[str, str]] = (),
-    checksum: str | None = None,
-    keep_git_dir: bool = False,
-    context_bound: bool = True,
-) -> CopyPlan:
-    """Resolve ``sources`` (and heredoc ``(name, body)`` pairs) against ``tree`` by Docker's
-    rules. ``context_bound``: a source climbing out with ``..`` is an error (the build
-    context) rather than clamped at the root (an image). Raises :class:`DockerfileError`."""
-    keyword = "ADD" if is_add else "COPY"
-    if keep_git_dir:
-        raise where.error(f"{keyword} --keep-git-dir is not supported yet; clone in a RUN step")
-    items: list[CopyItem] = []
-    for source in sources:
-        if _is_git(source):
-            raise where.error(f"{keyword} {source}: git sources are not supported yet")
-        if is_url(source):
-            if not is_add:
-                raise where.error(f"COPY {source}: source can't be a URL for COPY; use ADD")
-            name = posixpath.basename(source.split("#", 1)[0].split("?", 1)[0].rstrip("/"))
-            items.append(CopyItem("url", name or "__unnamed__", url=source, checksum=checksum))
-            continue
-        rel = posixpath.normpath(source.lstrip("/") or ".")
-        if rel == ".." or rel.startswith("../"):
-            if context_bound:
-                raise where.error(
-                    f"forbidden path outside the build context: {source}; "
-                    "only files inside the context can be copied"
-                )
-            rel = posixpath.normpath("/" + rel).lstrip("/") or "."
-        rel = "" if rel == "." else rel
-        if _has_wildcards(rel):
-            matches = _glob(tree, rel)
-            if not matches:
-                raise where.error(
-                    f"{source}: no source files were specified (no match in the {tree.label}, "
-                    "or excluded by .dockerignore)"
-                )
-            items.extend(_item_for(tree, m, is_add, where) for m in matches)
-        else:
-            items.append(_item_for(tree, rel, is_add, where))
-    items.extend(CopyItem("heredoc", name, content=body) for name, body in heredocs)
-    if checksum is not None and any(i.kind != "url" for i in items):
-        raise where.error("ADD --checksum can only be used with an http(s) source")
-    if not items:
-        raise where.error(f"{keyword} needs at least one source")
-    dest_dir = dest.endswith("/") or dest in ("", ".") or dest.endswith("/.")
-    if len(items) > 1 and not dest_dir:
-        raise where.error(
-            f"When using {keyword} with more than one source file, the destination must be a "
-            "directory and end with a /"
-        )
-    full = dest if dest.startswith("/") else posixpath.join("/", workdir or "/", dest)
-    return CopyPlan(tuple(items), posixpath.normpath(full), dest_dir, is_add, where)
-
-
-def _walk(tree: SourceTree, rel: str) -> list[tuple[str, Path, os.stat_result]]:
-    out: list[tuple[str, Path, os.stat_result]] = []
-    for name in tree.listdir(rel):
-        child = f"{rel}/{name}" if rel else name
-        path = tree.lookup(child)
-        if path is None:
-            continue
-        st = os.lstat(path)
-        out.append((child, path, st))
-        if stat.S_ISDIR(st.st_mode):
-            out.extend(_walk(tree, child))
-    return out
-
-
-def _hash_file(path: Path | str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _describe(name: str, path: Path, st: os.stat_result, owners: bool) -> str:
-    mode = stat.S_IMODE(st.st_mode)
-    owner = f" {st.st_uid}:{st.st_gid}" if owners else ""
-    if stat.S_ISLNK(st.st_mode):
-        return f"l {name} {os.readlink(path)}{owner}"
-    if stat.S_ISDIR(st.st_mode):
-        return f"d {name} {mode:o}{owner}"
-    if stat.S_ISREG(st.st_mode):
-        return f"f {name} {mode:o}{owner} {_hash_file(path)}"
-    return f"o {name} {stat.S_IFMT(st.st_mode):o} {mode:o}{owner} {st.st_rdev}"
-
-
-def source_entries(plan: CopyPlan, tree: SourceTree) -> list[tuple[str, str]]:
-    """(path, description) for everything the plan copies: each path's name, type, mode,
-    owner (images only), link target and content — never times. ``path`` names it for people
-    (the context-relative path, ``<<EOF`` for a heredoc, the URL). A ``url`` item needs fetching
-    first unless it has a ``--checksum`` (which then stands for its content); else ValueError."""
-    out: list[tuple[str, str]] = []
-    for item in plan.items:
-        head = f"item {item.kind} {item.name} dir={item.is_dir} archive={item.archive}"
-        if item.kind == "heredoc":
-            out.append(
-                (f"<<{item.name}", f"{head} {hashlib.sha256(item.content.encode()).hexdigest()}")
-            )
-        elif item.kind == "url":
-            if item.checksum is None:
-                raise ValueError(f"fetch {item.url} before computing its digest")
-            out.append((item.url, f"{head} {item.checksum}"))
-        elif item.kind == "fetched":
-            out.append((item.url or item.name, f"{head} {_hash_file(item.local)} {item.mtime}"))
-        else:
-            path = tree.lookup(item.rel)
-            assert path is not None, item.rel
-            st = os.stat(path)
-            out.append((item.rel or ".", f"{head} {_describe('.', path, st, tree.keep_owners)}"))
-            if item.is_dir:
-                out.extend(
-                    (
-                        rel,
-                        _describe(posixpath.relpath(rel, item.rel or "."), p, s, tree.keep_owners),
-                    )
-                    for rel, p, s in _walk(tree, item.rel)
-                )
-    return out
-
-
-def source_digest(plan: CopyPlan, tree: SourceTree) -> str:
-    """``sha256:…`` over :func:`source_entries`: touching a file keeps the cache, editing it
-    does not."""
-    digest = hashlib.sha256()
-    for _, line in source_entries(plan, tree):
-        digest.update(line.encode("utf-8", "surrogateescape") + b"\n")
-    return "sha256:" + digest.hexdigest()
+_ROOT_ID = (0, 0)
 
 
 def build_copy(
@@ -464,7 +67,7 @@ def build_copy(
     layer = LayerTree(lower, where, spill)
     mode = _parse_chmod(chmod, where)
     try:
-        identity: Identity | None = resolve_chown(chown, layer, where) if chown else None
+        identity = resolve_chown(chown, layer.read_resolved, where) if chown else None
         for item in plan.items:
             layer.copy_item(plan, item, tree, identity, mode)
     except OSError as exc:
@@ -473,7 +76,7 @@ def build_copy(
 
 
 def write_copy_layer(
-    plan: CopyPlan, layer: LayerTree, out: Any, source_date_epoch: int | None = None
+    plan: CopyPlan, layer: LayerTree, out: Sink, source_date_epoch: int | None = None
 ) -> int:
     """:meth:`LayerTree.write_tar` with a source that went away reported as the step's error."""
     try:
@@ -498,56 +101,6 @@ def _parse_chmod(chmod: str | None, where: Where) -> int | None:
     if not 0 <= value <= 0o7777:
         raise where.error(f"invalid --chmod={chmod}: give an octal mode such as 0755")
     return value
-
-
-# ---------------------------------------------------------------- the new layer, in memory
-
-_ROOT_ID = (0, 0)
-_XATTR_PAX = "SCHILY.xattr."
-
-
-@dataclass(frozen=True)
-class Identity:
-    """The owner ``--chown`` asks for."""
-
-    uid: int
-    gid: int
-
-
-def _rows(data: bytes | None) -> list[list[str]]:
-    if data is None:
-        return []
-    text = data.decode("utf-8", errors="replace")
-    return [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]
-
-
-def resolve_chown(spec: str, layer: LayerTree, where: Where) -> Identity:
-    """``user[:group]`` (names or numbers) in the destination image's ``/etc/passwd`` and
-    ``/etc/group``; without ``:group`` the group of the same name (or number) is used, as in
-    Docker's classic builder. An unknown name is a :class:`DockerfileError`."""
-    user, sep, group = spec.partition(":")
-    if not sep:
-        group = user
-    if not user or not group:
-        raise where.error(f"invalid --chown={spec}: give user[:group], by name or number")
-
-    def find(kind: str, name: str, file: str, column: int) -> int:
-        if name.isdigit():
-            return int(name)
-        for row in _rows(layer.read(layer.resolve(f"etc/{file}"))):
-            if len(row) > column and row[0] == name and row[column].isdigit():
-                return int(row[column])
-        raise where.error(
-            f"--chown={spec}: unable to find {kind} {name}: no matching entries in the "
-            f"image's /etc/{file}; create the {kind} first or use a numeric id"
-        )
-
-    return Identity(find("user", user, "passwd", 2), find("group", group, "group", 2))
-
-
-def open_archive(path: Path) -> tarfile.TarFile:
-    """``path`` as a streamed tar, plain or gzip/bzip2/xz-compressed (detected by content)."""
-    return tarfile.open(path, mode="r|*", bufsize=_CHUNK)
 
 
 class Node:
@@ -653,6 +206,10 @@ class LayerTree:
     def is_dir(self, rel: str) -> bool:
         return self.fmt(rel) == stat.S_IFDIR
 
+    def read_resolved(self, rel: str) -> bytes | None:
+        """The content of the regular file ``rel`` resolves to (image symlinks followed)."""
+        return self.read(self.resolve(rel))
+
     def read(self, rel: str) -> bytes | None:
         """The content of the regular file at ``rel`` in the merged view, or None."""
         found = self.find(rel)
@@ -681,7 +238,7 @@ class LayerTree:
         """``scope``/``rel`` with the image's symlinks followed, confined to ``scope`` (like a
         chroot there); missing components are kept as written."""
         try:
-            return follow_links(rel, self._link_target, floor=scope, max_links=_MAX_LINKS)
+            return follow_links(rel, self._link_target, floor=scope, max_links=MAX_LINKS)
         except LinkLoop:
             path = "/" + rel.lstrip("/")
             raise self.where.error(f"too many levels of symbolic links in {path}") from None
@@ -891,7 +448,7 @@ class LayerTree:
                 node.uid, node.gid = member.uid, member.gid
                 if not member.issym():
                     node.mode = member.mode & 0o7777
-                node.pax = {k: v for k, v in member.pax_headers.items() if k.startswith(_XATTR_PAX)}
+                node.pax = {k: v for k, v in member.pax_headers.items() if k.startswith(XATTR_PAX)}
         for node, mtime_ns in reversed(dir_times):
             node.mtime_ns = mtime_ns
 
@@ -956,10 +513,10 @@ class LayerTree:
 
     # -------------------------------------------------------------- the layer tar
 
-    def write_tar(self, out: Any, source_date_epoch: int | None = None) -> int:
+    def write_tar(self, out: Sink, source_date_epoch: int | None = None) -> int:
         """Write the layer as a tar to ``out`` (parents first, names sorted, as
-        :func:`~..tardiff.write_diff` orders an upper dir); return the size of its files.
-        ``source_date_epoch`` clamps every time to it."""
+        :func:`~nbdocker.engine.layer.diff.write_diff` orders an upper dir); return the size of
+        its files. ``source_date_epoch`` clamps every time to it."""
         now = time.time_ns()
         tar = TarWriter(out)
         first_name: dict[int, str] = {}  # hard links: the node's first name in the tar
@@ -1017,47 +574,3 @@ class LayerTree:
 
 def _mode(st: os.stat_result, chmod: int | None) -> int:
     return stat.S_IMODE(st.st_mode) if chmod is None else chmod
-
-
-def _tree_from_json(data: dict[str, Any]) -> SourceTree:
-    if data["kind"] == "context":
-        rules = IgnoreRules.from_patterns(data.get("ignore", []))
-        return ContextTree(Path(data["root"]), rules)
-    return ImageTree.of_layers([Path(p) for p in data["layers"]], data.get("label", "image"))
-
-
-def main(argv: list[str]) -> int:
-    """``layer`` or ``entries``, the job as JSON on stdin: ``plan`` (:meth:`CopyPlan.to_json`),
-    ``tree`` (``{"kind": "context", "root", "ignore"}`` or ``{"kind": "image", "layers"}``)
-    and for ``layer`` also ``lower`` (layers bottom first), ``chown``, ``chmod``, ``spill`` and
-    ``source_date_epoch``. ``layer`` writes the layer tar to stdout, then ``content-size N`` on
-    stderr; ``entries`` prints :func:`source_entries` as JSON. Errors: one line on stderr,
-    status 1."""
-    try:
-        job = json.load(sys.stdin)
-        plan = CopyPlan.from_json(job["plan"])
-        tree = _tree_from_json(job["tree"])
-        if argv[:1] == ["entries"]:
-            json.dump(source_entries(plan, tree), sys.stdout)
-        elif argv[:1] == ["layer"]:
-            lower = LowerView(tuple(Path(p) for p in job["lower"]))
-            layer = build_copy(
-                plan,
-                tree,
-                lower,
-                chown=job.get("chown"),
-                chmod=job.get("chmod"),
-                spill=Path(job["spill"]),
-            )
-            size = write_copy_layer(plan, layer, sys.stdout.buffer, job.get("source_date_epoch"))
-            sys.stderr.write(f"content-size {size}\n")
-        else:
-            sys.stderr.write(f"unknown command {argv[:1]}; use layer or entries\n")
-            return 1
-    except DockerfileError as exc:
-        sys.stderr.write(str(exc) + "\n")
-        return 1
-    except (OSError, ValueError, KeyError) as exc:
-        sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
-        return 1
-    return 0

@@ -1,32 +1,20 @@
-"""A read-only merged view of overlay-form layers, and the copy helpers built on it.
+"""A read-only merged view of overlay-form layers (:mod:`.overlay`), as overlayfs would show
+them, without mounting anything; and the one symlink walk for paths confined to a root.
 
-Layers are in overlayfs form: a whiteout is a 0:0 character device, an opaque directory carries
-``trusted.overlay.opaque`` or ``user.overlay.opaque`` = ``y``. The view answers "what is at this
-path in the merged image" without mounting anything; the copy fallback and the init layer use it.
+The sandbox's copy fallback and init layer, ``diff``/``export`` of a container, COPY's
+``--from`` sources and its destination all read images through :class:`LowerView`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 import stat
 from collections.abc import Callable
 from pathlib import Path
 
-OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
+from .overlay import is_opaque, is_whiteout
 
-
-def is_whiteout(st: os.stat_result) -> bool:
-    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
-
-
-def is_opaque(path: Path) -> bool:
-    for name in OPAQUE_XATTRS:
-        with contextlib.suppress(OSError):
-            if os.getxattr(path, name, follow_symlinks=False) == b"y":
-                return True
-    return False
+__all__ = ["LinkLoop", "LowerView", "follow_links", "lstat", "resolve_under"]
 
 
 def lstat(path: Path) -> os.stat_result | None:
@@ -75,6 +63,19 @@ def follow_links(
             continue
         done.append(part)
     return "/".join(done)
+
+
+def resolve_under(root: Path, unsafe_path: str) -> Path:
+    """``unsafe_path`` resolved inside the directory ``root`` on disk: its symlinks (absolute or
+    ``..``) cannot leave it. Missing trailing components are kept as they are, so the result
+    may not exist yet. Raises :class:`LinkLoop`."""
+
+    def link_target(rel: str) -> str | None:
+        candidate = root / rel
+        st = lstat(candidate)
+        return os.readlink(candidate) if st is not None and stat.S_ISLNK(st.st_mode) else None
+
+    return root / follow_links(unsafe_path, link_target)
 
 
 class LowerView:
@@ -146,54 +147,3 @@ class LowerView:
             if is_opaque(base):
                 break
         return out
-
-
-def copy_meta(src_st: os.stat_result, dst: Path, src: Path | None = None) -> None:
-    """Copy owner, mode, xattrs (not overlay's) and times from ``src_st`` onto ``dst``."""
-    with contextlib.suppress(OSError):
-        os.lchown(dst, src_st.st_uid, src_st.st_gid)
-    if not stat.S_ISLNK(src_st.st_mode):
-        os.chmod(dst, stat.S_IMODE(src_st.st_mode))
-    if src is not None:
-        with contextlib.suppress(OSError):
-            for name in os.listxattr(src, follow_symlinks=False):
-                if ".overlay." in name:
-                    continue
-                with contextlib.suppress(OSError):
-                    value = os.getxattr(src, name, follow_symlinks=False)
-                    os.setxattr(dst, name, value, follow_symlinks=False)
-    os.utime(dst, ns=(src_st.st_atime_ns, src_st.st_mtime_ns), follow_symlinks=False)
-
-
-def remove(path: Path) -> None:
-    st = lstat(path)
-    if st is None:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(path)
-    else:
-        path.unlink()
-
-
-def copy_node(src: Path, dst: Path, st: os.stat_result) -> None:
-    """Create ``dst`` as a copy of the single non-directory entry ``src`` (data + metadata)."""
-    mode = st.st_mode
-    if stat.S_ISLNK(mode):
-        os.symlink(os.readlink(src), dst)
-    elif stat.S_ISREG(mode):
-        shutil.copyfile(src, dst, follow_symlinks=False)
-    elif stat.S_ISDIR(mode):
-        dst.mkdir()
-    else:
-        os.mknod(dst, mode, st.st_rdev)
-    copy_meta(st, dst, src)
-
-
-def copy_tree(src: Path, dst: Path) -> None:
-    """Copy ``src`` (any type) to the absent ``dst``, preserving metadata; dirs post-order."""
-    st = os.lstat(src)
-    copy_node(src, dst, st)
-    if stat.S_ISDIR(st.st_mode):
-        for name in os.listdir(src):
-            copy_tree(src / name, dst / name)
-        copy_meta(st, dst, src)

@@ -1,7 +1,7 @@
 """Unpacked layers, ready to be overlay lower dirs: ``<home>/layers/<chainID hex>/``.
 
 Keyed by chain ID (the digest that names a layer *and* everything below it), each directory
-holds the one layer's files in overlay form (see :mod:`.tardiff`). They are a cache: built from
+holds the one layer's files in overlay form (see :mod:`.overlay`). They are a cache: built from
 the blobs when first needed (or by ``pull`` while the blobs arrive, see :class:`UnpackBatch`),
 atomically — unpacked beside in ``.tmp-<pid>-…``, then renamed — and safe to delete. A temp
 dir left by a process that died is removed by the next one that unpacks.
@@ -13,15 +13,13 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import subprocess
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO
 
-from . import userns
-from .errors import ArchiveError, StorageError
-from .store import Store, storage_errors
+from .. import layer, userns
+from ..errors import ArchiveError, StorageError
+from ..store import Store, storage_errors
+from .overlay import opaque_xattr
 
 __all__ = ["LayerCache", "UnpackBatch", "chain_ids"]
 
@@ -62,9 +60,8 @@ class LayerCache:
     def ensure(self, diff_ids: Sequence[str]) -> list[Path]:
         """The unpacked directories of an image's layers, bottom-most first, built if missing.
 
-        Opaque directories carry the xattr overlayfs reads as this user: ``trusted.`` as root,
-        ``user.`` in a user namespace."""
-        opaque_xattr = "trusted.overlay.opaque" if os.geteuid() == 0 else "user.overlay.opaque"
+        Opaque directories carry the xattr overlayfs reads as this user
+        (:func:`~.overlay.opaque_xattr`)."""
         dirs: list[Path] = []
         with storage_errors(self.store.root):
             for diff_id, chain_id in zip(diff_ids, chain_ids(diff_ids), strict=True):
@@ -72,7 +69,7 @@ class LayerCache:
                 if not target.is_dir():
                     with self._lock(chain_id):
                         if not target.is_dir():
-                            self._unpack(diff_id, target, opaque_xattr)
+                            self._unpack(diff_id, target)
                 dirs.append(target)
         return dirs
 
@@ -102,17 +99,14 @@ class LayerCache:
                 pid = entry.name[len(_TEMP) :].split("-", 1)[0]
                 if entry.name.startswith(_TEMP) and pid.isdigit() and not _alive(int(pid)):
                     userns.remove_tree(entry)
+        import tempfile
+
         tmp = Path(tempfile.mkdtemp(prefix=f"{_TEMP}{os.getpid()}-", dir=self.root))
         os.chmod(tmp, 0o755)  # it becomes the root directory of containers
         return tmp
 
-    def _unpack(self, diff_id: str, target: Path, opaque_xattr: str) -> None:
-        # Imported here: running an image whose layers are unpacked (as a pull leaves them)
-        # needs none of the tar and compression code, and starts that much sooner.
+    def _unpack(self, diff_id: str, target: Path) -> None:
         import tarfile
-
-        from .layers import decompressed
-        from .tardiff import UnsafeLayer, unpack
 
         record = self.store.layer(diff_id)
         if record is None:
@@ -122,38 +116,20 @@ class LayerCache:
             )
         tmp = self._temp_dir()
         try:
+            # (the tar and compression code through the package: running an image whose layers
+            # are unpacked, as a build's next step or a pull leaves them, never loads it)
             with self.store.open_blob(record.blob) as blob:
                 if userns.needed():
-                    self._unpack_in_userns(decompressed(blob), tmp, opaque_xattr)
+                    layer.unpack_in_userns(layer.decompressed(blob), tmp, opaque_xattr())
                 else:
-                    unpack(decompressed(blob), tmp, opaque_xattr=opaque_xattr)
+                    layer.unpack(layer.decompressed(blob), tmp, opaque_xattr=opaque_xattr())
             os.rename(tmp, target)
-        except (UnsafeLayer, tarfile.TarError, EOFError) as exc:
+        except (ArchiveError, tarfile.TarError, EOFError) as exc:
             userns.remove_tree(tmp)
             raise ArchiveError(f"layer {diff_id} cannot be unpacked: {exc}") from None
         except BaseException:
             userns.remove_tree(tmp)
             raise
-
-    @staticmethod
-    def _unpack_in_userns(tar: IO[bytes], dest: Path, opaque_xattr: str) -> None:
-        proc = userns.spawn(
-            "tardiff",
-            "unpack",
-            str(dest),
-            opaque_xattr,
-            stdin=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        assert proc.stdin is not None
-        try:
-            while chunk := tar.read(1 << 20):
-                proc.stdin.write(chunk)
-        except BrokenPipeError:
-            pass
-        finally:
-            proc.stdin.close()
-        userns.finish(proc, f"unpacking into {dest}")
 
     def prune(self, keep: set[str]) -> None:
         """Remove unpacked layers whose chain ID is not in ``keep`` (call under the store lock)."""
