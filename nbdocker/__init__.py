@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext nbdocker``: register the magics (``%%dockerfile``, ``%commit``, …) and the
-    rich displays of images, builds and containers. Needs ``pip install 'nbdocker[notebook]'``."""
+    rich displays of images, builds and containers. IPython and ipywidgets come with nbdocker."""
     from .notebook.magics import load
 
     load(ipython)

@@ -64,6 +64,28 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(SkipGuard(), SkipGuard.name)
 
 
+# Fixtures that start or need a real service or a slow external tool. A test that uses one is
+# marked ``services``; ``-m "not services"`` is the unit-level part of the suite (what the
+# fresh-clone test runs again from a clean clone).
+SERVICE_FIXTURES = frozenset(
+    {
+        "docker_engine",
+        "open_registry",
+        "tls_registry",
+        "token_registry",
+        "fault_proxy",
+        "skopeo",
+        "debian_tarball",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.services)
+
+
 # ---------------------------------------------------------------- Docker engine
 
 

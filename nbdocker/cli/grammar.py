@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import NoReturn
 
+from .. import __version__
 from ..engine.errors import UsageError
-from . import build_verbs, container_verbs, image_verbs, registry_verbs
+from . import build_verbs, container_verbs, image_verbs, registry_verbs, system_verbs
 
 __all__ = ["build_parser"]
 
 # Each group adds its verbs (grammar and handler side by side) to the parser; ``VERBS`` names them.
-VERB_GROUPS = (image_verbs, container_verbs, build_verbs, registry_verbs)
+VERB_GROUPS = (image_verbs, container_verbs, build_verbs, registry_verbs, system_verbs)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,6 +33,9 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="nbdocker",
         description="Create container images without a Docker daemon (docker-compatible verbs).",
+    )
+    parser.add_argument(
+        "-v", "--version", action="version", version=f"nbdocker version {__version__}"
     )
     verbs = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=_Parser)
     verbs.required = True

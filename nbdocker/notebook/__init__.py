@@ -1,7 +1,7 @@
 """nbdocker in the notebook: magics, widgets, environment snapshots.
 
-Loaded by ``%load_ext nbdocker`` (:func:`nbdocker.load_ipython_extension`); needs the
-``notebook`` extra (``pip install 'nbdocker[notebook]'``). Modules:
+Loaded by ``%load_ext nbdocker`` (:func:`nbdocker.load_ipython_extension`); IPython and
+ipywidgets are dependencies of nbdocker, imported only here. Modules:
 
 - :mod:`.magics` — ``%%dockerfile``, ``%%container``, ``%commit``, ``%tag``, ``%images``,
   ``%import``, ``%push``, ``%pull``, ``%rmi``, ``%history``, ``%inspect``, ``%docker VERB``,

@@ -6,6 +6,9 @@ is), which ``%import`` turns into an image. The tarball is cached outside any re
 ``$NBDOCKER_ROOTFS_CACHE`` or the user cache dir (``~/.cache/nbdocker-rootfs``), keyed by suite,
 variant, architecture and ISO week, so a week-old base is remade but a notebook run twice in a
 day does not wait twice. Concurrent callers wait on a lock instead of building twice.
+
+The cache heals itself: an entry that is not a readable tarball (a directory, an empty or cut
+file left by an older version or a crash) is removed and made again.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 import platform
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 from ..engine.errors import NbdockerError
@@ -51,7 +55,7 @@ def debian_rootfs(
     extra = ("+" + "+".join(sorted(include))) if include else ""
     name = f"debian-{suite}-{variant}{extra}-{platform.machine()}-{week}.tar"
     target = directory / name
-    if target.exists():
+    if _valid_tarball(target):
         return target
     tool = shutil.which(MMDEBSTRAP)
     if tool is None:
@@ -61,10 +65,13 @@ def debian_rootfs(
         )
     with open(directory / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if target.exists():
+        if _valid_tarball(target):
             return target
+        _remove(target)
+        # mmdebstrap picks its output format from the file name unless told: say tar, or a
+        # name without a .tar suffix (this one) makes a directory.
         partial = directory / f".{name}.{os.getpid()}.partial"
-        argv = [tool, f"--variant={variant}", "--quiet"]
+        argv = [tool, f"--variant={variant}", "--format=tar", "--quiet"]
         if include:
             argv.append("--include=" + ",".join(include))
         argv += [suite, str(partial)]
@@ -77,8 +84,33 @@ def debian_rootfs(
                 )
             os.replace(partial, target)
         finally:
-            partial.unlink(missing_ok=True)
+            _remove(partial)
     for old in directory.glob(f"debian-{suite}-{variant}{extra}-{platform.machine()}-*.tar"):
         if old != target:
-            old.unlink(missing_ok=True)
+            _remove(old)
     return target
+
+
+def _valid_tarball(path: Path) -> bool:
+    """Whether ``path`` is a regular file that starts with a tar header and ends with the
+    archive's end marker (two zero blocks), so a directory, an empty file or a file cut short
+    is refused — in constant time, whatever the tarball's size."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size < 3 * tarfile.BLOCKSIZE or size % tarfile.BLOCKSIZE:
+                return False
+            tarfile.TarInfo.frombuf(f.read(tarfile.BLOCKSIZE), "utf-8", "surrogateescape")
+            f.seek(size - 2 * tarfile.BLOCKSIZE)
+            return f.read() == bytes(2 * tarfile.BLOCKSIZE)
+    except (OSError, tarfile.HeaderError):
+        return False
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

@@ -10,9 +10,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("IPython", reason="pip install '.[notebook]'")
-pytest.importorskip("ipywidgets", reason="pip install '.[notebook]'")
-
 BASE = "nbdtest/base:1"
 
 

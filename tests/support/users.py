@@ -22,6 +22,8 @@ class User:
     subuid: int | None
     python: str
     home: Path
+    # A readable copy of the code this user runs (see importable_copy), when a test made one.
+    code: Path | None = None
 
 
 def _subid_start(name: str) -> int | None:
@@ -102,10 +104,15 @@ def drop_user(user: User) -> None:
             Path(path).write_text("".join(kept))
 
 
-def importable_copy(dest: Path) -> str:
-    """Copy nbdocker and its runtime dependencies where any user can import them; return the
-    PYTHONPATH to use. (The repository and its .venv may sit below a directory other users
-    cannot enter, such as /root.)"""
+def importable_copy(
+    dest: Path, *, with_dependencies: bool = True, extra: tuple[Path, ...] = ()
+) -> str:
+    """Copy nbdocker (and, unless told not to, its runtime dependencies) plus the ``extra``
+    files where any user can read them; return the PYTHONPATH to use.
+
+    The checkout and its .venv may sit below a directory other users cannot enter (root clones
+    under /root, mode 0700), so a test that runs code as another user runs this copy.
+    """
     import importlib.metadata as md
     import re
 
@@ -117,11 +124,13 @@ def importable_copy(dest: Path) -> str:
         dirs_exist_ok=True,
         ignore=shutil.ignore_patterns("__pycache__"),
     )
+    for path in extra:
+        shutil.copy2(path, dest / path.name)
     import tomllib
 
     todo = list(tomllib.loads((repo / "pyproject.toml").read_text())["project"]["dependencies"])
     seen: set[str] = set()
-    while todo:
+    while todo and with_dependencies:
         name = re.split(r"[ ;<>=!~\[(]", todo.pop(), maxsplit=1)[0].lower()
         if name in seen:
             continue

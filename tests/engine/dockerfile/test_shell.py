@@ -1,126 +1,119 @@
-"""Word-expander tests: BuildKit's envVarTest/wordsTest tables (read at test time, harness
-rules as in shared/conformance/buildkit/README.md) and tables for what those files lack."""
+"""Word-expander tests: quoting, escapes, parameters, defaults and errors, then splitting into
+words, as tables of our own. (BuildKit's envVarTest and wordsTest run as an extra in
+``test_buildkit_conformance.py`` when ``$NBDOCKER_CONFORMANCE_DIR`` gives their data.)"""
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import pytest
 
 from nbdocker.engine.dockerfile import ExpansionError, Lexer
 
-ENV_DIR = "NBDOCKER_CONFORMANCE_DIR"
+# ---------------------------------------------------------------------------------------------
+# One word: variables expanded, quotes removed, escapes processed, never split
+
+WORD_ENV = {"HOME": "/root", "NAME": "값", "EMPTY": ""}
 
 
-def conformance_dir() -> Path:
-    """``$NBDOCKER_CONFORMANCE_DIR``, else ``shared/conformance/buildkit`` beside the repo."""
-    override = os.environ.get(ENV_DIR)
-    if override:
-        return Path(override)
-    repo_root = Path(__file__).resolve().parents[3]
-    return repo_root.parent / "shared" / "conformance" / "buildkit"
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("plain", "plain"),
+        ("a\\ b", "a b"),
+        ("'single $HOME'", "single $HOME"),
+        ('"double $HOME"', "double /root"),
+        # In double quotes only \", \$ and \\ are escapes; other backslashes stay.
+        ('"esc \\" \\$ \\\\ \\a"', 'esc " $ \\ \\a'),
+        ("\\'x\\'", "'x'"),
+        ("\\\\", "\\"),
+        ("it''s", "its"),
+        ("\"a\"'b'c", "abc"),
+        ("'$HOME'\"$HOME\"", "$HOME/root"),
+        ("\\$HOME", "$HOME"),
+        ("end\\", "end"),
+        # Names: the longest run of name characters; non-ASCII letters count.
+        ("$HOME/x", "/root/x"),
+        ("${HOME}x", "/rootx"),
+        ("$HOMEx", ""),
+        ("$NAME", "값"),
+        ("${NAME}!", "값!"),
+        ("$이름", ""),
+        ("$home", ""),
+        # A $ that starts no name stays literal.
+        ("$", "$"),
+        ("cost$", "cost$"),
+        ("a$.b", "a$.b"),
+        ("a$/b", "a$/b"),
+        # Positional and special parameters are ordinary unset variables here.
+        ("$1", ""),
+        ("${1}", ""),
+        ("$123abc", "abc"),
+        ("$@x", "x"),
+        ("$$", ""),
+        ("$#$*$?$!$-", ""),
+        # Defaults and alternatives.
+        ("${EMPTY:-e}", "e"),
+        ("${EMPTY-e}", ""),
+        ("${UNSET:+p}", ""),
+        ("${HOME:+p}", "p"),
+        ('"${UNSET:-a b}"', "a b"),
+        ("${EMPTY?}", ""),
+        ("${HOME?msg}", "/root"),
+    ],
+)
+def test_word(word: str, expected: str) -> None:
+    assert Lexer("\\").process_word(word, WORD_ENV) == expected
 
 
-SHELL_DIR = conformance_dir() / "shell"
-ENV_VAR_ENV = {"PWD": "/home", "SHELL": "bash", "KOREAN": "한국어", "NULL": ""}
+@pytest.mark.parametrize(
+    "word",
+    [
+        "'open",
+        '"open',
+        '"escaped close\\"',
+        "${}",
+        "${.}",
+        "${:}",
+        "${HOME",
+        "${HOME:x}",
+        "${HOME:=d}",
+        "${UNSET?}",
+        "${EMPTY:?}",
+    ],
+)
+def test_word_errors(word: str) -> None:
+    with pytest.raises(ExpansionError):
+        Lexer("\\").process_word(word, WORD_ENV)
 
 
-def _missing(where: Path) -> str:
-    source = f"from ${ENV_DIR}" if os.environ.get(ENV_DIR) else "beside the repository"
-    return (
-        f"BuildKit conformance data not found at {where} (looked {source}); "
-        f"put shared/ next to the repo or set {ENV_DIR}"
-    )
+# ---------------------------------------------------------------------------------------------
+# Words: expanded first, then split on unquoted whitespace (also whitespace a variable brought)
+
+WORDS_ENV = {"SPACE": "a  b", "TRAIL": "x ", "EMPTY": ""}
 
 
-def _read_lines(name: str) -> list[str] | None:
-    path = SHELL_DIR / name
-    if not path.is_file():
-        return None
-    # Bytes → UTF-8 with no newline translation: trailing blanks and the last line matter.
-    lines = path.read_bytes().decode("utf-8").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("one two", ["one", "two"]),
+        ("  lead and trail  ", ["lead", "and", "trail"]),
+        ("x${SPACE}y", ["xa", "by"]),
+        ('"x${SPACE}y"', ["xa  by"]),
+        ("'a  b' c", ["a  b", "c"]),
+        ("pre${EMPTY}post", ["prepost"]),
+        ("${EMPTY}", []),
+        ("${TRAIL}z", ["x", "z"]),
+        ('"a"b"c" d', ["abc", "d"]),
+        ("a\\ b c", ["a b", "c"]),
+        ("${UNSET:-d e}", ["d", "e"]),
+    ],
+)
+def test_words(text: str, expected: list[str]) -> None:
+    assert Lexer("\\").process_words(text, WORDS_ENV) == expected
 
 
-def _env_var_cases() -> list[object]:
-    lines = _read_lines("envVarTest")
-    if lines is None:
-        return [pytest.param(None, id="conformance-data-missing")]
-    cases: list[object] = []
-    for number, line in enumerate(lines, 1):
-        if line.startswith("#"):
-            continue
-        line = line.strip()
-        if not line:
-            continue
-        fields = [field.strip() for field in line.split("|")]
-        if len(fields) != 3 or fields[0] not in ("A", "U", "W"):
-            cases.append(pytest.param(("harness", line, ""), id=f"line{number}-malformed"))
-            continue
-        platform, word, expected = fields
-        if platform == "W":
-            continue  # Windows-only semantics; we build Linux images
-        cases.append(pytest.param((platform, word, expected), id=f"line{number}:{word}"))
-    return cases
-
-
-def _words_cases() -> list[object]:
-    lines = _read_lines("wordsTest")
-    if lines is None:
-        return [pytest.param(None, id="conformance-data-missing")]
-    env: dict[str, str] = {}
-    cases: list[object] = []
-    for number, line in enumerate(lines, 1):
-        if line.startswith("#"):
-            continue
-        if line.startswith("ENV "):
-            name, _, value = line[3:].lstrip(" ").partition("=")
-            env[name] = value
-            continue
-        if line.count("|") != 1:
-            cases.append(pytest.param(("", [], {}), id=f"line{number}-malformed"))
-            continue
-        word, expected = line.split("|")
-        case = (word.strip(), expected.lstrip(" ").split(","), dict(env))
-        cases.append(pytest.param(case, id=f"line{number}:{word.strip()}"))
-    return cases
-
-
-@pytest.mark.parametrize("case", _env_var_cases())
-def test_conformance_env_var(case: tuple[str, str, str] | None) -> None:
-    if case is None:
-        pytest.fail(_missing(SHELL_DIR / "envVarTest"))
-    platform, word, expected = case
-    assert platform != "harness", f"malformed envVarTest line: {word!r}"
-    lexer = Lexer("\\")
-    if expected == "error":
-        with pytest.raises(ExpansionError):
-            lexer.process_word(word, ENV_VAR_ENV)
-    else:
-        assert lexer.process_word(word, ENV_VAR_ENV) == expected
-
-
-@pytest.mark.parametrize("case", _words_cases())
-def test_conformance_words(case: tuple[str, list[str], dict[str, str]] | None) -> None:
-    if case is None:
-        pytest.fail(_missing(SHELL_DIR / "wordsTest"))
-    word, expected, env = case
-    assert expected, "malformed wordsTest line"
-    try:
-        got = Lexer("\\").process_words(word, env)
-    except ExpansionError:
-        got = ["error"]
-    assert got == expected
-
-
-def test_conformance_case_counts() -> None:
-    if not SHELL_DIR.is_dir():
-        pytest.fail(_missing(SHELL_DIR))
-    assert len(_env_var_cases()) == 228
-    assert len(_words_cases()) == 24
+def test_words_error() -> None:
+    with pytest.raises(ExpansionError):
+        Lexer("\\").process_words('"open', WORDS_ENV)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -75,8 +75,14 @@ def run_box(tmp: Path, layer: Path, argv: tuple[str, ...], **kwargs: Any) -> Res
     )
 
 
-def runner_cmd(job: dict[str, Any], python: str = sys.executable) -> list[str]:
-    return [python, str(RUNNER), str(REPO), json.dumps(job)]
+def runner_cmd(
+    job: dict[str, Any], python: str = sys.executable, code: Path | None = None
+) -> list[str]:
+    """The command that runs ``runner.py`` on ``job``: from the checkout, or from ``code``, a
+    copy holding ``nbdocker/`` and ``runner.py`` (for another user; see ``importable_copy``)."""
+    if code is None:
+        return [python, str(RUNNER), str(REPO), json.dumps(job)]
+    return [python, str(code / RUNNER.name), str(code), json.dumps(job)]
 
 
 def parse_runner(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ containers fails these tests with the kernel's reason under ``NBDOCKER_REQUIRE_R
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -18,14 +19,28 @@ from typing import Any
 import pytest
 
 from tests.support.real import require
-from tests.support.users import User, as_user, drop_user, make_user
+from tests.support.users import User, as_user, drop_user, importable_copy, make_user
 
-from .support import make_layer, parse_runner, runner_cmd, upper_listing
+from .support import RUNNER, make_layer, parse_runner, runner_cmd, upper_listing
 
 
 @pytest.fixture(scope="module")
-def subid_user() -> Iterator[User]:
+def code() -> Iterator[Path]:
+    """nbdocker and the runner where the throwaway users can read them (the checkout may be
+    in a private folder)."""
+    copy = Path(tempfile.mkdtemp(prefix="nbd-runner-", dir="/tmp"))
+    try:
+        os.chmod(copy, 0o755)
+        importable_copy(copy, with_dependencies=False, extra=(RUNNER,))
+        yield copy
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def subid_user(code: Path) -> Iterator[User]:
     user = make_user(with_subids=True)
+    user.code = code
     try:
         yield user
     finally:
@@ -33,8 +48,9 @@ def subid_user() -> Iterator[User]:
 
 
 @pytest.fixture(scope="module")
-def plain_user() -> Iterator[User]:
+def plain_user(code: Path) -> Iterator[User]:
     user = make_user(with_subids=False)
+    user.code = code
     try:
         yield user
     finally:
@@ -69,7 +85,7 @@ def _run_as(who: User, layer: Path, argv: list[str], rootfs: str, **spec: Any) -
     }
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(who.home)}
     proc = subprocess.run(
-        [*as_user(who.name), *runner_cmd(job, who.python)],
+        [*as_user(who.name), *runner_cmd(job, who.python, who.code)],
         capture_output=True,
         text=True,
         env=env,
