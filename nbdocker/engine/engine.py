@@ -43,8 +43,8 @@ from .store import ImageEntry, Store, Transaction
 if TYPE_CHECKING:
     from .builder.cache import BuildCache
     from .containers import Container, ContainerService, ContainerStore, RunOptions
-    from .layer.cache import LayerCache
-    from .layer.rootfs import Change
+    from .layer.container_fs import Change
+    from .layer.unpacked import LayerCache
     from .registry import PushResult, RegistrySettings
 
 __all__ = ["BuildOptions", "Engine", "HistoryEntry", "ImageRow", "Removal"]

@@ -1,7 +1,7 @@
 """The user-namespace helper process: ``helper_argv("nbdocker.engine.userns_helper", …)``.
 
 Started by :func:`nbdocker.engine.userns.start` with two pipes (status and control, see
-:mod:`nbdocker.engine.userns.client`): it enters a new user namespace, waits for the caller to
+:mod:`nbdocker.engine.userns.calls`): it enters a new user namespace, waits for the caller to
 write its id maps, becomes root there, reads one request, runs the operation that serves it,
 and replies with the result or the failure as data (:mod:`nbdocker.engine.userns.protocol`).
 

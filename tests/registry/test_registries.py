@@ -21,7 +21,7 @@ from nbdocker.engine.errors import (
     RegistryError,
 )
 from nbdocker.engine.events import Event, TaskDone
-from nbdocker.engine.layer.cache import chain_ids
+from nbdocker.engine.layer.unpacked import chain_ids
 from nbdocker.engine.registry import RegistrySettings
 from tests.conftest import REGISTRY_USERS
 from tests.support.registry import FaultProxy, Registry, make_ca

@@ -12,7 +12,7 @@ from ..lazy import lazy_dataclass
 
 if TYPE_CHECKING:
     from ..image import Image
-    from ..layer.cache import LayerCache
+    from ..layer.unpacked import LayerCache
     from ..store import Store
 
 __all__ = ["BuildServices"]

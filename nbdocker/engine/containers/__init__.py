@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from ..lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from .options import RunOptions
     from .records import Container, ContainerNotFound, ContainerStore, RunConfig
+    from .run_options import RunOptions
     from .service import ContainerService
 
 __all__ = [
@@ -32,6 +32,6 @@ __getattr__, __dir__ = lazy_exports(
         "ContainerService": ".service",
         "ContainerStore": ".records",
         "RunConfig": ".records",
-        "RunOptions": ".options",
+        "RunOptions": ".run_options",
     },
 )

@@ -22,12 +22,12 @@ from ..image import Image, find_image
 from ..oci import ContainerConfig, Descriptor, HistoryRecord, ImageConfig, rfc3339
 from ..reference import parse_reference
 from ..store import Store
-from .options import RunOptions
 from .records import Container, ContainerStore, RunConfig
+from .run_options import RunOptions
 
 if TYPE_CHECKING:
-    from ..layer.cache import LayerCache
-    from ..layer.rootfs import Change
+    from ..layer.container_fs import Change
+    from ..layer.unpacked import LayerCache
 
 __all__ = ["ContainerService"]
 

@@ -5,11 +5,11 @@ unpacking, diffing, compression, and layers into and out of the store.
 - :mod:`.view` — the merged, read-only view of overlay directories; confined symlink walks.
 - :mod:`.tarstream` — the fast tar reader and writer every layer goes through.
 - :mod:`.unpacking` / :mod:`.diff` — layer tar → overlay directory, and upper dir → layer tar.
-- :mod:`.rootfs` — a container's file system from outside: ``diff`` and ``export``.
+- :mod:`.container_fs` — a container's file system from outside: ``diff`` and ``export``.
 - :mod:`.compression` — gzip (ISA-L), zstd, bzip2, xz: detected, undone, applied.
 - :mod:`.ingest` / :mod:`.produce` — layer tars into the store (verbatim, normalised, or
   written by the engine itself), hashed and compressed as they stream.
-- :mod:`.cache` — unpacked layers by chain ID, ready to be overlay lower dirs.
+- :mod:`.unpacked` — unpacked layers by chain ID, ready to be overlay lower dirs.
 
 Untrusted names from a tar are cleaned and confined (:func:`.unpacking.clean_name`); a failed unpack
 leaves nothing behind. Rootless, unpacking, diffing and reading happen inside the user namespace
@@ -23,12 +23,8 @@ from typing import TYPE_CHECKING
 from ..lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from .cache import LayerCache, UnpackBatch, chain_ids
     from .compression import Peekable, compressed_writer, decompressed, detect_compression
-    from .diff import serve_diff, write_diff
-    from .ingest import IngestOptions, ingest_compressed_layer, ingest_layer
-    from .produce import ingest_from_helper, ingest_produced, ingest_upper
-    from .rootfs import (
+    from .container_fs import (
         Change,
         changes,
         changes_in_userns,
@@ -37,6 +33,10 @@ if TYPE_CHECKING:
         serve_changes,
         serve_export,
     )
+    from .diff import serve_diff, write_diff
+    from .ingest import IngestOptions, ingest_compressed_layer, ingest_layer
+    from .produce import ingest_from_helper, ingest_produced, ingest_upper
+    from .unpacked import LayerCache, UnpackBatch, chain_ids
     from .unpacking import (
         UnsafeLayer,
         clean_name,
@@ -86,23 +86,23 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "Change": ".rootfs",
+        "Change": ".container_fs",
         "IngestOptions": ".ingest",
-        "LayerCache": ".cache",
+        "LayerCache": ".unpacked",
         "LinkLoop": ".view",
         "LowerView": ".view",
         "Peekable": ".compression",
-        "UnpackBatch": ".cache",
+        "UnpackBatch": ".unpacked",
         "UnsafeLayer": ".unpacking",
-        "chain_ids": ".cache",
-        "changes": ".rootfs",
-        "changes_in_userns": ".rootfs",
+        "chain_ids": ".unpacked",
+        "changes": ".container_fs",
+        "changes_in_userns": ".container_fs",
         "clean_name": ".unpacking",
         "compressed_writer": ".compression",
         "decompressed": ".compression",
         "detect_compression": ".compression",
-        "export_in_userns": ".rootfs",
-        "export_tar": ".rootfs",
+        "export_in_userns": ".container_fs",
+        "export_tar": ".container_fs",
         "ingest_compressed_layer": ".ingest",
         "ingest_from_helper": ".produce",
         "ingest_layer": ".ingest",
@@ -110,9 +110,9 @@ __getattr__, __dir__ = lazy_exports(
         "ingest_upper": ".produce",
         "parent_dir": ".unpacking",
         "resolve_under": ".view",
-        "serve_changes": ".rootfs",
+        "serve_changes": ".container_fs",
         "serve_diff": ".diff",
-        "serve_export": ".rootfs",
+        "serve_export": ".container_fs",
         "serve_remove": ".unpacking",
         "serve_unpack": ".unpacking",
         "unpack": ".unpacking",

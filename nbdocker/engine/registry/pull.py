@@ -28,8 +28,8 @@ from typing import IO, cast
 from ..errors import ImageNotFound, RegistryError
 from ..events import EventSink, Progress, TaskDone, TaskStarted
 from ..image import Catalog, Image, find_image
-from ..layer.cache import LayerCache, chain_ids
 from ..layer.ingest import ingest_compressed_layer
+from ..layer.unpacked import LayerCache, chain_ids
 from ..oci import (
     IMAGE_MANIFEST_MEDIA_TYPES,
     INDEX_MEDIA_TYPES,

@@ -1,4 +1,4 @@
-"""Rootless file work in a user namespace: the client (:mod:`.client`), the ids it maps
+"""Rootless file work in a user namespace: the client (:mod:`.calls`), the ids it maps
 (:mod:`.ids`) and the JSON protocol it speaks with its helper (:mod:`.protocol`). The helper
 process itself is :mod:`nbdocker.engine.userns_helper`, which serves the requests of the layer
 package and the builder."""
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from ..lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from .client import Helper, call, start
+    from .calls import Helper, call, start
     from .local import needed, remove_tree
 
 __all__ = [
@@ -24,10 +24,10 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "Helper": ".client",
-        "call": ".client",
+        "Helper": ".calls",
+        "call": ".calls",
         "needed": ".local",
         "remove_tree": ".local",
-        "start": ".client",
+        "start": ".calls",
     },
 )

@@ -1,7 +1,7 @@
 """What needs no helper: whether this process needs the user namespace for file work at all,
 and removing a tree (which needs the helper only then).
 
-Apart from :mod:`.client` because every build removes its scratch dir at the end: as root that
+Apart from :mod:`.calls` because every build removes its scratch dir at the end: as root that
 must not load the helper machinery (subprocess, the protocol).
 """
 
