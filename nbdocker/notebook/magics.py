@@ -93,9 +93,9 @@ def verb_parsers() -> dict[str, argparse.ArgumentParser]:
 
 
 def dockerfile_parser() -> argparse.ArgumentParser:
-    from ..cli.grammar import _Parser
+    from ..cli.grammar import VerbParser
 
-    p = _Parser(
+    p = VerbParser(
         prog="%%dockerfile",
         description="Build the cell as a Dockerfile. Flags are nbdocker build's (docker "
         "build's). CONTEXT defaults to the notebook's folder (honouring .dockerignore) when "
@@ -108,9 +108,9 @@ def dockerfile_parser() -> argparse.ArgumentParser:
 
 
 def container_parser() -> argparse.ArgumentParser:
-    from ..cli.grammar import _Parser
+    from ..cli.grammar import VerbParser
 
-    p = _Parser(
+    p = VerbParser(
         prog="%%container",
         description="Run the cell as a shell script inside the persistent container NAME "
         "(created from --from IMAGE the first time), streaming its output. Later cells run in "
@@ -127,9 +127,9 @@ def container_parser() -> argparse.ArgumentParser:
 
 
 def snapshot_parser() -> argparse.ArgumentParser:
-    from ..cli.grammar import _Parser
+    from ..cli.grammar import VerbParser
 
-    p = _Parser(
+    p = VerbParser(
         prog="%snapshot",
         description="Make an image that reproduces this kernel's Python environment: every "
         "installed distribution pinned in a lock file (kept in the image and as a label), "
@@ -147,9 +147,9 @@ def snapshot_parser() -> argparse.ArgumentParser:
 
 
 def layers_parser() -> argparse.ArgumentParser:
-    from ..cli.grammar import _Parser
+    from ..cli.grammar import VerbParser
 
-    p = _Parser(
+    p = VerbParser(
         prog="%layers",
         description="Inspect an image's layers: size bars, the instruction that made each "
         "layer, and the files it added, changed and removed.",
@@ -409,11 +409,11 @@ class NbdockerMagics(Magics):
             self._close(engine.on_event)
 
     def _do_pull(self, args: argparse.Namespace) -> Image:
-        from ..cli.registry_verbs import _settings
+        from ..cli.registry_verbs import registry_settings
 
         view = self._transfer_view("pull", args.reference, args.quiet)
         try:
-            return Engine(on_event=view).pull(args.reference, settings=_settings(args))
+            return Engine(on_event=view).pull(args.reference, settings=registry_settings(args))
         except NbdockerError as exc:
             self._close(view, str(exc))
             raise
@@ -421,11 +421,11 @@ class NbdockerMagics(Magics):
             self._close(view)
 
     def _do_push(self, args: argparse.Namespace) -> Lines:
-        from ..cli.registry_verbs import _settings
+        from ..cli.registry_verbs import registry_settings
 
         view = self._transfer_view("push", args.reference, args.quiet)
         try:
-            results = Engine(on_event=view).push(args.reference, settings=_settings(args))
+            results = Engine(on_event=view).push(args.reference, settings=registry_settings(args))
         except NbdockerError as exc:
             self._close(view, str(exc))
             raise
