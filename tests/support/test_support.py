@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ from tests.support.dockerd import DockerEngine, DockerEngineError, _process_tree
 from tests.support.real import ENV_REQUIRE_REAL, require
 from tests.support.rootfs import COMPRESSIONS, SUFFIXES, Compression, make_rootfs_tarball
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # ---------------------------------------------------------------- the real Docker engine
 
@@ -253,5 +254,7 @@ def test_nbdocker_fixture_runs_the_module_with_its_home(
     result = nbdocker("--help")
     assert isinstance(result.stdout, bytes) and isinstance(result.stderr, bytes)
     assert result.args[:3] == [sys.executable, "-m", "nbdocker"]
-    # The CLI may not exist yet; the fixture must not raise either way.
-    assert isinstance(result.returncode, int)
+    assert result.returncode == 0 and result.stdout.startswith(b"usage: nbdocker")
+    # the command runs on the fixture's store: the version verb names it
+    version = json.loads(nbdocker("version", "--format", "json").stdout)
+    assert version["Server"]["Store"] == str(nbdocker_home)

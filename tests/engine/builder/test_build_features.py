@@ -12,19 +12,14 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support import RunNbdocker
+from tests.support import RunNbdocker, ok
 from tests.support.terminal import run_on_terminal
 
 from .conftest import write_context
 
 
-def _ok(result: subprocess.CompletedProcess[bytes]) -> str:
-    assert result.returncode == 0, result.stderr.decode() + result.stdout.decode()
-    return result.stdout.decode()
-
-
 def _run(nbdocker: RunNbdocker, image: str, *cmd: str) -> str:
-    return _ok(nbdocker("run", "--rm", image, *cmd))
+    return ok(nbdocker("run", "--rm", image, *cmd))
 
 
 def test_heredocs(nbdocker: RunNbdocker, base: str, tmp_path: Path) -> None:
@@ -36,7 +31,7 @@ def test_heredocs(nbdocker: RunNbdocker, base: str, tmp_path: Path) -> None:
         "COPY <<one.txt <<two.txt /multi/\nfirst\none.txt\nsecond\ntwo.txt\n"
     )
     ctx = write_context(tmp_path / "h", {"Dockerfile": dockerfile})
-    _ok(nbdocker("build", "-t", "heredoc:1", ctx))
+    ok(nbdocker("build", "-t", "heredoc:1", ctx))
     out = _run(
         nbdocker,
         "heredoc:1",
@@ -69,10 +64,10 @@ def test_escape_directive_and_continuations(
         "ENV PATHLIKE=C:\\dir\n"
     )
     ctx = write_context(tmp_path / "e", {"Dockerfile": dockerfile})
-    _ok(nbdocker("build", "-t", "escape:1", ctx))
+    ok(nbdocker("build", "-t", "escape:1", ctx))
     # the backslash is an ordinary character, so sh sees "echo one \    two": an escaped space
     assert _run(nbdocker, "escape:1", "cat", "/joined") == "one   two\n"
-    [info] = json.loads(_ok(nbdocker("inspect", "escape:1")))
+    [info] = json.loads(ok(nbdocker("inspect", "escape:1")))
     assert "PATHLIKE=C:\\dir" in info["Config"]["Env"]
 
 
@@ -84,13 +79,13 @@ def test_run_mounts_and_network(nbdocker: RunNbdocker, base: str, tmp_path: Path
         "RUN --network=none grep -c : /proc/net/dev > /netdevs\n"
     )
     ctx = write_context(tmp_path / "m", {"Dockerfile": dockerfile, "data/in": "bound\n"})
-    _ok(nbdocker("build", "-t", "mounts:1", ctx))
+    ok(nbdocker("build", "-t", "mounts:1", ctx))
     assert _run(nbdocker, "mounts:1", "cat", "/seen", "/from-bind", "/netdevs") == "run\nbound\n1\n"
     # the cache mount outlives the build: a --no-cache rebuild sees the first run's file
-    _ok(nbdocker("build", "--no-cache", "-t", "mounts:2", ctx))
+    ok(nbdocker("build", "--no-cache", "-t", "mounts:2", ctx))
     assert _run(nbdocker, "mounts:2", "cat", "/seen") == "run\nrun\n"
     # nothing of the mounts is in the image
-    assert "No such file" in _ok(
+    assert "No such file" in ok(
         nbdocker("run", "--rm", "mounts:1", "sh", "-c", "ls /cache/log /data/in 2>&1; true")
     )
 
@@ -109,7 +104,7 @@ def test_dockerignore_applies_to_builds(nbdocker: RunNbdocker, base: str, tmp_pa
             "sub/keep.txt": "k",
         },
     )
-    out = _ok(nbdocker("build", "-t", "ignore:1", ctx))
+    out = ok(nbdocker("build", "-t", "ignore:1", ctx))
     assert out.startswith("Sending build context to the engine  ")
     listing = _run(nbdocker, "ignore:1", "find", "/app", "-type", "f").split()
     assert sorted(listing) == [
@@ -131,7 +126,7 @@ def test_add_from_a_url_with_checksum(
         tmp_path / "a",
         {"Dockerfile": (f"FROM {base}\nADD --checksum={digest} {url}/tool.sh /opt/\n")},
     )
-    _ok(nbdocker("build", "-t", "add-url:1", ctx))
+    ok(nbdocker("build", "-t", "add-url:1", ctx))
     assert (
         _run(nbdocker, "add-url:1", "stat", "-c", "%a %n", "/opt/tool.sh") == "600 /opt/tool.sh\n"
     )
@@ -144,7 +139,7 @@ def test_add_from_a_url_with_checksum(
 def test_arg_scoping_and_copy_from_an_image(
     nbdocker: RunNbdocker, base: str, tmp_path: Path
 ) -> None:
-    _ok(
+    ok(
         nbdocker(
             "build",
             "-t",
@@ -163,7 +158,7 @@ def test_arg_scoping_and_copy_from_an_image(
         "COPY --from=donor:1 /gift /gift\n"
     )
     ctx = write_context(tmp_path / "s", {"Dockerfile": dockerfile})
-    _ok(nbdocker("build", "-t", "scoped:1", ctx))
+    ok(nbdocker("build", "-t", "scoped:1", ctx))
     assert (
         _run(nbdocker, "scoped:1", "cat", "/no-redeclare", "/redeclared", "/gift/g")
         == "[]\n[global]\nfrom-donor\n"
@@ -180,7 +175,7 @@ def test_independent_stages_run_side_by_side(
     )
     ctx = write_context(tmp_path / "p", {"Dockerfile": dockerfile})
     events = [
-        json.loads(x) for x in _ok(nbdocker("build", "--progress", "json", ctx)).split("\n") if x
+        json.loads(x) for x in ok(nbdocker("build", "--progress", "json", ctx)).split("\n") if x
     ]
     order = [(e["event"], e["step"]) for e in events if e["event"] in ("StepStarted", "StepDone")]
     # both RUN steps (2 and 4) start before either of them is done
@@ -209,10 +204,10 @@ def test_interrupt_tags_nothing_and_keeps_the_cache(
             break
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) != 0
-    assert "interrupted" not in _ok(nbdocker("images"))
+    assert "interrupted" not in ok(nbdocker("images"))
     assert not list((nbdocker_home / "builds").glob("*/step-*"))
     (ctx / "Dockerfile").write_text(f"FROM {base}\nRUN echo before > /before\nRUN true\n")
-    out = _ok(nbdocker("build", ctx))
+    out = ok(nbdocker("build", ctx))
     assert out.count("Using cache") == 1
 
 
@@ -227,14 +222,14 @@ def test_from_scratch_and_build_network_none(
         },
     )
     (ctx / "busybox").chmod(0o755)
-    _ok(nbdocker("build", "-t", "from-scratch:1", ctx))
-    [info] = json.loads(_ok(nbdocker("inspect", "from-scratch:1")))
+    ok(nbdocker("build", "-t", "from-scratch:1", ctx))
+    [info] = json.loads(ok(nbdocker("inspect", "from-scratch:1")))
     assert len(info["RootFS"]["Layers"]) == 1
     assert nbdocker("run", "--rm", "from-scratch:1").returncode == 0
     net = write_context(
         tmp_path / "net", {"Dockerfile": f"FROM {base}\nRUN grep -c : /proc/net/dev > /count\n"}
     )
-    _ok(nbdocker("build", "--network", "none", "-t", "no-net:1", net))
+    ok(nbdocker("build", "--network", "none", "-t", "no-net:1", net))
     assert _run(nbdocker, "no-net:1", "cat", "/count") == "1\n"
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import RunNbdocker
+from tests.support import RunNbdocker, ok
 
 from .conftest import write_context
 
@@ -23,11 +23,6 @@ RUN mkdir -p /var/lib/apt && echo updated > /var/lib/apt/lists
 RUN echo "ruby ruby-dev" > /installed
 RUN echo sinatra >> /installed
 """
-
-
-def _ok(result: subprocess.CompletedProcess[bytes]) -> str:
-    assert result.returncode == 0, result.stderr.decode() + result.stdout.decode()
-    return result.stdout.decode()
 
 
 def _steps(output: str) -> list[tuple[int, str]]:
@@ -47,7 +42,7 @@ def test_tutorial_dockerfile_builds_with_docker_shaped_output(
     nbdocker: RunNbdocker, base: str, tmp_path: Path
 ) -> None:
     ctx = write_context(tmp_path / "sinatra", {"Dockerfile": TUTORIAL.format(base=base)})
-    out = _ok(nbdocker("build", "-t=ouruser/sinatra:v2", ctx))
+    out = ok(nbdocker("build", "-t=ouruser/sinatra:v2", ctx))
     lines = out.splitlines()
     assert lines[0].startswith("Sending build context to the engine  ")
     assert lines[1] == f"Step 1/5 : FROM {base}"
@@ -59,15 +54,15 @@ def test_tutorial_dockerfile_builds_with_docker_shaped_output(
         r"Successfully built ([0-9a-f]{12})\nSuccessfully tagged ouruser/sinatra:v2\n$", out
     )
     assert m
-    [info] = json.loads(_ok(nbdocker("inspect", "ouruser/sinatra:v2")))
+    [info] = json.loads(ok(nbdocker("inspect", "ouruser/sinatra:v2")))
     assert info["Id"][7:19] == m.group(1)
     assert info["Author"] == "Docker Newbee <newbee@docker.com>"
     assert len(info["RootFS"]["Layers"]) == 4  # base + three RUN steps
     assert (
-        _ok(nbdocker("run", "--rm", "ouruser/sinatra:v2", "cat", "/installed"))
+        ok(nbdocker("run", "--rm", "ouruser/sinatra:v2", "cat", "/installed"))
         == "ruby ruby-dev\nsinatra\n"
     )
-    history = _ok(nbdocker("history", "ouruser/sinatra:v2")).splitlines()[1:]
+    history = ok(nbdocker("history", "ouruser/sinatra:v2")).splitlines()[1:]
     assert len(history) == 5 and "MAINTAINER" in history[3]
 
 
@@ -81,29 +76,29 @@ def test_cache_rebuilds_exactly_the_changed_steps(
     ctx = write_context(
         tmp_path / "c", {"Dockerfile": dockerfile, "app.txt": "v1\n", "other.txt": "x"}
     )
-    first = _ok(nbdocker("build", "--progress", "plain", ctx))
+    first = ok(nbdocker("build", "--progress", "plain", ctx))
     assert [k for _, k in _steps(first)] == ["from"] + ["run"] * 6
-    again = _ok(nbdocker("build", "--progress", "plain", ctx))
+    again = ok(nbdocker("build", "--progress", "plain", ctx))
     assert [k for _, k in _steps(again)] == ["from"] + ["cache"] * 6
     # touching a file (mtime only) or changing an unused file rebuilds nothing
     (ctx / "app.txt").touch()
     (ctx / "other.txt").write_text("changed")
-    assert [k for _, k in _steps(_ok(nbdocker("build", ctx)))] == ["from"] + ["cache"] * 6
+    assert [k for _, k in _steps(ok(nbdocker("build", ctx)))] == ["from"] + ["cache"] * 6
     # editing the copied file rebuilds COPY and everything after it, and says why
     (ctx / "app.txt").write_text("v2\n")
-    out = _ok(nbdocker("build", "--progress", "plain", ctx))
+    out = ok(nbdocker("build", "--progress", "plain", ctx))
     assert [k for _, k in _steps(out)] == ["from", "cache", "cache", "run", "run", "run", "run"]
     assert " ---> Cache miss: file app.txt changed" in out
     # a build arg rebuilds from its first use (the RUN after it), not from its ARG line
-    out = _ok(nbdocker("build", "--progress", "plain", "--build-arg", "FLAVOUR=spicy", ctx))
+    out = ok(nbdocker("build", "--progress", "plain", "--build-arg", "FLAVOUR=spicy", ctx))
     assert [k for _, k in _steps(out)] == ["from", "cache", "run", "run", "run", "run", "run"]
     assert "build arg FLAVOUR changed ('plain' → 'spicy')" in out
     # editing one line rebuilds from that line
     (ctx / "Dockerfile").write_text(dockerfile.replace("ENV DONE=1", "ENV DONE=2"))
-    out = _ok(nbdocker("build", "--progress", "plain", "--build-arg", "FLAVOUR=spicy", ctx))
+    out = ok(nbdocker("build", "--progress", "plain", "--build-arg", "FLAVOUR=spicy", ctx))
     assert [k for _, k in _steps(out)] == ["from"] + ["cache"] * 5 + ["run"]
     assert "the instruction changed (it was: ENV DONE=1)" in out
-    out = _ok(nbdocker("build", "--no-cache", "--progress", "plain", ctx))
+    out = ok(nbdocker("build", "--no-cache", "--progress", "plain", ctx))
     assert [k for _, k in _steps(out)] == ["from"] + ["run"] * 6
 
 
@@ -130,7 +125,7 @@ def test_a_cached_build_loads_neither_the_sandbox_nor_the_registry_client(
     nbdocker: RunNbdocker, base: str, tmp_path: Path
 ) -> None:
     ctx = write_context(tmp_path / "c", {"Dockerfile": TUTORIAL.format(base=base)})
-    _ok(nbdocker("build", "-t", "cached:1", ctx))
+    ok(nbdocker("build", "-t", "cached:1", ctx))
     probe = (
         "import sys\n"
         "from nbdocker.cli import main\n"
@@ -158,7 +153,7 @@ def test_json_progress_is_one_event_per_line(
     nbdocker: RunNbdocker, base: str, tmp_path: Path
 ) -> None:
     ctx = write_context(tmp_path / "j", {"Dockerfile": f"FROM {base}\nRUN echo hello\n"})
-    lines = _ok(nbdocker("build", "--progress", "json", ctx)).splitlines()
+    lines = ok(nbdocker("build", "--progress", "json", ctx)).splitlines()
     events = [json.loads(line) for line in lines]
     kinds = [e["event"] for e in events]
     assert kinds[0] == "BuildStarted" and kinds[-1] == "BuildFinished"
@@ -184,9 +179,9 @@ def test_failed_run_names_the_line_tags_nothing_and_keeps_earlier_steps(
     assert last.startswith("Error: Dockerfile:3: The command '/bin/sh -c echo first line;")
     assert last.endswith("returned a non-zero code: 3")
     assert "oops" in result.stdout.decode() + err
-    assert "broken" not in _ok(nbdocker("images"))
+    assert "broken" not in ok(nbdocker("images"))
     (ctx / "Dockerfile").write_text(f"FROM {base}\nRUN echo kept > /kept\nRUN true\n")
-    assert [k for _, k in _steps(_ok(nbdocker("build", ctx)))] == ["from", "cache", "run"]
+    assert [k for _, k in _steps(ok(nbdocker("build", ctx)))] == ["from", "cache", "run"]
 
 
 @pytest.mark.parametrize(
@@ -205,12 +200,12 @@ def test_bad_dockerfiles_fail_with_one_line_at_the_right_place(
     nbdocker: RunNbdocker, base: str, tmp_path: Path, dockerfile: str, needle: str
 ) -> None:
     ctx = write_context(tmp_path / "bad", {"Dockerfile": dockerfile.format(base=base)})
-    before = _ok(nbdocker("images", "-q"))
+    before = ok(nbdocker("images", "-q"))
     result = nbdocker("build", "-t", "bad:1", ctx)
     assert result.returncode in (1, 2)
     err = result.stderr.decode()
     assert err.count("\n") == 1 and needle in err and "Traceback" not in err, err
-    assert _ok(nbdocker("images", "-q")) == before
+    assert ok(nbdocker("images", "-q")) == before
 
 
 def test_unknown_target_and_too_many_layers(
@@ -235,12 +230,12 @@ def test_stages_target_and_skipping(nbdocker: RunNbdocker, base: str, tmp_path: 
         'COPY --from=other /other /other\nCMD ["cat", "/artifact", "/other"]\n'
     )
     ctx = write_context(tmp_path / "s", {"Dockerfile": dockerfile})
-    out = _ok(nbdocker("build", "-t", "multi:1", ctx))
+    out = ok(nbdocker("build", "-t", "multi:1", ctx))
     assert "RUN exit 1" not in out  # the stage nobody needs is skipped
-    assert _ok(nbdocker("run", "--rm", "multi:1")) == "built\nother\n"
-    out = _ok(nbdocker("build", "--target", "builder", "-t", "multi:builder", ctx))
+    assert ok(nbdocker("run", "--rm", "multi:1")) == "built\nother\n"
+    out = ok(nbdocker("build", "--target", "builder", "-t", "multi:builder", ctx))
     assert "Step 2/2 : RUN echo built > /artifact" in out
-    assert _ok(nbdocker("run", "--rm", "multi:builder", "cat", "/artifact")) == "built\n"
+    assert ok(nbdocker("run", "--rm", "multi:builder", "cat", "/artifact")) == "built\n"
 
 
 def test_reproducible_with_source_date_epoch(
@@ -256,12 +251,12 @@ def test_reproducible_with_source_date_epoch(
         },
     )
     env = {"SOURCE_DATE_EPOCH": "1700000000"}
-    one = _ok(nbdocker("build", "-q", "--no-cache", ctx, env=env)).strip()
-    two = _ok(nbdocker("build", "-q", "--no-cache", ctx, env=env)).strip()
+    one = ok(nbdocker("build", "-q", "--no-cache", ctx, env=env)).strip()
+    two = ok(nbdocker("build", "-q", "--no-cache", ctx, env=env)).strip()
     assert one == two
-    [info] = json.loads(_ok(nbdocker("inspect", one)))
+    [info] = json.loads(ok(nbdocker("inspect", one)))
     assert info["Created"].startswith("2023-11-14T22:13:20")
-    three = _ok(nbdocker("build", "-q", "--no-cache", ctx)).strip()
+    three = ok(nbdocker("build", "-q", "--no-cache", ctx)).strip()
     assert three != one
 
 
@@ -271,13 +266,13 @@ def test_onbuild_triggers_run_in_the_child(
     parent = write_context(
         tmp_path / "p", {"Dockerfile": (f"FROM {base}\nONBUILD RUN echo triggered > /trigger\n")}
     )
-    _ok(nbdocker("build", "-t", "with-trigger:1", parent))
-    [info] = json.loads(_ok(nbdocker("inspect", "with-trigger:1")))
+    ok(nbdocker("build", "-t", "with-trigger:1", parent))
+    [info] = json.loads(ok(nbdocker("inspect", "with-trigger:1")))
     assert info["Config"]["OnBuild"] == ["RUN echo triggered > /trigger"]
     child = write_context(tmp_path / "c", {"Dockerfile": "FROM with-trigger:1\nRUN true\n"})
-    _ok(nbdocker("build", "-t", "child:1", child))
-    assert _ok(nbdocker("run", "--rm", "child:1", "cat", "/trigger")) == "triggered\n"
-    [info] = json.loads(_ok(nbdocker("inspect", "child:1")))
+    ok(nbdocker("build", "-t", "child:1", child))
+    assert ok(nbdocker("run", "--rm", "child:1", "cat", "/trigger")) == "triggered\n"
+    [info] = json.loads(ok(nbdocker("inspect", "child:1")))
     assert not info["Config"]["OnBuild"]
 
 
@@ -286,7 +281,7 @@ def test_stdin_dockerfile_tar_context_iidfile_labels_and_tags(
 ) -> None:
     dockerfile = f"FROM {base}\nRUN echo from-stdin > /s\n".encode()
     iid = tmp_path / "iid"
-    out = _ok(
+    out = ok(
         nbdocker(
             "build",
             "-t",
@@ -303,20 +298,20 @@ def test_stdin_dockerfile_tar_context_iidfile_labels_and_tags(
     )
     image = iid.read_text()
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", image) and "Successfully tagged b:2" in out
-    [info] = json.loads(_ok(nbdocker("inspect", "a:1")))
+    [info] = json.loads(ok(nbdocker("inspect", "a:1")))
     assert info["Id"] == image and info["Config"]["Labels"] == {"team": "edu"}
     assert sorted(info["RepoTags"]) == ["a:1", "b:2"]
     ctx = write_context(
         tmp_path / "tarctx", {"Dockerfile": f"FROM {base}\nCOPY f /f\n", "f": "in tar\n"}
     )
     tar = subprocess.run(["tar", "-C", str(ctx), "-c", "."], capture_output=True, check=True).stdout
-    _ok(nbdocker("build", "-t", "fromtar:1", "-", input=tar))
-    assert _ok(nbdocker("run", "--rm", "fromtar:1", "cat", "/f")) == "in tar\n"
+    ok(nbdocker("build", "-t", "fromtar:1", "-", input=tar))
+    assert ok(nbdocker("run", "--rm", "fromtar:1", "cat", "/f")) == "in tar\n"
     other = tmp_path / "elsewhere.Dockerfile"
     other.write_text(f"FROM {base}\nRUN echo f-flag > /f\n")
-    _ok(nbdocker("build", "-f", other, "-t", "fflag:1", ctx))
-    assert _ok(nbdocker("run", "--rm", "fflag:1", "cat", "/f")) == "f-flag\n"
-    quiet = _ok(nbdocker("build", "-q", "-f", "-", ctx, input=dockerfile))
+    ok(nbdocker("build", "-f", other, "-t", "fflag:1", ctx))
+    assert ok(nbdocker("run", "--rm", "fflag:1", "cat", "/f")) == "f-flag\n"
+    quiet = ok(nbdocker("build", "-q", "-f", "-", ctx, input=dockerfile))
     assert re.fullmatch(r"sha256:[0-9a-f]{64}\n", quiet)
 
 
@@ -324,12 +319,12 @@ def test_images_all_shows_the_intermediate_images_and_rmi_removes_them(
     nbdocker: RunNbdocker, base: str, tmp_path: Path
 ) -> None:
     ctx = write_context(tmp_path / "a", {"Dockerfile": f"FROM {base}\nRUN true\nENV A=1\n"})
-    _ok(nbdocker("build", "-t", "layered:1", ctx))
-    plain = _ok(nbdocker("images")).splitlines()[1:]
-    everything = _ok(nbdocker("images", "-a")).splitlines()[1:]
+    ok(nbdocker("build", "-t", "layered:1", ctx))
+    plain = ok(nbdocker("images")).splitlines()[1:]
+    everything = ok(nbdocker("images", "-a")).splitlines()[1:]
     assert len(plain) == 2  # the base and the build
     assert len(everything) == 3  # plus the intermediate image of RUN true
-    removed = _ok(nbdocker("rmi", "layered:1")).splitlines()
+    removed = ok(nbdocker("rmi", "layered:1")).splitlines()
     assert removed[0] == "Untagged: layered:1"
     assert sum(line.startswith("Deleted: ") for line in removed) == 2
-    assert len(_ok(nbdocker("images", "-a")).splitlines()[1:]) == 1
+    assert len(ok(nbdocker("images", "-a")).splitlines()[1:]) == 1
