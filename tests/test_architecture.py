@@ -284,3 +284,25 @@ def test_typed_dicts_are_for_the_type_checker_only() -> None:
                 if "TypedDict" in bases:
                     wrong.append(f"{name}:{node.lineno} {node.name}")
     assert wrong == []
+
+
+def test_names_used_at_run_time_are_not_imported_for_the_type_checker_only() -> None:
+    """``cast(T, x)`` evaluates ``T``: a name imported only under TYPE_CHECKING fails there,
+    and mypy cannot tell (it sees the import). TypedDict names are ``dict`` at run time, so
+    importing them for real costs nothing."""
+    wrong = []
+    for name, path in MODULES.items():
+        tree = ast.parse(path.read_text())
+        checking = _type_checking_lines(tree)
+        only_for_checker = {
+            alias.asname or alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.lineno in checking
+            for alias in node.names
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) in ("cast", "typing.cast"):
+                used = {n.id for n in ast.walk(node.args[0]) if isinstance(n, ast.Name)}
+                for bad in sorted(used & only_for_checker):
+                    wrong.append(f"{name}:{node.lineno} cast({bad}, …)")
+    assert wrong == []

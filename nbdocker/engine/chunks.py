@@ -13,9 +13,12 @@ from __future__ import annotations
 import io
 import queue
 import threading
-from typing import IO, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-__all__ = ["ChunkStream", "ReadAhead", "Sink"]
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+__all__ = ["ChunkStream", "ReadAhead", "Sink", "Source"]
 
 
 class Sink(Protocol):
@@ -23,7 +26,13 @@ class Sink(Protocol):
 
     def write(self, data: bytes, /) -> int: ...
 
-    def flush(self) -> None: ...
+    def flush(self) -> object: ...
+
+
+class Source(Protocol):
+    """Where a reader takes bytes from: ``read(n)`` gives up to ``n`` (b"" at the end)."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 _CHUNK = 1 << 20
@@ -61,7 +70,7 @@ class ChunkStream(io.RawIOBase):
             want -= len(piece)
         return b"".join(pieces)
 
-    def readinto(self, buffer: Any) -> int:
+    def readinto(self, buffer: WriteableBuffer) -> int:
         view = memoryview(buffer).cast("B")
         data = self.read(len(view))
         view[: len(data)] = data
@@ -77,7 +86,7 @@ class ReadAhead(ChunkStream):
     ``source``.
     """
 
-    def __init__(self, source: IO[bytes] | Any, sink: Any) -> None:
+    def __init__(self, source: Source, sink: Sink) -> None:
         super().__init__()
         self._chunks: queue.Queue[bytes | BaseException] = queue.Queue(_DEPTH)
         self._stop = threading.Event()
@@ -88,7 +97,7 @@ class ReadAhead(ChunkStream):
         )
         self._thread.start()
 
-    def _run(self, source: IO[bytes] | Any, sink: Any) -> None:
+    def _run(self, source: Source, sink: Sink) -> None:
         try:
             while not self._stop.is_set():
                 chunk: bytes = source.read(_CHUNK)

@@ -28,7 +28,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, cast
 
 from . import archive, builder, containers, dockerfile, layer
 from .builder.options import BuildOptions
@@ -241,7 +241,7 @@ class Engine:
             )
         return entries
 
-    def inspect(self, image: str) -> dict[str, Any]:
+    def inspect(self, image: str) -> dict[str, object]:
         """``docker inspect`` of an image: Docker's keys and value shapes."""
         img = self.get(image)
         cfg = img.run_config

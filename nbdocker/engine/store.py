@@ -37,7 +37,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypedDict, TypeVar
+from typing import IO, TYPE_CHECKING, TypedDict, TypeVar, cast
 
 from .atomic import atomic_write, default_file_mode
 from .digest import HashingWriter, check_digest, sha256_digest
@@ -179,8 +179,11 @@ class Ingest:
         self.digest = ""
         self.size = 0
 
-    def write(self, data: bytes | bytearray | memoryview) -> int:
+    def write(self, data: bytes) -> int:
         return self.writer.write(data)
+
+    def flush(self) -> None:
+        """(:meth:`finish` makes the blob durable; a writer's flush has nothing to add.)"""
 
     def finish(self, expected: str | None = None, what: str = "blob") -> str:
         self._file.flush()
@@ -388,18 +391,18 @@ class Store:
         with self.open_blob(digest) as f:
             return f.read()
 
-    def read_json(self, digest: str) -> Any:
+    def read_json(self, digest: str) -> object:
+        """A JSON blob, parsed; :meth:`read_manifest` and :meth:`read_config` for the documents
+        the store checked when they entered it."""
         return json.loads(self.read_blob(digest))
 
     def read_manifest(self, digest: str) -> Manifest:
         """An image manifest the store holds (checked when it entered the store)."""
-        manifest: Manifest = self.read_json(digest)
-        return manifest
+        return cast(Manifest, self.read_json(digest))
 
     def read_config(self, digest: str) -> ImageConfig:
         """An image config the store holds (by image ID)."""
-        config: ImageConfig = self.read_json(digest)
-        return config
+        return cast(ImageConfig, self.read_json(digest))
 
     def blob_digests(self) -> Iterator[str]:
         self._init()

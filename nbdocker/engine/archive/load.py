@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import posixpath
 import tarfile
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import IO, cast
 
 from ..digest import sha256_digest
@@ -15,6 +15,7 @@ from ..errors import ArchiveError, DigestMismatch, InvalidReference
 from ..events import EventSink, Progress, TaskDone, TaskStarted
 from ..layer.compression import decompressed, detect_compression
 from ..layer.ingest import IngestOptions, ingest_compressed_layer, ingest_layer
+from ..lazy import lazy_dataclass
 from ..oci import (
     DOCKER_LAYER_MEDIA_TYPES,
     INDEX_MEDIA_TYPES,
@@ -37,7 +38,7 @@ _CHUNK = 1 << 20
 _PLAIN_LAYER_TYPES = (LAYER_MEDIA_TYPES["none"], DOCKER_LAYER_MEDIA_TYPES["none"])
 
 
-@dataclass
+@lazy_dataclass()
 class LoadedImage:
     """An image read from an archive: its exact config bytes, stored layers and names."""
 

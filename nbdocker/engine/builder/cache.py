@@ -17,7 +17,6 @@ import hashlib
 import json
 from dataclasses import asdict, field
 from pathlib import Path
-from typing import Any
 
 from ..atomic import atomic_write
 from ..lazy import lazy_dataclass
@@ -81,7 +80,7 @@ class BuildCache:
         digest = key.digest(parent)
         for record in reversed(self.records()):
             if record.key == digest and self.store.has_blob(record.manifest):
-                manifest = self.store.read_json(record.manifest)
+                manifest = self.store.read_manifest(record.manifest)
                 if all(self.store.has_blob(d["digest"]) for d in manifest["layers"]):
                     return record
         return None
@@ -155,7 +154,3 @@ class BuildCache:
     def intermediate_images(self) -> list[tuple[str, str]]:
         """(image ID, manifest digest) of every image the cache holds."""
         return [(r.image, r.manifest) for r in self.records()]
-
-
-def step_key_json(key: StepKey) -> dict[str, Any]:
-    return asdict(key)

@@ -15,17 +15,49 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from .. import userns
 from ..atomic import atomic_write
 from ..errors import Conflict, NbdockerError, UsageError
+from ..lazy import lazy_dataclass
 from ..oci import parse_time, rfc3339
 
 __all__ = ["Container", "ContainerNotFound", "ContainerStore", "RunConfig"]
+
+if TYPE_CHECKING:
+
+    class RunConfigJSON(TypedDict):
+        image: str
+        image_name: str
+        entrypoint: list[str]
+        cmd: list[str]
+        env: list[str]
+        workdir: str
+        user: str
+        network: str
+        mounts: list[list[str | bool]]  # [host path, container path, read-only]
+        tty: bool
+        stdin: bool
+
+    class ContainerJSON(TypedDict):
+        """``<home>/containers/<id>/container.json``."""
+
+        id: str
+        name: str
+        config: RunConfigJSON
+        created: str
+        state: str
+        exit_code: int | None
+        started_at: str
+        finished_at: str
+        pid: int | None
+
+else:  # at run time these are the dicts json makes: the names cost nothing to import
+    RunConfigJSON = ContainerJSON = dict
 
 _ADJECTIVES = (
     "brave", "calm", "clever", "eager", "gentle", "happy", "jolly", "keen", "kind", "lucid",
@@ -42,7 +74,7 @@ class ContainerNotFound(NbdockerError):
     """No container has that ID, ID prefix or name."""
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class RunConfig:
     """What the container runs: the image's config with ``run``'s flags applied."""
 
@@ -63,7 +95,7 @@ class RunConfig:
         return self.entrypoint + self.cmd
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Container:
     id: str
     name: str
@@ -92,22 +124,42 @@ class Container:
     def created_time(self) -> datetime | None:
         return parse_time(self.created)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ContainerJSON:
+        """``container.json``: the container without where it lives."""
         data = asdict(self)
         data.pop("path")
-        return data
+        return cast(ContainerJSON, data)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], path: Path) -> Container:
+    def from_json(cls, data: ContainerJSON, path: Path) -> Container:
+        """The container of a ``container.json`` this engine wrote (KeyError or TypeError
+        for one it did not: the caller skips it)."""
         cfg = data["config"]
         config = RunConfig(
-            **{
-                **cfg,
-                **{k: tuple(cfg[k]) for k in ("entrypoint", "cmd", "env")},
-                "mounts": tuple((m[0], m[1], bool(m[2])) for m in cfg["mounts"]),
-            }
+            image=cfg["image"],
+            image_name=cfg["image_name"],
+            entrypoint=tuple(cfg["entrypoint"]),
+            cmd=tuple(cfg["cmd"]),
+            env=tuple(cfg["env"]),
+            workdir=cfg["workdir"],
+            user=cfg["user"],
+            network=cfg["network"],
+            mounts=tuple((str(m[0]), str(m[1]), bool(m[2])) for m in cfg["mounts"]),
+            tty=cfg["tty"],
+            stdin=cfg["stdin"],
         )
-        return cls(**{**data, "config": config, "path": path})
+        return cls(
+            data["id"],
+            data["name"],
+            config,
+            data["created"],
+            data.get("state", "created"),
+            data.get("exit_code"),
+            data.get("started_at", ""),
+            data.get("finished_at", ""),
+            data.get("pid"),
+            path,
+        )
 
 
 class ContainerStore:
@@ -132,7 +184,7 @@ class ContainerStore:
     def all(self) -> list[Container]:
         out = []
         for path in self._dirs():
-            with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
+            with contextlib.suppress(FileNotFoundError, ValueError, KeyError, TypeError):
                 out.append(self._read(path))
         return sorted(out, key=lambda c: c.created, reverse=True)
 

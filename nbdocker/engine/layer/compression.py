@@ -13,13 +13,17 @@ import contextlib
 import io
 import lzma
 from collections.abc import Iterator
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, cast
 
 import zstandard
 from isal import igzip
 
+from ..chunks import Sink
 from ..errors import ArchiveError, UsageError
 from ..oci import DOCKER_LAYER_MEDIA_TYPES, LAYER_MEDIA_TYPES
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 __all__ = [
     "Peekable",
@@ -57,7 +61,7 @@ class Peekable(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: Any) -> int:
+    def readinto(self, buffer: WriteableBuffer) -> int:
         view = memoryview(buffer).cast("B")
         if self._head:
             n = min(len(view), len(self._head))
@@ -105,7 +109,7 @@ def decompressed(source: IO[bytes]) -> IO[bytes]:
 
 
 @contextlib.contextmanager
-def compressed_writer(kind: str, sink: Any) -> Iterator[Any]:
+def compressed_writer(kind: str, sink: Sink) -> Iterator[Sink]:
     """A writable stream compressing into ``sink``; deterministic (no names, no timestamps),
     so the same tar always gives the same blob and identical layers are stored once."""
     if kind == "gzip":
@@ -116,7 +120,7 @@ def compressed_writer(kind: str, sink: Any) -> Iterator[Any]:
             gz.close()
     elif kind == "zstd":
         cctx = zstandard.ZstdCompressor(level=3)
-        zw = cctx.stream_writer(sink, closefd=False)
+        zw = cctx.stream_writer(cast(IO[bytes], sink), closefd=False)  # (it only writes)
         try:
             yield zw
         finally:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import lzma
 import tarfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
 
@@ -22,6 +21,7 @@ import zstandard
 from ..chunks import ReadAhead, Sink
 from ..digest import HashingWriter
 from ..errors import ArchiveError
+from ..lazy import lazy_dataclass
 from ..oci import LAYER_MEDIA_TYPES, Descriptor
 from ..store import Ingest, LayerRecord, Transaction
 from .compression import compressed_writer, compression_of_media_type, decompressed
@@ -64,7 +64,7 @@ class _Tee:
         return data
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class _TarStats:
     content_size: int
 
@@ -74,7 +74,7 @@ def _copy_verbatim(source: IO[bytes], sink: Sink, where: str) -> _TarStats:
     tee = _Tee(source, sink)
     size = 0
     try:
-        for member, _ in TarReader(tee):  # type: ignore[arg-type]
+        for member, _ in TarReader(tee):
             safe_member_name(member.name, where)
             if member.isreg():
                 size += member.size
@@ -91,7 +91,7 @@ def _unpack_verbatim(source: IO[bytes], sink: Sink, dest: Path, where: str) -> _
     """Unpack a layer tar into ``dest`` while copying its bytes to ``sink`` (for its digest)."""
     tee = _Tee(source, sink)
     try:
-        size = unpack(tee, dest)  # type: ignore[arg-type]
+        size = unpack(tee, dest)
         while tee.read(_CHUNK):
             pass
     except UnsafeLayer as exc:
@@ -117,7 +117,7 @@ def _normalise(source: IO[bytes], sink: Sink, where: str) -> _TarStats:
                 member.linkname = safe_member_name(member.linkname, where)
             if member.isreg():
                 size += member.size
-                out.add(member, data)  # type: ignore[arg-type]
+                out.add(member, data)
             else:
                 member.size = 0
                 out.add(member)
@@ -141,7 +141,7 @@ def _archive_error(where: str, exc: BaseException) -> ArchiveError:
     )
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class IngestOptions:
     compression: str = "gzip"
     normalise: bool = False  # rewrite a rootfs tarball as a layer (import), else copy verbatim

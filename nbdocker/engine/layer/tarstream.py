@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import tarfile
 from collections.abc import Iterator
-from typing import IO, Any
 
-__all__ = ["TarReader", "TarWriter"]
+from ..chunks import Sink, Source
+
+__all__ = ["MemberData", "TarReader", "TarWriter"]
 
 BLOCK = 512
 _CHUNK = 1 << 20
@@ -24,15 +25,15 @@ _ERRORS = "surrogateescape"
 class TarWriter:
     """Write a POSIX (PAX where needed) tar to ``out``; :meth:`close` writes the end marker."""
 
-    def __init__(self, out: Any) -> None:
+    def __init__(self, out: Sink) -> None:
         self.out = out
         self.size = 0
 
-    def _write(self, data: bytes | memoryview) -> None:
+    def _write(self, data: bytes) -> None:
         self.out.write(data)
         self.size += len(data)
 
-    def add(self, info: tarfile.TarInfo, data: IO[bytes] | None = None) -> None:
+    def add(self, info: tarfile.TarInfo, data: Source | None = None) -> None:
         """Add a member; a regular file's ``info.size`` bytes are read from ``data``."""
         self._write(info.tobuf(tarfile.PAX_FORMAT, _ENCODING, _ERRORS))
         if info.isreg() and info.size:
@@ -61,7 +62,7 @@ class TarReader:
     that ends early (truncated).
     """
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: Source) -> None:
         self.stream = stream
         self._buf = bytearray()
         self._pos = 0
@@ -107,7 +108,7 @@ class TarReader:
         for start, end in self._spans(n):
             yield bytes(self._buf[start:end])
 
-    def __iter__(self) -> Iterator[tuple[tarfile.TarInfo, _MemberData]]:
+    def __iter__(self) -> Iterator[tuple[tarfile.TarInfo, MemberData]]:
         pax: dict[str, str] = {}
         global_pax: dict[str, str] = {}
         long_name: str | None = None
@@ -145,13 +146,15 @@ class TarReader:
             if info.type == tarfile.GNUTYPE_SPARSE:
                 raise tarfile.ReadError(f"{info.name}: sparse members are not supported")
             size = info.size if info.isreg() else 0  # links etc. carry no data in layers
-            data = _MemberData(self, size)
+            data = MemberData(self, size)
             yield info, data
             data.finish()
             self._skip(-size % BLOCK)
 
 
-class _MemberData:
+class MemberData:
+    """A member's content as a :class:`TarReader` loop gets it: ``read(n)`` and ``chunks()``."""
+
     def __init__(self, reader: TarReader, size: int) -> None:
         self._reader = reader
         self._left = size

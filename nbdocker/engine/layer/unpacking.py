@@ -18,12 +18,13 @@ import tarfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, BinaryIO, TypedDict, cast
+from typing import IO, TYPE_CHECKING, BinaryIO, TypedDict, cast
 
 from .. import userns
+from ..chunks import Source
 from ..errors import ArchiveError
 from .overlay import OPAQUE_XATTRS, WHITEOUT_OPAQUE, WHITEOUT_PREFIX, set_xattrs
-from .tarstream import TarReader
+from .tarstream import MemberData, TarReader
 
 __all__ = [
     "UnsafeLayer",
@@ -155,7 +156,7 @@ class _Unpacker:
             self._is_dir[directory] = True
         return self._path(posixpath.dirname(rel))
 
-    def add(self, rel: str, member: tarfile.TarInfo, data: Any) -> None:
+    def add(self, rel: str, member: tarfile.TarInfo, data: MemberData) -> None:
         """Make the entry ``member`` (not a whiteout) at ``rel``; ``data`` reads its content."""
         if rel in self._is_dir and not (member.isdir() and self._is_dir[rel]):
             self._replace(rel)
@@ -206,7 +207,7 @@ class _Unpacker:
             for key in [k for k in table if k == rel or k.startswith(below)]:
                 del table[key]
 
-    def _submit(self, rel: str, size: int, make: Callable[..., None], *args: Any) -> None:
+    def _submit(self, rel: str, size: int, make: Callable[..., None], *args: object) -> None:
         """Hand making ``rel`` to the worker of its directory (directories taken in turn)."""
         directory = posixpath.dirname(rel)
         worker = self._worker_of.get(directory)
@@ -285,7 +286,7 @@ def _set_metadata(path: str, member: tarfile.TarInfo, owner: bool) -> None:
 
 
 def unpack(
-    stream: IO[bytes],
+    stream: Source,
     dest: Path,
     *,
     opaque_xattr: str = OPAQUE_XATTRS[0],

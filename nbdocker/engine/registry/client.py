@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import IO
 from urllib.parse import urlencode
 
@@ -34,6 +33,7 @@ from ..errors import (
     NbdockerError,
     RegistryError,
 )
+from ..lazy import lazy_dataclass
 from ..oci import (
     DOCKER_MANIFEST_LIST_MEDIA_TYPE,
     DOCKER_MANIFEST_MEDIA_TYPE,
@@ -71,7 +71,7 @@ def push_scope(repo: str) -> str:
     return f"repository:{repo}:pull,push"
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class ManifestBlob:
     """A manifest or index exactly as the registry served it (its digest is of ``data``)."""
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
 
@@ -30,6 +29,7 @@ from ..events import EventSink, Progress, TaskDone, TaskStarted
 from ..image import Catalog, Image, find_image
 from ..layer.ingest import ingest_compressed_layer
 from ..layer.unpacked import LayerCache, chain_ids
+from ..lazy import lazy_dataclass
 from ..oci import (
     IMAGE_MANIFEST_MEDIA_TYPES,
     INDEX_MEDIA_TYPES,
@@ -53,7 +53,7 @@ __all__ = ["PullResult", "pull"]
 MAX_CONFIG = 8 << 20
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class PullResult:
     image: Image
     reference: Reference

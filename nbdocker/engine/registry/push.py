@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ..errors import ImageNotFound, NbdockerError, UsageError
 from ..events import EventSink, Progress, TaskDone, TaskStarted
 from ..image import Catalog, Image
+from ..lazy import lazy_dataclass
 from ..oci import MANIFEST_MEDIA_TYPE
 from ..reference import Reference, parse_reference
 from ..store import ImageEntry, Store, Transaction, descriptor_in
@@ -35,7 +35,7 @@ from .transport import RegistrySettings
 __all__ = ["PushResult", "push"]
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class PushResult:
     """One pushed tag: its reference, the manifest digest and size the registry holds."""
 

@@ -21,19 +21,20 @@ import socket
 import struct
 import termios
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn, cast
 
 from .. import linux
 from ._copy import populate
 from ._exec import build_env, drop_privileges, final_exec
 from ._rootfs import SetupError, assemble, pivot
+from ._spec import ContainerMessage, HelperConfig, RootfsMode
 from ._users import UserLookupError, resolve_user
 
 TIOCSPTLCK = 0x40045431
 TIOCGPTN = 0x80045430
 
 
-def send(sock: socket.socket, msg: dict[str, Any], fds: tuple[int, ...] = ()) -> None:
+def send(sock: socket.socket, msg: ContainerMessage, fds: tuple[int, ...] = ()) -> None:
     data = (json.dumps(msg) + "\n").encode()
     if fds:
         socket.send_fds(sock, [data], list(fds))
@@ -41,7 +42,7 @@ def send(sock: socket.socket, msg: dict[str, Any], fds: tuple[int, ...] = ()) ->
         sock.sendall(data)
 
 
-def _overlay(cfg: dict[str, Any], root: Path, lowers: list[str]) -> None:
+def _overlay(cfg: HelperConfig, root: Path, lowers: list[str]) -> None:
     """Mount the overlay; lower paths go through /proc/self/fd when the option gets long."""
     work = Path(cfg["work"]) / "ovl"
     work.mkdir(exist_ok=True)
@@ -61,20 +62,22 @@ def _overlay(cfg: dict[str, Any], root: Path, lowers: list[str]) -> None:
             os.close(fd)
 
 
-def _root(cfg: dict[str, Any], sock: socket.socket) -> Path:
+def _root(cfg: HelperConfig, sock: socket.socket) -> Path:
     root = Path(cfg["work"]) / "root"
     lowers = [*cfg["layers"], str(Path(cfg["work"]) / "init")]
-    mode = cfg["rootfs"]
-    if mode != "copy":
+    mode: RootfsMode
+    if cfg["rootfs"] != "copy":
         try:
             _overlay(cfg, root, lowers)
             mode = "overlay"
         except OSError as exc:
-            if mode == "overlay":
+            if cfg["rootfs"] == "overlay":
                 raise SetupError(
                     f"cannot mount the overlay root file system: {exc.strerror}"
                 ) from exc
             mode = "copy"
+    else:
+        mode = "copy"
     if mode == "copy":
         populate(root, tuple(Path(p) for p in [*lowers, cfg["upper"]]))
         linux.mount(root, root, None, linux.MS_BIND)
@@ -91,7 +94,7 @@ def _open_pty(root: Path, sock: socket.socket) -> int:
     return int(number)
 
 
-def container_main(cfg: dict[str, Any], sock: socket.socket) -> NoReturn:
+def container_main(cfg: HelperConfig, sock: socket.socket) -> NoReturn:
     """PID 1's body: set everything up, then exec. Setup failures become an ``error`` message."""
     step = "starting"
     try:
@@ -149,9 +152,9 @@ def container_main(cfg: dict[str, Any], sock: socket.socket) -> NoReturn:
     os._exit(127)
 
 
-def read_messages(sock: socket.socket) -> tuple[list[dict[str, Any]], list[int]]:
+def read_messages(sock: socket.socket) -> tuple[list[ContainerMessage], list[int]]:
     """Everything the container process sent, until it exec'd or exited."""
-    msgs: list[dict[str, Any]] = []
+    msgs: list[ContainerMessage] = []
     fds: list[int] = []
     buf = b""
     while True:
@@ -162,5 +165,5 @@ def read_messages(sock: socket.socket) -> tuple[list[dict[str, Any]], list[int]]
         buf += data
     for line in buf.decode().splitlines():
         if line.strip():
-            msgs.append(json.loads(line))
+            msgs.append(cast(ContainerMessage, json.loads(line)))
     return msgs, fds

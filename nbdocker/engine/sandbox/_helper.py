@@ -20,17 +20,18 @@ import socket
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO, cast
 
 from .. import linux
 from ..layer.view import LowerView
 from ._container import container_main, read_messages
 from ._copy import compute_upper
 from ._rootfs import ETC_FILES, build_init_layer
+from ._spec import HelperConfig, HelperMessage, RootfsMode
 from ._tty import pump
 
 
-def _prepare(cfg: dict[str, Any]) -> None:
+def _prepare(cfg: HelperConfig) -> None:
     """Fresh scratch dirs: generated /etc files and the init layer of mountpoints."""
     work = Path(cfg["work"])
     for name in ("init", "etc", "root", "ovl", "upper.new"):
@@ -51,7 +52,7 @@ def _prepare(cfg: dict[str, Any]) -> None:
     build_init_layer(work / "init", view, dirs, files)
 
 
-def _cleanup(cfg: dict[str, Any]) -> None:
+def _cleanup(cfg: HelperConfig) -> None:
     work = Path(cfg["work"])
     for name in ("init", "etc", "root", "ovl", "upper.new"):
         shutil.rmtree(work / name, ignore_errors=True)
@@ -81,8 +82,8 @@ class _Forwarder:
             os.kill(self.pid, signal.SIGKILL)
 
 
-def _helper(cfg: dict[str, Any], status: IO[str], ctl: IO[str]) -> int:
-    def tell(msg: dict[str, Any]) -> None:
+def _helper(cfg: HelperConfig, status: IO[str], ctl: IO[str]) -> int:
+    def tell(msg: HelperMessage) -> None:
         status.write(json.dumps(msg) + "\n")
         status.flush()
 
@@ -106,7 +107,7 @@ def _helper(cfg: dict[str, Any], status: IO[str], ctl: IO[str]) -> int:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
     msgs, fds = read_messages(parent_sock)
     parent_sock.close()
-    mode = next((m["mode"] for m in msgs if "mode" in m), "overlay")
+    mode: RootfsMode = next((m["mode"] for m in msgs if "mode" in m), "overlay")
     error = next((m["error"] for m in msgs if "error" in m), None)
     if error is None:
         tell({"started": {"rootfs": mode, "pid": pid}})
@@ -135,7 +136,7 @@ def main() -> None:
     if os.getppid() != caller:
         os._exit(1)
     with os.fdopen(cfg_fd) as f:
-        cfg = json.load(f)
+        cfg = cast(HelperConfig, json.load(f))
     status = os.fdopen(status_fd, "w")
     ctl = os.fdopen(ctl_fd)
     try:

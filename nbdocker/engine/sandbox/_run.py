@@ -13,12 +13,12 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from ..interpreter import helper_argv
 from ..userns.ids import SubIds, map_ids, subids
 from ._errors import SandboxError
-from ._spec import SandboxSpec, Started
+from ._spec import HelperConfig, HelperMessage, SandboxSpec, Started
 from ._support import check_support, forced_rootfs, require
 
 _HELPER_MODULE = "nbdocker.engine.sandbox._helper"
@@ -87,7 +87,7 @@ def run(
     hostname = spec.hostname or (socket.gethostname() if spec.network == "host" else "localhost")
     spec.work.mkdir(parents=True, exist_ok=True)
     spec.upper.mkdir(parents=True, exist_ok=True)
-    cfg = {
+    cfg: HelperConfig = {
         "layers": [str(p.resolve()) for p in spec.layers],
         "upper": str(spec.upper.resolve()),
         "work": str(spec.work.resolve()),
@@ -97,7 +97,7 @@ def run(
         "user": spec.user,
         "hostname": hostname,
         "network": spec.network,
-        "mounts": [[str(m.source.resolve()), m.target, m.readonly] for m in spec.mounts],
+        "mounts": [(str(m.source.resolve()), m.target, m.readonly) for m in spec.mounts],
         "tty": spec.tty,
         "stdin": spec.stdin,
         "rootless": rootless,
@@ -110,7 +110,7 @@ def run(
 
 
 def _spawn(
-    cfg: dict[str, Any],
+    cfg: HelperConfig,
     spec: SandboxSpec,
     stdin: int | None,
     stdout: int | None,
@@ -153,7 +153,7 @@ def _spawn(
     try:
         with os.fdopen(status_r) as status, os.fdopen(ctl_w, "w") as ctl:
             for line in status:
-                msg = json.loads(line)
+                msg = cast(HelperMessage, json.loads(line))
                 if "userns" in msg:
                     why = map_ids(proc.pid, ids)
                     ctl.write("go\n" if not why else why + "\n")

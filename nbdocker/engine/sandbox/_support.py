@@ -10,9 +10,9 @@ import functools
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
+from ..lazy import lazy_dataclass
 from ..userns.ids import subids
 from ._errors import UnsupportedError
 from ._spec import RootfsMode
@@ -20,7 +20,7 @@ from ._spec import RootfsMode
 ROOTFS_ENV = "NBDOCKER_SANDBOX_ROOTFS"
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Support:
     """What :func:`run` can do here. ``reason`` explains any ``False`` in one line."""
 

@@ -11,15 +11,16 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
+
+from ..lazy import lazy_dataclass
 
 __all__ = ["SUBID_COUNT", "SubIds", "map_ids", "subids"]
 
 SUBID_COUNT = 65536
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class SubIds:
     """The caller's subordinate uid and gid ranges (from /etc/subuid and /etc/subgid)."""
 

@@ -4,14 +4,14 @@ image's ``/etc/passwd`` and ``/etc/group``."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from ...lazy import lazy_dataclass
 from .plan import Where
 
 __all__ = ["Identity", "resolve_chown"]
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Identity:
     """The owner ``--chown`` asks for."""
 

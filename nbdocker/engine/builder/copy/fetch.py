@@ -19,12 +19,13 @@ import os
 import posixpath
 import tempfile
 import urllib.parse
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from email.message import Message
 from pathlib import Path
 
 import httpx
 
+from ...lazy import lazy_dataclass
 from .plan import CopyPlan, Where
 
 __all__ = ["Fetched", "fetch_plan", "fetch_url"]
@@ -32,7 +33,7 @@ __all__ = ["Fetched", "fetch_plan", "fetch_url"]
 _CHUNK = 1 << 20
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Fetched:
     """A downloaded file: where it is, its name for a directory destination, the server's
     modification time (None without Last-Modified) and its ``sha256:`` digest."""

@@ -13,11 +13,12 @@ import os
 import posixpath
 import stat
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, TypedDict, cast
 
 from ...errors import DockerfileError
+from ...lazy import lazy_dataclass
 from .sources import SourceTree, glob, is_archive, resolve_in
 
 __all__ = [
@@ -69,7 +70,7 @@ _WILDCARDS = "*?["
 _CHUNK = 1 << 20
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Where:
     """The instruction's place, for error messages: ``path:line``."""
 
@@ -80,7 +81,7 @@ class Where:
         return DockerfileError(message, self.path, self.line)
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class CopyItem:
     """One thing to copy. ``kind``: ``path`` (``rel`` in the tree), ``heredoc`` (``content``),
     ``url`` (not fetched yet) or ``fetched`` (``local`` file, ``mtime`` from the server).
@@ -99,7 +100,7 @@ class CopyItem:
     mtime: float | None = None
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class CopyPlan:
     """What one COPY/ADD does. ``dest`` is absolute and clean; ``dest_dir`` when the
     destination was written as a directory (trailing ``/``, ``.``)."""

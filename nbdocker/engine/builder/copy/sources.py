@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ...layer.view import LowerView
+from ...lazy import lazy_dataclass
 from ..dockerignore import IgnoreRules, compile_glob
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class SourceTree(Protocol):
     def listdir(self, rel: str) -> list[str]: ...
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class ContextTree:
     """The build context directory; entries ``.dockerignore`` leaves out are invisible."""
 
@@ -93,7 +93,7 @@ class ContextTree:
         return [n for n in names if self.visible(f"{rel}/{n}" if rel else n)]
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class ImageTree:
     """An image's file system (``COPY --from``): its overlay-form layers, merged."""
 
