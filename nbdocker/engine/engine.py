@@ -9,8 +9,9 @@
 Every method either completes or raises an :class:`~nbdocker.engine.errors.NbdockerError` and
 leaves the store exactly as it was. Long work reports :mod:`~nbdocker.engine.events`.
 
-:class:`Engine` is a facade: it holds the store, the layer cache and the container service, and
-each verb calls the package that does the work (the builder, the registry client, archives).
+:class:`Engine` is a facade: it holds the store, composes the layer cache and the container
+service, and each verb calls the package that does the work (the builder, the registry client,
+archives).
 Nothing in the engine imports this module; only the package's ``__init__`` and the front ends
 do (ARCHITECTURE.md).
 
