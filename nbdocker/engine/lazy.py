@@ -16,11 +16,14 @@ before its first instance (or a subclass's) is made, so the classes a run never 
 nothing. It is the engine's one way to declare a record type (events excepted: see
 :mod:`.events`).
 
-``copy`` and ``pickle`` make an object without calling ``__init__`` and then hand it its fields
-(``__setstate__``), so that is the other door where the class is made a dataclass: an instance
-unpickled or copied before any other was made still compares, prints and hashes as one. What
-needs a class to be a dataclass before any instance exists (``dataclasses.fields(cls)``) calls
-:func:`realise` first.
+Every instance is made by ``__new__`` — a call, ``copy`` and ``pickle`` alike (the last two never
+call ``__init__``) — so that is where the class is made a dataclass, under a lock: an instance
+unpickled or copied before any other still compares, prints and hashes as a dataclass, and
+threads that make first instances at once (parallel build stages) all wait for the one making
+the class, which swaps in the plain ``__new__`` last, once the class is complete. The price is
+that ``__new__`` stays a Python function (a fraction of a microsecond per instance): CPython
+cannot give a class back the C ``__new__`` once it had another. What needs a class to be a
+dataclass before any instance exists (``dataclasses.fields(cls)``) calls :func:`realise` first.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import dataclasses
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar, dataclass_transform
+from typing import TypeVar, dataclass_transform
 
 __all__ = ["lazy_dataclass", "lazy_exports", "realise"]
 
@@ -51,53 +54,38 @@ def lazy_dataclass(
     options = {"frozen": frozen, "kw_only": kw_only, "eq": eq, "repr": repr, "order": order}
 
     def wrap(cls: _T) -> _T:
+        for klass in cls.__mro__[1:-1]:
+            own = vars(klass).get("__new__")
+            if own is not None and getattr(own, "__func__", None) not in (_first_new, _new):
+                raise TypeError(f"{cls.__name__}: lazy_dataclass cannot derive from a __new__")
         setattr(cls, _OPTIONS, options)
-
-        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-            realise(cls)
-            cls.__init__(self, *args, **kwargs)  # type: ignore[misc]  # now the generated one
-
-        def __setstate__(self: Any, state: dict[str, Any]) -> None:
-            # copy and pickle make the object with __new__ alone, then hand it its fields
-            realise(type(self))
-            self.__dict__.update(state)
-
-        cls.__init__ = __init__  # type: ignore[misc]
-        cls.__setstate__ = __setstate__  # type: ignore[attr-defined]
-        if not any(vars(klass).get("__annotations__") for klass in cls.__mro__):
-            realise(cls)  # no fields: copies carry no state, so __setstate__ would never run
+        cls.__new__ = staticmethod(_first_new)  # type: ignore[assignment]
         return cls
 
     return wrap
 
 
-def realise(cls: type) -> None:
-    """Make ``cls`` and the lazy dataclasses it derives from into dataclasses, bases first.
+def _first_new(cls: type, *args: object, **kwargs: object) -> object:
+    """``__new__`` until the class is realised: realise it (or wait for the thread that is)."""
+    realise(cls)
+    return object.__new__(cls)
 
-    Threads may make the first instances at once (parallel build stages): until a class is
-    complete its stub ``__init__`` stays, and every thread's first instance waits in it for the
-    one that is realising the class. So the generated ``__init__`` is made on a copy of the
-    class and set last, once ``__eq__``, ``__hash__``… are in place: no instance is made by a
-    half-made class (which would, say, hash by identity and then compare as a dataclass)."""
+
+def _new(cls: type, *args: object, **kwargs: object) -> object:
+    """``__new__`` once the class is a dataclass (its generated ``__init__`` takes the args)."""
+    return object.__new__(cls)
+
+
+def realise(cls: type) -> None:
+    """Make ``cls`` and the lazy dataclasses it derives from into dataclasses, bases first."""
     with _realising:
         for klass in reversed(cls.__mro__):
             options = klass.__dict__.get(_OPTIONS)
             if options is None:
                 continue
-            init = _generated_init(klass, options)
-            dataclasses.dataclass(klass, init=False, **options)
-            klass.__init__ = init  # type: ignore[misc]  # last: the class is complete
-            del klass.__setstate__  # type: ignore[attr-defined]
+            dataclasses.dataclass(klass, **options)
             delattr(klass, _OPTIONS)
-
-
-def _generated_init(klass: type, options: dict[str, bool]) -> Callable[..., None]:
-    """The ``__init__`` ``@dataclass`` generates for ``klass``, made on a copy of it."""
-    skip = ("__dict__", "__weakref__", "__init__", "__setstate__", _OPTIONS)
-    namespace = {k: v for k, v in vars(klass).items() if k not in skip}
-    copy: type[object] = type(klass.__name__, klass.__bases__, namespace)
-    init: Callable[..., None] = vars(dataclasses.dataclass(copy, **options))["__init__"]
-    return init
+            klass.__new__ = staticmethod(_new)  # type: ignore[assignment]  # last: complete
 
 
 def lazy_exports(
