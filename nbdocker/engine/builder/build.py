@@ -67,7 +67,7 @@ from .steps import (
 
 if TYPE_CHECKING:
     from .context import BuildContext
-    from .copy.step import CopyContext
+    from .copy.step import CopyContext, PreparedCopy
 
 __all__ = ["BuildError", "Builder"]
 
@@ -323,46 +323,22 @@ class Builder:
             location = f"{self.path}:{ins.line}"
             self.emit(StepStarted(number, self.plan.total, ins.original, run.stage.label, location))
         args = self._scope(run)
-        env = {**args, **env_map(run.state.run_config)}
-        expanded = expand_instruction(ins, env, escape=self.escape, path=self.path)
+        expanded = expand_instruction(
+            ins, {**args, **env_map(run.state.run_config)}, escape=self.escape, path=self.path
+        )
         ins = expanded.instruction
         if isinstance(ins, Arg):
             self._declare(run, ins)
-        # An ARG's key is its declaration: a changed value misses where it is used, as Docker;
-        # RUN sees every ARG in scope (as environment variables), so all of them key it.
-        seen = (
-            dict(args)
-            if isinstance(ins, Run)
-            else {k: args[k] for k in expanded.referenced if k in args}
-        )
-        described = describe(ins)
-        key = StepKey(described, seen)
-        prepared = None
-        if isinstance(ins, SourcesAndDest):  # the one step whose key reads files
-            workdir = run.state.run_config.get("WorkingDir") or "/"
-            prepared = copy.prepare_copy(self.copy, ins, workdir)
-            key = replace(key, sources=prepared.digest, files=prepared.files)
+        key, prepared = self._key(run, ins, args, expanded.referenced)
         parent = run.state.image_id
-        if not self.options.no_cache:
-            record = self.cache.lookup(parent, key)
-            if record is not None:
-                # From the blobs, not an Image: that would also add up the sizes of all its
-                # layers, which no step reads.
-                run.state = ImageState.of_blobs(
-                    record.image,
-                    self.store.read_manifest(record.manifest),
-                    self.store.read_config(record.image),
-                )
-                run.cmd_set = run.cmd_set or isinstance(ins, Cmd)
-                self.emit(StepCached(number, record.image))
-                self.emit(StepDone(number, record.image, 0, time.monotonic() - start))
-                return
-            if run.rebuilt:
-                reason = f"step {run.rebuilt} before it was rebuilt"
-            else:
-                reason = self.cache.explain_miss(parent, key)
-        else:
+        if self.options.no_cache:
             reason = "--no-cache"
+        elif self._reuse(run, ins, parent, key, number, start):
+            return
+        elif run.rebuilt:
+            reason = f"step {run.rebuilt} before it was rebuilt"
+        else:
+            reason = self.cache.explain_miss(parent, key)
         if isinstance(ins, MAKES_LAYER):
             self._check_layers(len(run.state.layers) + 1, line)
         container = os.urandom(6).hex() if isinstance(ins, RUNS_CONTAINER) else ""
@@ -376,7 +352,7 @@ class Builder:
             scratch=self.scratch,
             number=number,
             line=line,
-            described=described,
+            described=key.instruction,
             args=args,
             cmd_set=run.cmd_set,
             container=container,
@@ -393,9 +369,48 @@ class Builder:
         run.state = state
         run.rebuilt = run.rebuilt or number
         run.cmd_set = run.cmd_set or isinstance(ins, Cmd)
-        self.emit(
-            StepDone(number, state.image_id, result.size, time.monotonic() - start, result.empty)
+        duration = time.monotonic() - start
+        self.emit(StepDone(number, state.image_id, result.size, duration, result.empty))
+
+    def _key(
+        self, run: _StageRun, ins: Instruction, args: dict[str, str], referenced: frozenset[str]
+    ) -> tuple[StepKey, PreparedCopy | None]:
+        """What the step's result depends on besides its parent; a COPY/ADD's plan with it.
+
+        An ARG's key is its declaration: a changed value misses where it is used, as Docker;
+        RUN sees every ARG in scope (as environment variables), so all of them key it."""
+        seen = dict(args) if isinstance(ins, Run) else {k: args[k] for k in referenced if k in args}
+        key = StepKey(describe(ins), seen)
+        if not isinstance(ins, SourcesAndDest):
+            return key, None
+        # the one instruction whose key reads files
+        prepared = copy.prepare_copy(self.copy, ins, run.state.run_config.get("WorkingDir") or "/")
+        return replace(key, sources=prepared.digest, files=prepared.files), prepared
+
+    def _reuse(
+        self,
+        run: _StageRun,
+        ins: Instruction,
+        parent: str,
+        key: StepKey,
+        number: int,
+        start: float,
+    ) -> bool:
+        """Take the cached result of the step, if the cache has one."""
+        record = self.cache.lookup(parent, key)
+        if record is None:
+            return False
+        # From the blobs, not an Image: that would also add up the sizes of all its layers,
+        # which no step reads.
+        run.state = ImageState.of_blobs(
+            record.image,
+            self.store.read_manifest(record.manifest),
+            self.store.read_config(record.image),
         )
+        run.cmd_set = run.cmd_set or isinstance(ins, Cmd)
+        self.emit(StepCached(number, record.image))
+        self.emit(StepDone(number, record.image, 0, time.monotonic() - start))
+        return True
 
     def _check_layers(self, count: int, line: int) -> None:
         if count > MAX_LAYERS:
