@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import TYPE_CHECKING
 
-from .chunks import Sink
 from .errors import DigestMismatch
+
+if TYPE_CHECKING:
+    from .chunks import Sink
 
 __all__ = ["HashingWriter", "check_digest", "sha256_digest"]
 

@@ -16,9 +16,10 @@ Nothing in the engine imports this module; only the package's ``__init__`` and t
 do (ARCHITECTURE.md).
 
 A command-line process runs one verb, and what it does not use should cost it no start-up
-time: the packages that do the work (the builder, the registry client, archives, layers) are
-imported here as packages, and load a module only when a verb first uses one of its names
-(ARCHITECTURE.md, "Start-up").
+time: the packages that do the work (the builder, layers, containers) are imported here as
+packages and load a module only when a verb first uses one of their names; the registry client
+and archives, which only their own verbs use, are imported by those verbs (ARCHITECTURE.md,
+"Start-up").
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
-from . import archive, builder, containers, dockerfile, layer
+from . import builder, containers, dockerfile, layer
 from .builder.options import BuildOptions
 from .errors import Conflict, ImageNotFound, InvalidReference, UsageError
 from .events import EventSink, Progress, TaskDone, TaskStarted, ignore
@@ -366,7 +367,9 @@ class Engine:
             return
         text = os.fspath(source)
         if text.startswith(("http://", "https://")):
-            with archive.open_url(text) as (stream, total):
+            from .archive import open_url  # (httpx) only an import from a URL loads it
+
+            with open_url(text) as (stream, total):
                 yield stream, text, total
             return
         path = Path(text)
@@ -479,13 +482,17 @@ class Engine:
                 named = _named_ref(catalog, text)
                 refs = [named] if named is not None else list(image.tags)
                 chosen.append((image, refs))
-            archive.write_archive(self.store, chosen, out, format, self.on_event)
+            from .archive import write_archive
+
+            write_archive(self.store, chosen, out, format, self.on_event)
 
     def load(self, source: IO[bytes]) -> list[str]:
         """``docker load``: read a docker or OCI archive; return what was loaded (names, or IDs
         of untagged images). Every blob is verified; on error nothing is stored or tagged."""
+        from .archive import read_archive
+
         with self.store.staging() as txn:
-            loaded = archive.read_archive(txn, source, self.compression, self.on_event)
+            loaded = read_archive(txn, source, self.compression, self.on_event)
             staged = [(txn.write_image(img.config_bytes, img.layers), img) for img in loaded]
 
             def update(t: Transaction) -> list[str]:

@@ -18,12 +18,13 @@ from typing import IO, TYPE_CHECKING, cast
 import zstandard
 from isal import igzip
 
-from ..chunks import Sink
 from ..errors import ArchiveError, UsageError
 from ..oci import DOCKER_LAYER_MEDIA_TYPES, LAYER_MEDIA_TYPES
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
+
+    from ..chunks import Sink
 
 __all__ = [
     "Peekable",

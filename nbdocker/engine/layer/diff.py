@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TypedDict, cast
 
-from ..chunks import Sink
 from .overlay import WHITEOUT_OPAQUE, WHITEOUT_PREFIX, is_opaque, xattr_records
 from .tarstream import TarWriter
 
@@ -24,6 +23,7 @@ __all__ = ["DiffRequest", "serve_diff", "write_diff"]
 
 
 if TYPE_CHECKING:
+    from ..chunks import Sink
 
     class DiffRequest(TypedDict):
         """``diff``: the layer tar goes to the helper's stdout; the result is its content size."""

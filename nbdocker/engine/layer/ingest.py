@@ -14,11 +14,11 @@ import lzma
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, TYPE_CHECKING, cast
 
 import zstandard
 
-from ..chunks import ReadAhead, Sink
+from ..chunks import ReadAhead
 from ..digest import HashingWriter
 from ..errors import ArchiveError
 from ..lazy import lazy_dataclass
@@ -27,6 +27,9 @@ from ..store import Ingest, LayerRecord, Transaction
 from .compression import compressed_writer, compression_of_media_type, decompressed
 from .tarstream import TarReader, TarWriter
 from .unpacking import UnsafeLayer, clean_name, unpack
+
+if TYPE_CHECKING:
+    from ..chunks import Sink
 
 __all__ = [
     "IngestOptions",

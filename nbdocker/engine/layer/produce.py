@@ -16,13 +16,15 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from .. import userns
-from ..chunks import Sink
 from ..store import LayerRecord, Transaction
 from .diff import DiffRequest, write_diff
 from .ingest import IngestOptions, ingest_layer
+
+if TYPE_CHECKING:
+    from ..chunks import Sink
 
 __all__ = ["ingest_from_helper", "ingest_produced", "ingest_upper"]
 

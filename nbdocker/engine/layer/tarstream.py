@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import tarfile
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from ..chunks import Sink, Source
+if TYPE_CHECKING:
+    from ..chunks import Sink, Source
+
 
 __all__ = ["MemberData", "TarReader", "TarWriter"]
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, TypedDict, cast
 
 from .. import userns
-from ..chunks import Source
 from ..errors import ArchiveError
 from .overlay import OPAQUE_XATTRS, WHITEOUT_OPAQUE, WHITEOUT_PREFIX, set_xattrs
 from .tarstream import MemberData, TarReader
@@ -39,6 +38,7 @@ __all__ = [
 
 
 if TYPE_CHECKING:
+    from ..chunks import Source
 
     class UnpackRequest(TypedDict):
         """``unpack``: the layer tar comes on the helper's stdin."""

@@ -20,9 +20,8 @@ import stat
 import tarfile
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from ...chunks import Sink
 from ...errors import DockerfileError
 from ...layer.overlay import WHITEOUT_OPAQUE, XATTR_PAX, xattr_records
 from ...layer.tarstream import TarWriter
@@ -30,6 +29,9 @@ from ...layer.view import LinkLoop, LowerView, follow_links
 from .chown import Identity, resolve_chown
 from .plan import CopyItem, CopyPlan, Where
 from .sources import MAX_LINKS, SourceTree, open_archive
+
+if TYPE_CHECKING:
+    from ...chunks import Sink
 
 __all__ = ["DirNode", "LayerTree", "Node", "build_copy", "write_copy_layer"]
 
