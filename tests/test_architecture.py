@@ -127,8 +127,10 @@ def _place(module: str) -> tuple[int, int] | None:
     return best[1] if best else None
 
 
-def test_every_engine_module_has_a_place_in_the_picture() -> None:
-    unplaced = [m for m in MODULES if m.startswith(ENGINE) and _place(m) is None]
+def test_every_module_has_a_place_in_the_picture() -> None:
+    """The engine, the front ends (CLI, notebook, Jupyter server extension) and the helpers
+    between them: a module without a place would escape the layer rule below."""
+    unplaced = [m for m in MODULES if _place(m) is None]
     assert unplaced == [], "add them to ARCHITECTURE.md's layers block"
 
 
@@ -138,8 +140,7 @@ def test_imports_point_down_the_layers() -> None:
         if _ancestor(imp.target, imp.importer):
             continue  # a package's own __init__: Python imports it first anyway
         here, there = _place(imp.importer), _place(imp.target)
-        if here is None or there is None:
-            continue  # a front end not in the picture may import anything below it
+        assert here is not None and there is not None  # (every module has a place)
         if there[0] < here[0] or (there[0] == here[0] and there[1] != here[1]):
             wrong.append(f"{imp.importer}:{imp.line} imports {imp.target}")
     assert wrong == []
@@ -232,6 +233,16 @@ def test_no_private_name_is_imported_across_modules() -> None:
                 wrong.append(f"{imp.importer}:{imp.line} imports the private {imp.target}")
                 break
     assert wrong == []
+
+
+def test_no_two_modules_share_a_basename() -> None:
+    """A name says which module it is: ``layer_contents`` (what a layer added) is not mistaken
+    for the engine's ``layer`` package, nor the server's ``hub`` for the engine's ``events``."""
+    by_name: dict[str, list[str]] = {}
+    for name, path in MODULES.items():
+        if path.name != "__init__.py":
+            by_name.setdefault(path.name, []).append(name)
+    assert {base: names for base, names in by_name.items() if len(names) > 1} == {}
 
 
 # -- start-up rules ---------------------------------------------------------------------------

@@ -35,17 +35,28 @@ def _pairs(values: list[str], flag: str, allow_bare: bool) -> tuple[tuple[str, A
     return tuple(out)
 
 
+def source_date_epoch(flag: int | None = None) -> int | None:
+    """The time every date of a new image takes: ``flag`` (``--source-date-epoch``), else
+    ``$SOURCE_DATE_EPOCH``, else None (build: now; import: the tarball's newest mtime)."""
+    if flag is not None:
+        return flag
+    text = os.environ.get("SOURCE_DATE_EPOCH")
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(
+            f"SOURCE_DATE_EPOCH={text!r}: give a number of seconds since 1970, or unset it"
+        ) from None
+
+
 def build_options(args: argparse.Namespace, dockerfile_text: str | None = None) -> BuildOptions:
     """The BuildOptions a parsed ``build`` command line asks for (shared with %%dockerfile)."""
-    epoch = args.source_date_epoch
-    if epoch is None and os.environ.get("SOURCE_DATE_EPOCH"):
-        try:
-            epoch = int(os.environ["SOURCE_DATE_EPOCH"])
-        except ValueError:
-            raise UsageError("SOURCE_DATE_EPOCH must be a number of seconds") from None
+    epoch = source_date_epoch(args.source_date_epoch)
     return BuildOptions(
         tags=tuple(args.tag),
-        dockerfile=None if args.file in (None, "-") else args.file,
+        dockerfile=None if getattr(args, "file", None) in (None, "-") else args.file,
         dockerfile_text=dockerfile_text,
         build_args=_pairs(args.build_arg, "--build-arg", True),
         target=args.target,
@@ -56,7 +67,9 @@ def build_options(args: argparse.Namespace, dockerfile_text: str | None = None) 
     )
 
 
-def add_build_arguments(p: argparse.ArgumentParser) -> None:
+def add_build_arguments(p: argparse.ArgumentParser, file_flag: bool = True) -> None:
+    """``build``'s flags; without ``file_flag`` no ``-f`` (a ``%%dockerfile`` cell is the
+    Dockerfile)."""
     p.add_argument(
         "-t",
         "--tag",
@@ -64,11 +77,12 @@ def add_build_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         help="Name and optionally a tag in the 'name:tag' format",
     )
-    p.add_argument(
-        "-f",
-        "--file",
-        help="Name of the Dockerfile (default: PATH/Dockerfile; - reads it from STDIN)",
-    )
+    if file_flag:
+        p.add_argument(
+            "-f",
+            "--file",
+            help="Name of the Dockerfile (default: PATH/Dockerfile; - reads it from STDIN)",
+        )
     p.add_argument("--build-arg", action="append", default=[], help="Set build-time variables")
     p.add_argument("--target", help="Set the target build stage to build")
     p.add_argument("--no-cache", action="store_true", help="Do not use cache when building")

@@ -21,7 +21,7 @@ from .streams import Streams
 if TYPE_CHECKING:  # the container store is loaded by the engine methods that use it
     from ..engine.containers import Container
 
-__all__ = ["register", "run_options"]
+__all__ = ["container_status", "register", "run_options"]
 
 
 def run_options(args: argparse.Namespace) -> RunOptions:
@@ -95,7 +95,10 @@ def do_start(engine: Engine, args: argparse.Namespace, io: Streams) -> int:
     return code
 
 
-def _status(c: Container, now: datetime) -> str:
+def container_status(c: Container, now: datetime | None = None) -> str:
+    """``ps``' STATUS column: ``Up 2 minutes``, ``Exited (0) 5 seconds ago``, ``Created``
+    (shared with the lab's containers panel)."""
+    now = now or datetime.now(timezone.utc)
     if c.state == "running":
         started = c.started_at and datetime.fromisoformat(
             c.started_at.replace("Z", "+00:00")[:26] + "+00:00"
@@ -126,7 +129,7 @@ def do_ps(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
                 c.config.image_name,
                 f'"{command}"',
                 since(c.created_time, now),
-                _status(c, now),
+                container_status(c, now),
                 "",
                 c.name,
             ]

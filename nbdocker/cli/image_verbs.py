@@ -13,6 +13,7 @@ from ..engine import Engine
 from ..engine.atomic import atomic_output
 from ..engine.errors import ImageNotFound, UsageError
 from ..formatting import human_size, since, table, truncate
+from .build_verbs import source_date_epoch
 from .streams import Handler, Streams
 
 __all__ = ["register"]
@@ -24,7 +25,13 @@ def _short(image_id: str, no_trunc: bool) -> str:
 
 def do_import(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
     source = io.binary_in if args.source == "-" else args.source
-    image = engine.import_image(source, args.reference, message=args.message, change=args.change)
+    image = engine.import_image(
+        source,
+        args.reference,
+        message=args.message,
+        change=args.change,
+        source_date_epoch=source_date_epoch(),
+    )
     print(image.id, file=io.out)
 
 

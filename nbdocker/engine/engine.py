@@ -43,6 +43,8 @@ from .reference import Reference, parse_reference
 from .store import ImageEntry, Store, Transaction
 
 if TYPE_CHECKING:
+    import tarfile
+
     from .builder.cache import BuildCache
     from .containers import Container, ContainerService, ContainerStore, RunOptions
     from .layer.container_fs import Change
@@ -292,6 +294,7 @@ class Engine:
         *,
         message: str | None = None,
         change: Sequence[str] = (),
+        source_date_epoch: int | None = None,
     ) -> Image:
         """``docker import``: make a one-layer image from a root filesystem tarball.
 
@@ -299,9 +302,20 @@ class Engine:
         or a binary stream. Plain, gzip, bzip2, xz and zstd tarballs are accepted. ``change`` holds
         Dockerfile instructions applied to the config (``CMD ["/bin/sh"]``, ``ENV A=b``, …).
         On error nothing is stored and nothing is tagged.
+
+        The image is a function of the tarball's content and the options: its creation time is
+        ``source_date_epoch`` when given, else the newest modification time in the tarball
+        (Docker stamps the time of the import instead). So importing the same tarball again
+        gives the same image ID, and the build steps cached on it stay valid.
         """
         ref = parse_reference(reference) if reference else None
         container_config = dockerfile.apply_changes({}, change)
+        newest = 0
+
+        def note_mtime(member: tarfile.TarInfo) -> None:
+            nonlocal newest
+            newest = max(newest, int(member.mtime))
+
         with self.store.staging() as txn, self._open_source(source) as (stream, where, total):
             self.on_event(TaskStarted("import", where, total))
 
@@ -314,14 +328,16 @@ class Engine:
                 layer.decompressed(cast(IO[bytes], counted)),
                 where,
                 layer.IngestOptions(compression=self.compression, normalise=True),
+                on_member=note_mtime,
             )
             comment = message or f"Imported from {'-' if where.startswith('/') else where}"
-            now = datetime.now(timezone.utc)
+            seconds = source_date_epoch if source_date_epoch is not None else newest
+            created = datetime.fromtimestamp(seconds, timezone.utc)
             config = new_config(
                 [record.diff_id],
-                [{"created": rfc3339(now), "comment": comment}],
+                [{"created": rfc3339(created), "comment": comment}],
                 container_config,
-                created=now,
+                created=created,
                 comment=comment,
             )
             image = txn.write_image(config, [record.blob_descriptor()])

@@ -5,10 +5,14 @@ ipywidgets are dependencies of nbdocker, imported only here. Modules:
 
 - :mod:`.magics` — ``%%dockerfile``, ``%%container``, ``%commit``, ``%tag``, ``%images``,
   ``%import``, ``%push``, ``%pull``, ``%rmi``, ``%history``, ``%inspect``, ``%docker VERB``,
-  ``%snapshot``, ``%layers``;
-- :mod:`.widgets` — BuildProgress, TransferProgress, ImageTable, LayerInspector;
-- :mod:`.state` — the event-folded models the widgets show (no IPython);
-- :mod:`.display` — text/html renderings shared by widgets and returned values;
+  ``%snapshot``, ``%layers``, ``%nbdocker``; :mod:`.magic_grammar` — what each accepts;
+- :mod:`.live` — live widgets while work runs, replaced by static outputs when it ends;
+- :mod:`.widgets` — BuildProgress, TransferProgress, RootfsProgress, ImageTable's controls;
+- :mod:`.progress_model` — the event-folded models the progress displays show (no IPython);
+- :mod:`.display` — the text/html renderings: static outputs, and the widgets' parts;
+- :mod:`.results` — the values magics return, with static displays;
+- :mod:`.layer_contents` — what each layer of an image added, changed and removed;
+- :mod:`.translations` — every label and message in English or Chinese;
 - :mod:`.snapshot` — the kernel environment's lock and image; :mod:`.rootfs` — a cached
   Debian tarball from mmdebstrap (the offline notebooks' base).
 """

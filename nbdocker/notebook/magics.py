@@ -1,19 +1,28 @@
 """IPython magics: ``%%dockerfile``, ``%%container``, the image verbs as line magics,
-``%docker VERB …`` for every CLI verb, ``%snapshot`` and ``%layers``.
+``%docker VERB …`` for every CLI verb, ``%snapshot``, ``%layers`` and ``%nbdocker``.
 
 One grammar: every line magic parses its line with the very ``argparse`` sub-parser the
-``nbdocker`` command uses for that verb (:func:`nbdocker.cli.grammar.build_parser`), so the
-flags are Docker's and ``%commit?`` shows that parser's help. ``%%dockerfile`` takes
-``nbdocker build``'s flags (:func:`~nbdocker.cli.build_verbs.add_build_arguments`) and an
-optional context.
+``nbdocker`` command uses for that verb (:mod:`.magic_grammar`), so the flags are Docker's and
+``%commit?`` shows that parser's help; ``%nbdocker`` lists every magic with one line each.
 
 What a magic returns is the engine's value (an :class:`~nbdocker.engine.Image`, the ``images``
 rows, …) with a rich display, so a notebook can compute with it: ``imgs = %images``.
 
+Outputs: long work (builds, pulls, pushes, imports) shows a live widget while it runs and
+leaves a static HTML + text output when it ends (:mod:`.live`); tables are static outputs. So a
+notebook saved, reopened without its kernel, rendered by GitHub or exported by nbconvert shows
+every final table. Work that fails before it starts (a bad name, a bad flag, a Dockerfile that
+does not parse) shows nothing but its error.
+
 Errors: an expected failure (:class:`~nbdocker.engine.errors.NbdockerError`) fails the cell with
 its one line in red and no traceback (IPython's ``_render_traceback_`` protocol), so "run all"
-still stops there. Interrupting the kernel during a build kills the step's container, names
-nothing and keeps the steps already done in the cache; the cell ends with one line saying so.
+still stops there. Interrupting the kernel during a build kills the step's container at once,
+names nothing and keeps the steps already done in the cache; the progress says "interrupted"
+and the cell ends with one line saying so.
+
+Why a build missed the cache is explained by earlier builds of the same Dockerfile only: the
+same ``-t`` name, or the same notebook cell (its cell ID, which JupyterLab sends with each
+execution) — see :mod:`nbdocker.engine.builder.cache`.
 
 ``%history`` is also IPython's own magic: with no argument, or with IPython's arguments (line
 ranges such as ``1-5``, ``-n``, ``-g``, ``-l``, …), ours hands the line to IPython's.
@@ -24,10 +33,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
 import re
 import shlex
+import shutil
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -36,29 +45,29 @@ from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 
-from ..cli.build_verbs import add_build_arguments, build_options
+from ..cli.build_verbs import build_options, source_date_epoch
 from ..cli.container_verbs import run_options
-from ..cli.grammar import build_parser
 from ..cli.streams import Streams
 from ..engine import Engine
 from ..engine.containers import ContainerNotFound, RunOptions
 from ..engine.errors import Conflict, NbdockerError, UsageError
-from ..engine.events import Event
 from ..engine.image import Image
 from . import display as d
+from . import magic_grammar as g
+from .live import BuildView, TransferView
 from .results import (
     HistoryTable,
     ImageList,
     InspectResult,
+    LayerReport,
     Lines,
     register_formatters,
     unregister_formatters,
 )
+from .translations import language, set_language, tr
 
-__all__ = ["BuildInterrupted", "NbdockerMagics", "load", "unload"]
+__all__ = ["BuildInterrupted", "NbdockerMagics", "load", "shell_hint", "unload"]
 
-# The verbs that are line magics of their own (the rest: %docker VERB).
-LINE_VERBS = ("commit", "tag", "images", "import", "push", "pull", "rmi", "history", "inspect")
 CELL_LABEL = "org.nbdocker.source.cell"
 NOTEBOOK_LABEL = "org.nbdocker.source.notebook"
 _INTERRUPTED_CODES = (130, 137, 143)  # SIGINT forwarded by the sandbox, or its SIGKILL/SIGTERM
@@ -71,91 +80,13 @@ class BuildInterrupted(NbdockerError):
 
 def short_error(exc: BaseException) -> BaseException:
     """Make IPython show ``exc`` as one red line instead of a traceback (the cell still fails)."""
-    line = f"Error: {exc}"
+    line = tr("Error: {message}", message=exc)
 
     def render() -> list[str]:
         return [f"\x1b[0;31m{line}\x1b[0m"]
 
     exc._render_traceback_ = render  # type: ignore[attr-defined]
     return exc
-
-
-# -- grammar --------------------------------------------------------------------------------------
-
-
-def verb_parsers() -> dict[str, argparse.ArgumentParser]:
-    """The CLI's sub-parser of every verb (fresh instances: their ``prog`` is ours to set)."""
-    parser = build_parser()
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    raise RuntimeError("the nbdocker parser has no verbs")
-
-
-def dockerfile_parser() -> argparse.ArgumentParser:
-    from ..cli.grammar import VerbParser
-
-    p = VerbParser(
-        prog="%%dockerfile",
-        description="Build the cell as a Dockerfile. Flags are nbdocker build's (docker "
-        "build's). CONTEXT defaults to the notebook's folder (honouring .dockerignore) when "
-        "the Dockerfile COPYs or ADDs local files, and to no context otherwise.",
-    )
-    add_build_arguments(p)
-    p.add_argument("-q", "--quiet", action="store_true", help="No progress display")
-    p.add_argument("context", nargs="?", metavar="CONTEXT", help="Build context directory")
-    return p
-
-
-def container_parser() -> argparse.ArgumentParser:
-    from ..cli.grammar import VerbParser
-
-    p = VerbParser(
-        prog="%%container",
-        description="Run the cell as a shell script inside the persistent container NAME "
-        "(created from --from IMAGE the first time), streaming its output. Later cells run in "
-        "the same container, on the files earlier cells changed; %commit NAME makes an image.",
-    )
-    p.add_argument("name", metavar="NAME")
-    p.add_argument("--from", dest="image", metavar="IMAGE", help="Image to create NAME from")
-    p.add_argument("--shell", default="/bin/sh", help="Shell that runs the cell (/bin/sh)")
-    p.add_argument("-e", "--env", action="append", default=[], help="Set environment variables")
-    p.add_argument("-w", "--workdir", help="Working directory inside the container")
-    p.add_argument("-u", "--user", help="Username or UID")
-    p.add_argument("--network", default="host", choices=("host", "none"), help="host or none")
-    return p
-
-
-def snapshot_parser() -> argparse.ArgumentParser:
-    from ..cli.grammar import VerbParser
-
-    p = VerbParser(
-        prog="%snapshot",
-        description="Make an image that reproduces this kernel's Python environment: every "
-        "installed distribution pinned in a lock file (kept in the image and as a label), "
-        "installed into a venv on a base image with the same Python major.minor.",
-    )
-    p.add_argument("-t", "--tag", default="snapshot:latest", help="Name of the image")
-    p.add_argument(
-        "--base",
-        metavar="IMAGE",
-        help="Base image with python3 (default: Debian bookworm built from mmdebstrap)",
-    )
-    p.add_argument("--no-cache", action="store_true", help="Do not use the build cache")
-    p.add_argument("-q", "--quiet", action="store_true", help="No progress display")
-    return p
-
-
-def layers_parser() -> argparse.ArgumentParser:
-    from ..cli.grammar import VerbParser
-
-    p = VerbParser(
-        prog="%layers",
-        description="Inspect an image's layers: size bars, the instruction that made each "
-        "layer, and the files it added, changed and removed.",
-    )
-    p.add_argument("image", metavar="IMAGE")
-    return p
 
 
 def _split(line: str) -> list[str]:
@@ -165,54 +96,8 @@ def _split(line: str) -> list[str]:
         raise UsageError(f"cannot split the arguments ({exc}); check the quotes") from None
 
 
-# -- output ---------------------------------------------------------------------------------------
-
-
 def _in_kernel(shell: Any) -> bool:
     return getattr(shell, "kernel", None) is not None
-
-
-class _TextBuild:
-    """The build view outside a kernel (terminal IPython): Docker's classic text, live."""
-
-    def __init__(self, quiet: bool) -> None:
-        from ..cli.build_output import ClassicOutput
-        from .state import BuildState
-
-        self.state = BuildState()
-        self.out = None if quiet else ClassicOutput(sys.stdout, explain=True)
-
-    def __call__(self, event: Event) -> None:
-        self.state.apply(event)
-        if self.out is not None:
-            self.out(event)
-
-    def fail(self, message: str, interrupted: bool = False) -> None:
-        with self.state.lock:
-            self.state.fail(message, interrupted=interrupted)
-
-    @property
-    def rows(self) -> list[Any]:
-        return self.state.steps
-
-    @property
-    def status(self) -> str:
-        return self.state.status
-
-
-class _Shown:
-    """A widget displayed with a display id, re-published when the work ends so the saved
-    notebook keeps its final text/html rendering."""
-
-    def __init__(self, widget: Any) -> None:
-        from IPython.display import display
-
-        self.widget = widget
-        self.handle = display(widget, display_id=True)
-
-    def close(self) -> None:
-        if self.handle is not None:
-            self.handle.update(self.widget)
 
 
 @contextlib.contextmanager
@@ -236,39 +121,95 @@ def _pumped(out: Any) -> Iterator[int]:
         thread.join()
 
 
+def shell_hint(argv: list[str], image: str) -> str:
+    """What ``%docker run -it …`` prints: a cell has no terminal, here is how to get a shell.
+
+    The command to type is ``nbdocker run`` with the same arguments (with ``python -m nbdocker``
+    when the kernel's ``nbdocker`` is not on ``PATH``, and the kernel's ``NBDOCKER_HOME``)."""
+    program = ["nbdocker"] if shutil.which("nbdocker") else [sys.executable, "-m", "nbdocker"]
+    env = (
+        f"NBDOCKER_HOME={shlex.quote(os.environ['NBDOCKER_HOME'])} "
+        if ("NBDOCKER_HOME" in os.environ)
+        else ""
+    )
+    flags = " ".join(a for a in argv if a in ("-i", "-t", "-it", "-ti", "--interactive", "--tty"))
+    command = env + shlex.join([*program, "run", *argv])
+    return "\n".join(
+        [
+            tr(
+                "A notebook cell has no terminal, so `docker run {flags}` cannot give you a "
+                "shell here; nothing was run or created.",
+                flags=flags or "-it",
+            ),
+            tr(
+                "For a shell in {image}, open a terminal (JupyterLab: File → New → Terminal) "
+                "and run:",
+                image=image,
+            ),
+            f"    {command}",
+            tr(
+                "Or run the commands as a script in a persistent container with a %%container cell:"
+            ),
+            f"    %%container NAME --from {image}",
+        ]
+    )
+
+
 @magics_class
 class NbdockerMagics(Magics):
     """The nbdocker magics; see the module docstring. ``use_widgets`` forces (True) or
-    disables (False) the widgets; by default they are used inside a Jupyter kernel."""
+    disables (False) the widgets; by default they are used inside a Jupyter kernel.
+
+    ``open_terminal``, when set (by a front end that can open a terminal, such as a JupyterLab
+    integration), is called with the ``nbdocker run -it …`` argv of ``%docker run -it`` and
+    returns whether it opened a terminal running it; else the magic prints :func:`shell_hint`."""
 
     use_widgets: bool | None = None
+    open_terminal: Callable[[list[str]], bool] | None = None
 
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)
         self.last_progress: Any = None  # the last build/transfer view (for tests and users)
+        self.cell_id: str | None = None  # of the cell running now, when the front end says
         # IPython's own %history, kept before ours takes the name (see _is_ipython_history)
         self._ipython_history = shell.find_line_magic("history") if shell is not None else None
-        self._parsers = verb_parsers()
+        self._parsers = g.verb_parsers()
         for name, parser in self._parsers.items():
-            parser.prog = f"%{name}" if name in LINE_VERBS else f"%docker {name}"
-        self._dockerfile = dockerfile_parser()
-        self._container = container_parser()
-        self._snapshot = snapshot_parser()
-        self._layers = layers_parser()
+            parser.prog = f"%{name}" if name in g.LINE_VERBS else f"%docker {name}"
+        self._dockerfile = g.dockerfile_parser()
+        self._container = g.container_parser()
+        self._snapshot = g.snapshot_parser()
+        self._layers = g.layers_parser()
+        self._nbdocker = g.nbdocker_parser()
         self.magics["line"].update(
-            {verb: self._verb_magic(verb) for verb in LINE_VERBS}  # type: ignore[index]
+            {verb: self._verb_magic(verb) for verb in g.LINE_VERBS}  # type: ignore[index]
         )
-        self.dockerfile.__func__.__doc__ = self._dockerfile.format_help()  # type: ignore[attr-defined]
-        self.container.__func__.__doc__ = self._container.format_help()  # type: ignore[attr-defined]
-        self.snapshot.__func__.__doc__ = self._snapshot.format_help()  # type: ignore[attr-defined]
-        self.layers.__func__.__doc__ = self._layers.format_help()  # type: ignore[attr-defined]
-        verbs = ", ".join(sorted(self._parsers))
-        self.docker.__func__.__doc__ = (  # type: ignore[attr-defined]
-            f"%docker VERB [ARGS...]: any nbdocker (docker) verb: {verbs}.\n"
-            "%docker VERB --help shows the verb's flags."
+        for name, parser in (
+            ("dockerfile", self._dockerfile),
+            ("container", self._container),
+            ("snapshot", self._snapshot),
+            ("layers", self._layers),
+        ):
+            self._document(name, parser.format_help())
+        summaries = g.verb_summaries()
+        verbs = "\n".join(f"  {v:<8} {summaries.get(v, '')}" for v in sorted(self._parsers))
+        self._document(
+            "docker",
+            f"%docker VERB [ARGS...]: {g.DOCKER}.\n%docker VERB --help shows the verb's "
+            f"flags (docker's).\n\nVerbs:\n{verbs}",
         )
+        self._document("nbdocker", g.help_text())
+
+    def _document(self, name: str, doc: str) -> None:
+        """Set the magic's docstring (what ``%name?`` shows) from its grammar."""
+        function: Any = getattr(type(self), name)
+        function.__doc__ = doc
 
     # -- plumbing -------------------------------------------------------------------------------
+
+    def note_cell(self, info: Any) -> None:
+        """IPython's ``pre_run_cell`` event: remember the cell's ID (JupyterLab sends it)."""
+        self.cell_id = getattr(info, "cell_id", None) or None
 
     def _widgets(self) -> bool:
         if self.use_widgets is not None:
@@ -314,17 +255,37 @@ class NbdockerMagics(Magics):
     def _dispatch(self, verb: str, args: argparse.Namespace, argv: list[str]) -> Any:
         method = getattr(self, f"_do_{verb}", None)
         if method is not None:
-            return method(args)
+            return method(args) if verb != "run" else method(args, argv)
         return args.handler(Engine(), args, self._streams()) or None
 
+    def _lineage(self) -> tuple[str, ...]:
+        return (f"cell:{self.cell_id}",) if self.cell_id else ()
+
     # -- line magics ----------------------------------------------------------------------------
+
+    @line_magic
+    def nbdocker(self, line: str) -> Any:
+        with self._friendly():
+            args = self._parse(self._nbdocker, _split(line))
+            if args.command == "help":
+                print(g.help_text())
+            else:
+                if args.language:
+                    set_language(args.language)
+                print(
+                    tr(
+                        "notebook language: {language} (set with %nbdocker lang zh|en|auto)",
+                        language=language(),
+                    )
+                )
+        return None
 
     @line_magic
     def docker(self, line: str) -> Any:
         with self._friendly():
             argv = _split(line)
             if not argv or argv[0] in ("-h", "--help"):
-                print(self.docker.__doc__)
+                print(type(self).docker.__doc__)
                 return None
             verb, rest = argv[0], argv[1:]
             if verb not in self._parsers:
@@ -332,6 +293,7 @@ class NbdockerMagics(Magics):
                     f"%docker: unknown verb {verb!r}; one of {', '.join(sorted(self._parsers))}"
                 )
             return self._dispatch(verb, self._parse(self._parsers[verb], rest), rest)
+        return None
 
     @line_magic
     def snapshot(self, line: str) -> Any:
@@ -349,14 +311,14 @@ class NbdockerMagics(Magics):
                     on_build=lambda run: self._guard_build(view, run),
                 )
             finally:
-                self._close(view)
+                view.close()
         return None
 
     @line_magic
     def layers(self, line: str) -> Any:
         with self._friendly():
             args = self._parse(self._layers, _split(line))
-            return inspect_layers(args.image, widget=self._widgets())
+            return inspect_layers(args.image)
         return None
 
     def _do_images(self, args: argparse.Namespace) -> Any:
@@ -368,7 +330,7 @@ class NbdockerMagics(Magics):
                 if short not in ids:
                     ids.append(short)
             return Lines(ids)
-        return ImageList(rows, widget=self._widgets())
+        return ImageList(rows)
 
     def _do_tag(self, args: argparse.Namespace) -> Image:
         engine = Engine()
@@ -400,56 +362,74 @@ class NbdockerMagics(Magics):
             raise UsageError(
                 "%import: a notebook has no standard input; give the tarball's path or URL"
             )
-        engine = Engine(on_event=self._transfer_view("import", args.source))
+        epoch = source_date_epoch()
+        view = TransferView("import", args.source, self._widgets())
+        self.last_progress = view
+        ok = False
         try:
-            return engine.import_image(
-                args.source, args.reference, message=args.message, change=args.change
+            image = Engine(on_event=view).import_image(
+                args.source,
+                args.reference,
+                message=args.message,
+                change=args.change,
+                source_date_epoch=epoch,
             )
+            ok = True
+            return image
         finally:
-            self._close(engine.on_event)
+            view.close(failed=not ok)
 
     def _do_pull(self, args: argparse.Namespace) -> Image:
         from ..cli.registry_verbs import registry_settings
 
-        view = self._transfer_view("pull", args.reference, args.quiet)
+        view = TransferView("pull", args.reference, self._widgets(), args.quiet)
+        self.last_progress = view
+        ok = False
         try:
-            return Engine(on_event=view).pull(args.reference, settings=registry_settings(args))
-        except NbdockerError as exc:
-            self._close(view, str(exc))
-            raise
+            image = Engine(on_event=view).pull(args.reference, settings=registry_settings(args))
+            ok = True
+            return image
         finally:
-            self._close(view)
+            view.close(failed=not ok)
 
     def _do_push(self, args: argparse.Namespace) -> Lines:
         from ..cli.registry_verbs import registry_settings
 
-        view = self._transfer_view("push", args.reference, args.quiet)
+        view = TransferView("push", args.reference, self._widgets(), args.quiet)
+        self.last_progress = view
+        results = []
+        ok = False
         try:
             results = Engine(on_event=view).push(args.reference, settings=registry_settings(args))
-        except NbdockerError as exc:
-            self._close(view, str(exc))
-            raise
+            ok = True
+        finally:
+            count = len(results)
+            done = tr("pushed 1 tag") if count == 1 else tr("pushed {count} tags", count=count)
+            view.close(done, failed=not ok)
         lines = [f"{r.reference.familiar}: digest: {r.digest} size: {r.size}" for r in results]
-        self._close(view, f"pushed {len(results)} tag{'s' if len(results) != 1 else ''}")
         return Lines(lines, items=results)
 
     def _do_build(self, args: argparse.Namespace) -> Image:
         if args.context == "-" or args.file == "-":
             raise UsageError("%docker build: a notebook has no standard input; use %%dockerfile")
-        options = build_options(args)
+        options = replace(build_options(args), lineage=self._lineage())
         return self._build(args.context, options, args.quiet, " ".join(args.tag))
 
-    def _do_run(self, args: argparse.Namespace) -> None:
+    def _do_run(self, args: argparse.Namespace, argv: list[str]) -> None:
         """Runs the container, its output streamed into the cell; a non-zero exit fails the
-        cell. Returns nothing (``-d`` prints the container's ID, as Docker)."""
+        cell. Returns nothing (``-d`` prints the container's ID, as Docker). With ``-i`` (a
+        shell), nothing is run: a cell has no terminal; it says how to get one."""
         if args.detach:
             args.handler(Engine(), args, self._streams())
             return None
-        if args.tty or args.interactive:
-            print(
-                "(a notebook has no terminal: running without -i/-t; for a shell session "
-                "use %%container)"
-            )
+        if args.interactive:
+            Engine().get(args.image)  # a typo'd image is still an error
+            command = ["nbdocker", "run", *argv]
+            if self.open_terminal is None or not self.open_terminal(command):
+                print(shell_hint(argv, args.image))
+            return None
+        if args.tty:
+            print(tr("(a notebook has no terminal: running without -t)"))
         engine = Engine()
         options = replace(run_options(args), tty=False, interactive=False)
         container = engine.create(args.image, args.command, options)
@@ -468,8 +448,11 @@ class NbdockerMagics(Magics):
             code = engine.start(container, stdout=out, stderr=out)
         if code in _INTERRUPTED_CODES:
             raise BuildInterrupted(
-                f"interrupted: the command in container {container[:12]} was stopped "
-                "(its files stay; %docker rm it or run the cell again)"
+                tr(
+                    "interrupted: the command in container {container} was stopped (its files "
+                    "stay; %docker rm it or run the cell again)",
+                    container=container[:12],
+                )
             )
         return code
 
@@ -479,8 +462,6 @@ class NbdockerMagics(Magics):
     def dockerfile(self, line: str, cell: str) -> Any:
         with self._friendly():
             args = self._parse(self._dockerfile, _split(line))
-            if args.file:
-                raise UsageError("%%dockerfile: the cell is the Dockerfile; drop -f")
             # One blank line for the magic's own line, so ``cell:N`` is the cell's line N —
             # unless the cell opens with parser directives, which must stay first.
             directive = re.match(r"\s*#\s*(syntax|escape|check)\s*=", cell, re.IGNORECASE)
@@ -495,6 +476,7 @@ class NbdockerMagics(Magics):
                 dockerfile_name="cell",
                 labels=tuple(labels.items()),
                 comment=f"built from a notebook cell ({len(cell.splitlines())} lines)",
+                lineage=self._lineage(),
             )
             context = args.context
             if context is None and _copies_local_files(cell):
@@ -551,41 +533,12 @@ class NbdockerMagics(Magics):
 
     # -- builds ---------------------------------------------------------------------------------
 
-    def _build_view(self, title: str, quiet: bool = False) -> Any:
-        if self._widgets() and not quiet:
-            from .widgets import BuildProgress
-
-            view: Any = BuildProgress(title)
-            view._shown = _Shown(view)
-        else:
-            view = _TextBuild(quiet)
+    def _build_view(self, title: str, quiet: bool = False) -> BuildView:
+        view = BuildView(title, self._widgets(), quiet)
         self.last_progress = view
         return view
 
-    def _transfer_view(self, task: str, reference: str, quiet: bool = False) -> Any:
-        if self._widgets() and not quiet:
-            from .widgets import TransferProgress
-
-            view: Any = TransferProgress(task, reference)
-            view._shown = _Shown(view)
-            self.last_progress = view
-            return view
-        from .state import TransferState
-
-        state = TransferState(task, reference)
-        self.last_progress = state
-        return state.apply
-
-    def _close(self, view: Any, message: str = "") -> None:
-        finish = getattr(view, "finish", None)
-        state = getattr(view, "state", None)
-        if finish is not None and state is not None and state.status == "running":
-            finish(message)
-        shown = getattr(view, "_shown", None)
-        if shown is not None:
-            shown.close()
-
-    def _guard_build(self, view: Any, run: Callable[[], Image]) -> Image:
+    def _guard_build(self, view: BuildView, run: Callable[[], Image]) -> Image:
         """Run a build; turn an interrupt into one line, with nothing tagged and the cache kept
         (the builder guarantees both; this only reports)."""
         try:
@@ -609,15 +562,18 @@ class NbdockerMagics(Magics):
         try:
             return self._guard_build(view, lambda: engine.build(context, options))
         finally:
-            self._close(view)
+            view.close()
 
 
-def _interrupted_message(view: Any) -> str:
-    running = [r for r in view.rows if r.state in ("running", "failed")]
-    where = f" at step {running[0].number} ({running[0].instruction})" if running else ""
-    return (
-        f"build interrupted{where}: its container was killed, nothing was tagged, and the "
-        "steps already done stay cached"
+def _interrupted_message(view: BuildView) -> str:
+    stopped = [r for r in view.rows if r.state in ("running", "failed", "interrupted")]
+    if not stopped or not stopped[0].instruction:
+        return tr("build interrupted: nothing was tagged, and the steps already done stay cached")
+    return tr(
+        "build interrupted at step {step} ({instruction}): its container was killed, nothing was "
+        "tagged, and the steps already done stay cached",
+        step=stopped[0].number,
+        instruction=stopped[0].instruction,
     )
 
 
@@ -659,33 +615,32 @@ def _copies_local_files(text: str) -> bool:
     return False
 
 
-def inspect_layers(image: str | Image, widget: bool = True, engine: Engine | None = None) -> Any:
-    """The layer inspector of ``image``: a widget in a kernel, else its text/html rendering."""
-    from .layers import layer_infos
-    from .results import LayerReport
+def inspect_layers(image: str | Image, engine: Engine | None = None) -> LayerReport:
+    """The layer inspector of ``image`` (a static output: it needs no kernel to unfold)."""
+    from .layer_contents import layer_infos
 
     engine = engine or Engine()
     img = engine.get(image) if isinstance(image, str) else image
     title = ", ".join(r.familiar for r in img.tags) or d.short_id(img.id)
-    infos = layer_infos(engine, img)
-    if widget:
-        from .widgets import LayerInspector
-
-        return LayerInspector(title, infos)
-    return LayerReport(title, infos)
+    return LayerReport(title, layer_infos(engine, img))
 
 
 # -- loading --------------------------------------------------------------------------------------
 
 
 def load(shell: Any) -> None:
-    shell.register_magics(NbdockerMagics)
+    from .lab_terminal import connect
+
+    magics = NbdockerMagics(shell)
+    shell.register_magics(magics)
+    shell.events.register("pre_run_cell", magics.note_cell)
     register_formatters(shell)
+    connect(shell, magics)  # JupyterLab with nbdocker's extension opens %docker run -it shells
 
 
 def unload(shell: Any) -> None:
+    magics = shell.magics_manager.registry.get("NbdockerMagics")
+    if magics is not None:
+        with contextlib.suppress(ValueError):
+            shell.events.unregister("pre_run_cell", magics.note_cell)
     unregister_formatters(shell)
-
-
-def _json(obj: Any) -> str:
-    return json.dumps(obj, indent=4, ensure_ascii=False, default=str)

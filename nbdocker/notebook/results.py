@@ -2,22 +2,22 @@
 
 They are plain Python values underneath (``ImageList`` is a ``list`` of
 :class:`~nbdocker.engine.ImageRow`, ``InspectResult`` a list of Docker's inspect dicts), so a
-notebook computes with them; their ``_repr_mimebundle_`` adds ``text/plain`` and ``text/html``
-(and, in a kernel, the sortable :class:`~.widgets.ImageTable`). An
+notebook computes with them; their ``_repr_mimebundle_`` is static ``text/plain`` and
+``text/html`` — never a widget view, so a saved notebook shows them without a kernel
+(``ImageList.table()`` adds sort and filter controls on demand). An
 :class:`~nbdocker.engine.Image` gets its displays from formatters the extension registers, so
 the engine's class stays free of IPython.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..engine.engine import HistoryEntry, ImageRow
 from ..engine.image import Image
 from . import display as d
-from .layers import LayerInfo
+from .layer_contents import LayerInfo
 
 __all__ = [
     "HistoryTable",
@@ -33,10 +33,6 @@ __all__ = [
 class ImageList(list[ImageRow]):
     """``%images``: the rows of ``images``, newest first; displayed as the image table."""
 
-    def __init__(self, rows: Iterable[ImageRow] = (), widget: bool = False) -> None:
-        super().__init__(rows)
-        self.widget = widget
-
     @property
     def ids(self) -> list[str]:
         return list(dict.fromkeys(r.id for r in self))
@@ -46,14 +42,13 @@ class ImageList(list[ImageRow]):
         return [f"{r.repository}:{r.tag}" for r in self if r.repository != "<none>"]
 
     def table(self) -> Any:
-        """The sortable, filterable :class:`~.widgets.ImageTable` of these rows."""
+        """Sort and filter controls over these rows (:class:`~.widgets.ImageTable`), above the
+        table they update (a static output, so it outlives the kernel)."""
         from .widgets import ImageTable
 
         return ImageTable(self)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        if self.widget:
-            return dict(self.table()._repr_mimebundle_(**kwargs))
         return d.mimebundle(d.images_text(self), d.images_html(self))
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
@@ -71,14 +66,14 @@ class HistoryTable(list[HistoryEntry]):
 
 
 class InspectResult(list[dict[str, Any]]):
-    """``%inspect IMAGE…``: Docker's inspect objects (shown as JSON)."""
+    """``%inspect IMAGE…``: Docker's inspect objects, shown as ``docker inspect`` prints them (a
+    JSON array, indented), expanded rather than as a tree to click open."""
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        text = json.dumps(list(self), indent=4, ensure_ascii=False, default=str)
-        return {"text/plain": text, "application/json": {"items": list(self)}}
+        return d.mimebundle(d.inspect_text(self), d.inspect_html(self))
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        p.text(json.dumps(list(self), indent=4, ensure_ascii=False, default=str))
+        p.text(d.inspect_text(self))
 
 
 class Lines(list[str]):
@@ -89,12 +84,18 @@ class Lines(list[str]):
         super().__init__(lines)
         self.items = list(items)
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        text = "\n".join(self)
+        return d.mimebundle(text, f'<pre style="font-family:monospace">{d._E(text)}</pre>')
+
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text("\n".join(self))
 
 
 class LayerReport:
-    """The layer inspector's content without widgets (terminal IPython, tests)."""
+    """``%layers IMAGE``, the layer inspector: per layer its size (a bar), the instruction that
+    made it and, unfolded, the files it added, changed and removed. Static HTML (``<details>``
+    fold without a kernel) and text."""
 
     def __init__(self, title: str, layers: Sequence[LayerInfo]) -> None:
         self.title = title
@@ -102,9 +103,11 @@ class LayerReport:
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         return d.mimebundle(
-            f"{self.title}\n{d.layers_text(self.layers)}",
-            f"<div><b>{d._E(self.title)}</b>{d.layers_html(self.layers)}</div>",
+            d.layers_text(self.title, self.layers), d.layers_html(self.title, self.layers)
         )
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(d.layers_text(self.title, self.layers))
 
 
 def _image_pretty(image: Image, p: Any, cycle: bool) -> None:

@@ -9,6 +9,10 @@ day does not wait twice. Concurrent callers wait on a lock instead of building t
 
 The cache heals itself: an entry that is not a readable tarball (a directory, an empty or cut
 file left by an older version or a crash) is removed and made again.
+
+While mmdebstrap works (a minute or two) its progress shows: a live line in a notebook (what it
+is doing, packages fetched and set up, a clock) that stays as a static line once the tarball is
+made, or one line per phase on standard error outside a notebook.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import platform
 import shutil
 import subprocess
 import tarfile
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from ..engine.errors import NbdockerError
@@ -43,11 +49,13 @@ def debian_rootfs(
     variant: str = "minbase",
     include: tuple[str, ...] = (),
     cache: Path | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Path:
     """The path of a cached ``mmdebstrap`` tarball of Debian ``suite`` (made when missing).
 
-    Raises :class:`NbdockerError` with mmdebstrap's last lines when it is missing or fails;
-    a failed run leaves no tarball behind.
+    While mmdebstrap runs, ``progress`` gets each line it prints; by default its progress is
+    shown (see the module docstring). Raises :class:`NbdockerError` with mmdebstrap's last
+    lines when it is missing or fails; a failed run leaves no tarball behind.
     """
     directory = cache or rootfs_cache_dir()
     directory.mkdir(parents=True, exist_ok=True)
@@ -71,24 +79,59 @@ def debian_rootfs(
         # mmdebstrap picks its output format from the file name unless told: say tar, or a
         # name without a .tar suffix (this one) makes a directory.
         partial = directory / f".{name}.{os.getpid()}.partial"
-        argv = [tool, f"--variant={variant}", "--format=tar", "--quiet"]
+        argv = [tool, f"--variant={variant}", "--format=tar", "--verbose"]
         if include:
             argv.append("--include=" + ",".join(include))
         argv += [suite, str(partial)]
+        view = None
+        if progress is None:
+            from .live import RootfsView, in_kernel
+
+            view = RootfsView(suite, variant, widgets=in_kernel())
+            on_line: Callable[[str], None] = view
+        else:
+            on_line = progress
+        made = False
         try:
-            result = subprocess.run(argv, capture_output=True, text=True, check=False)
-            if result.returncode != 0:
-                tail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
+            code, tail = _run(argv, on_line)
+            if code != 0:
                 raise NbdockerError(
-                    f"mmdebstrap {suite} failed (status {result.returncode}): {tail}"
+                    f"mmdebstrap {suite} failed (status {code}): {' | '.join(tail)}"
                 )
             os.replace(partial, target)
+            made = True
         finally:
             _remove(partial)
+            if view is not None:
+                view.close(str(target), target.stat().st_size if made else 0, failed=not made)
     for old in directory.glob(f"debian-{suite}-{variant}{extra}-{platform.machine()}-*.tar"):
         if old != target:
             _remove(old)
     return target
+
+
+def _run(argv: list[str], on_line: Callable[[str], None]) -> tuple[int, list[str]]:
+    """Run ``argv``, handing each line of its output to ``on_line``; (status, last 3 lines).
+    The process does not outlive an interrupt."""
+    last: deque[str] = deque(maxlen=3)
+    with subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if line.strip():
+                    last.append(line.strip())
+                on_line(line)
+            return proc.wait(), list(last)
+        except BaseException:
+            proc.kill()
+            raise
 
 
 def _valid_tarball(path: Path) -> bool:

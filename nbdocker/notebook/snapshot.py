@@ -7,11 +7,18 @@
    result and left out of the install. Decision: left out rather than built into wheels and
    copied in, because a local tree may hold anything and a snapshot must not smuggle a work in
    progress into an image silently; the comment says what to do.
-2. The base must run the same Python ``major.minor`` as the kernel: ``--base IMAGE`` is checked
-   by running ``python3`` in it, and a mismatch is refused with a one-line error. Without it,
-   ``nbdocker/python3:bookworm`` is built (and cached) from Debian bookworm made by mmdebstrap
-   (:mod:`.rootfs`), with Debian's ``python3``, ``python3-venv`` and ``ca-certificates``;
-   bookworm's Python is 3.11.
+2. The base must run the kernel's Python. Without ``--base``, it is Debian bookworm (made by
+   mmdebstrap, :mod:`.rootfs`) with *the kernel's own interpreter* installed
+   (``nbdocker/python3.11.7:bookworm``, :mod:`.kernel_python`): the same Python, patch release
+   included. When the kernel's interpreter cannot be carried over (it is the system's Python,
+   or this machine is not Debian bookworm), the base is ``nbdocker/python3:bookworm``, Debian's
+   ``python3`` (3.11.2). ``--base IMAGE`` is checked by running ``python3`` in it. Another
+   ``major.minor`` is refused (wheels and the standard library differ). Another patch release
+   is accepted only when every pinned distribution supports it: each one's ``Requires-Python``
+   (from its installed metadata) is checked against the base's version *before the snapshot
+   is built*, and the refusal names each distribution that cannot be installed there and the
+   Python it requires. When all of them can, the snapshot is built and says which Python it
+   runs.
 3. The Dockerfile makes a venv ``/opt/snapshot``, COPYs the lock to
    ``/opt/snapshot/requirements.lock`` from a small temporary context, runs ``pip install -r``
    it from the index (PyPI over the host network), and puts the venv first on ``PATH``. The
@@ -42,8 +49,15 @@ from ..engine import Engine
 from ..engine.builder import BuildOptions
 from ..engine.errors import ImageNotFound, NbdockerError
 from ..engine.image import Image
+from .translations import tr
 
-__all__ = ["EnvironmentLock", "environment_lock", "make_snapshot", "python_version"]
+__all__ = [
+    "EnvironmentLock",
+    "check_base_python",
+    "environment_lock",
+    "make_snapshot",
+    "python_version",
+]
 
 LOCK_LABEL = "org.nbdocker.snapshot.lock"
 PYTHON_LABEL = "org.nbdocker.snapshot.python"
@@ -65,6 +79,25 @@ class EnvironmentLock:
     python: str  # "3.11.2"
     pinned: list[tuple[str, str]] = field(default_factory=list)
     local: list[LocalDistribution] = field(default_factory=list)
+    requires_python: dict[str, str] = field(default_factory=dict)  # name → specifier
+
+    def unsupported_on(self, version: str) -> list[tuple[str, str, str]]:
+        """(name, version, Requires-Python) of each pinned distribution that cannot be
+        installed on Python ``version``."""
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        out = []
+        for name, pinned in self.pinned:
+            spec = self.requires_python.get(name)
+            if not spec:
+                continue
+            try:
+                allowed = SpecifierSet(spec).contains(version, prereleases=True)
+            except InvalidSpecifier:
+                continue  # pip ignores a specifier it cannot read, and so do we
+            if not allowed:
+                out.append((name, pinned, spec))
+        return out
 
     @property
     def text(self) -> str:
@@ -108,6 +141,9 @@ def environment_lock(path: list[str] | None = None) -> EnvironmentLock:
                 lock.local.append(LocalDistribution(name, dist.version, url, editable))
                 continue
         lock.pinned.append((name, dist.version))
+        requires = dist.metadata.get("Requires-Python")
+        if requires:
+            lock.requires_python[name] = str(requires)
     lock.pinned.sort(key=lambda p: _normal(p[0]))
     lock.local.sort(key=lambda d: _normal(d.name))
     return lock
@@ -137,13 +173,20 @@ def python_version(engine: Engine, image: str) -> str:
     return out.splitlines()[-1]
 
 
-def _default_base(engine: Engine, build: Callable[[Callable[[], Image]], Image]) -> str:
+def _default_base(engine: Engine, build: Callable[[Callable[[], Image]], Image]) -> tuple[str, str]:
+    """(base image, why it is not the kernel's own interpreter — "" when it is)."""
+    from .kernel_python import NotPortable, kernel_python_base
+
     try:
         engine.get(DEBIAN)
     except ImageNotFound:
         from .rootfs import debian_rootfs
 
         engine.import_image(debian_rootfs(), DEBIAN)
+    try:
+        return kernel_python_base(engine, DEBIAN, "bookworm", build), ""
+    except NotPortable as exc:
+        why = f"the kernel's own Python cannot be installed in the image: {exc}"
     dockerfile = (
         f"FROM {DEBIAN}\n"
         "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
@@ -152,7 +195,7 @@ def _default_base(engine: Engine, build: Callable[[Callable[[], Image]], Image])
     )
     options = BuildOptions(tags=(DEFAULT_BASE,), dockerfile_text=dockerfile)
     build(lambda: engine.build(None, options))
-    return DEFAULT_BASE
+    return DEFAULT_BASE, why
 
 
 def pip_ca_bundle() -> str | None:
@@ -208,15 +251,11 @@ def make_snapshot(
     left out."""
     build = on_build or (lambda run: run())
     lock = lock or environment_lock()
+    why = ""
     if base is None:
-        base = _default_base(engine, build)
+        base, why = _default_base(engine, build)
     found = python_version(engine, base)
-    want = ".".join(lock.python.split(".")[:2])
-    if ".".join(found.split(".")[:2]) != want:
-        raise NbdockerError(
-            f"base image {base} has Python {found} but the kernel runs {lock.python}; give a "
-            f"--base image with Python {want}"
-        )
+    check_base_python(base, found, lock, why)
     ca = pip_ca_bundle()
     options = BuildOptions(
         tags=(tag,),
@@ -231,7 +270,49 @@ def make_snapshot(
         if ca is not None:
             shutil.copyfile(ca, Path(context) / "pip-ca.pem")
         image = build(lambda: engine.build(context, options))
+    if found != lock.python:
+        print(
+            tr(
+                "note: the image runs Python {image}, the kernel {kernel}; every pinned package "
+                "supports {image}",
+                image=found,
+                kernel=lock.python,
+            )
+        )
     for dist in lock.local:
         kind = "editable" if dist.editable else "local"
-        print(f"note: {dist.name} {dist.version} ({kind}, {dist.url}) is not in the snapshot")
+        print(
+            tr(
+                "note: {name} {version} ({kind}, {url}) is not in the snapshot",
+                name=dist.name,
+                version=dist.version,
+                kind=kind,
+                url=dist.url,
+            )
+        )
     return image
+
+
+def check_base_python(base: str, found: str, lock: EnvironmentLock, why: str = "") -> None:
+    """Refuse a base whose Python cannot reproduce the kernel's environment (see the module
+    docstring): another ``major.minor``, or a patch release some pinned distribution does not
+    support — naming each one and the Python it requires (and ``why`` the kernel's own
+    interpreter was not used, when it was not)."""
+    want = ".".join(lock.python.split(".")[:2])
+    if ".".join(found.split(".")[:2]) != want:
+        raise NbdockerError(
+            f"base image {base} has Python {found} but the kernel runs {lock.python}; give a "
+            f"--base image with Python {want}"
+        )
+    blocked = lock.unsupported_on(found) if found != lock.python else []
+    if blocked:
+        what = ", ".join(
+            f"{name}=={version} (Requires-Python {spec})" for name, version, spec in blocked
+        )
+        raise NbdockerError(
+            f"cannot reproduce this kernel's environment on {base}: it has Python {found}, "
+            f"the kernel runs {lock.python}, and {len(blocked)} pinned "
+            f"distribution{'s' if len(blocked) != 1 else ''} cannot be installed on {found}: "
+            f"{what}; give a --base image with Python {lock.python}, or pin versions that "
+            f"support {found} in the kernel" + (f" ({why})" if why else "")
+        )

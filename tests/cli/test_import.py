@@ -125,6 +125,46 @@ def test_message_and_changes_set_the_config(nbdocker: RunNbdocker, busybox_tarba
     assert cfg["Volumes"] == {"/data": {}}
 
 
+def _tarball_with_mtimes(path: Path, mtimes: dict[str, int]) -> Path:
+    with tarfile.open(path, "w") as tar:
+        for name, mtime in mtimes.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = 1, mtime
+            tar.addfile(info, io.BytesIO(b"x"))
+    return path
+
+
+def test_reimporting_the_same_tarball_gives_the_same_image_and_keeps_the_cache(
+    nbdocker: RunNbdocker, tmp_path: Path
+) -> None:
+    tarball = _tarball_with_mtimes(tmp_path / "root.tar", {"a": 1_000_000, "b": 2_000_000})
+    first = nbdocker("import", tarball, "base:1")
+    assert first.returncode == 0, first.stderr
+    # created is the tarball's newest mtime, not the time of the import
+    assert _inspect(nbdocker, "base:1")["Created"].startswith("1970-01-24T03:33:20")
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "Dockerfile").write_text("FROM base:1\nLABEL step=one\n")
+    built = nbdocker("build", "-t", "app:1", tmp_path / "ctx")
+    assert built.returncode == 0 and b"Using cache" not in built.stdout
+
+    # the same content again, from another file: the same ID, and the build stays cached
+    copy = tmp_path / "copy.tar"
+    copy.write_bytes(tarball.read_bytes())
+    again = nbdocker("import", copy, "base:1")
+    assert again.stdout == first.stdout
+    rebuilt = nbdocker("build", "-t", "app:1", tmp_path / "ctx")
+    assert rebuilt.returncode == 0 and rebuilt.stdout.count(b"Using cache") == 1
+    assert b"<none>" not in nbdocker("images").stdout  # nothing left behind
+
+    # other options make another image; SOURCE_DATE_EPOCH sets the time
+    assert nbdocker("import", "-m", "other", tarball).stdout != first.stdout
+    stamped = nbdocker("import", tarball, "base:2", env={"SOURCE_DATE_EPOCH": "86400"})
+    assert stamped.stdout != first.stdout
+    assert _inspect(nbdocker, "base:2")["Created"].startswith("1970-01-02T00:00:00")
+    bad = nbdocker("import", tarball, "base:3", env={"SOURCE_DATE_EPOCH": "soon"})
+    assert bad.returncode == 2 and b"SOURCE_DATE_EPOCH" in bad.stderr
+
+
 def test_import_without_a_name_makes_a_dangling_image(
     nbdocker: RunNbdocker, busybox_tarball: Path
 ) -> None:

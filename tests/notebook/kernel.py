@@ -12,10 +12,12 @@ from typing import Any
 
 
 @contextmanager
-def kernel(home: Path, cwd: Path) -> Iterator[Any]:
+def kernel(home: Path, cwd: Path, lang: str = "C.UTF-8") -> Iterator[Any]:
+    """A kernel on the store ``home``, in the locale ``lang`` (English unless told)."""
     from jupyter_client.manager import start_new_kernel
 
-    env = dict(os.environ, NBDOCKER_HOME=str(home))
+    env = {k: v for k, v in os.environ.items() if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES")}
+    env.update(NBDOCKER_HOME=str(home), LANG=lang)
     km, kc = start_new_kernel(kernel_name="python3", cwd=str(cwd), env=env)
     try:
         yield km, kc
@@ -24,9 +26,25 @@ def kernel(home: Path, cwd: Path) -> Iterator[Any]:
         km.shutdown_kernel(now=True)
 
 
-def execute(kc: Any, code: str, timeout: float = 120, on_output: Any = None) -> dict[str, Any]:
-    """Run ``code``; return {"reply": content, "outputs": [iopub messages of the cell]}."""
-    msg_id = kc.execute(code)
+def execute(
+    kc: Any, code: str, timeout: float = 120, on_output: Any = None, cell_id: str | None = None
+) -> dict[str, Any]:
+    """Run ``code`` (as the cell ``cell_id``, as JupyterLab sends it); return {"reply": content,
+    "outputs": [iopub messages of the cell]}."""
+    if cell_id is None:
+        msg_id = kc.execute(code)
+    else:
+        content = {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        }
+        msg = kc.session.msg("execute_request", content, metadata={"cellId": cell_id})
+        kc.shell_channel.send(msg)
+        msg_id = msg["header"]["msg_id"]
     outputs: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     idle = False
@@ -44,8 +62,10 @@ def execute(kc: Any, code: str, timeout: float = 120, on_output: Any = None) -> 
             idle = True
         elif kind in ("stream", "display_data", "update_display_data", "execute_result", "error"):
             outputs.append(msg)
-    reply = kc.get_shell_msg(timeout=timeout)
-    return {"reply": reply["content"], "outputs": outputs}
+    while True:  # skip replies to earlier requests (start_new_kernel's kernel_info, …)
+        reply = kc.get_shell_msg(timeout=timeout)
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return {"reply": reply["content"], "outputs": outputs}
 
 
 def text_of(outputs: list[dict[str, Any]]) -> str:
@@ -59,3 +79,25 @@ def text_of(outputs: list[dict[str, Any]]) -> str:
         elif "data" in c:
             parts.append(c["data"].get("text/plain", ""))
     return "".join(parts)
+
+
+def final_outputs(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The cell's outputs as a notebook keeps them: each ``update_display_data`` replaces the
+    data of the earlier output with the same display ID (as JupyterLab and nbclient do)."""
+    kept: list[dict[str, Any]] = []
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for msg in outputs:
+        kind, content = msg["msg_type"], msg["content"]
+        display_id = (content.get("transient") or {}).get("display_id")
+        if kind == "update_display_data":
+            for out in by_id.get(display_id, []):
+                out["data"] = content["data"]
+            continue
+        out = {"output_type": kind, **content}
+        kept.append(out)
+        if display_id:
+            by_id.setdefault(display_id, []).append(out)
+    return kept
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from nbdocker.engine import Engine, Image, ImageNotFound
-from nbdocker.notebook.magics import CELL_LABEL, verb_parsers
+from nbdocker.notebook.magic_grammar import verb_parsers
+from nbdocker.notebook.magics import CELL_LABEL
 from nbdocker.notebook.results import ImageList
 
 from .conftest import BASE, run_cell
@@ -101,10 +103,10 @@ def test_dockerfile_cell_builds_records_provenance_and_reuses_cache(
     assert image.config["history"][-1]["comment"] == "built from a notebook cell (4 lines)"
     first = magics.last_progress
     assert [r.state for r in first.rows] == ["done", "done", "done", "done"]
-    assert first.bar.value == first.bar.max == 4
-    assert first.rows[1].layer_size is not None and first.rows[1].reason
-    # the widget's saved-notebook fallbacks
-    bundle = first._repr_mimebundle_()
+    assert first.widget.bar.value == first.widget.bar.max == 4
+    assert first.rows[1].layer_size is not None and first.rows[1].reason == "first build"
+    # what the saved notebook keeps once the build ended
+    bundle = first.static_bundle()
     assert "Successfully built" in bundle["text/plain"]
     assert "RUN echo one" in bundle["text/html"]
 
@@ -176,3 +178,86 @@ def test_container_needs_from_the_first_time(ip: Any, nbdocker_home: Path) -> No
 def test_docker_verbs(ip: Any, nbdocker_home: Path, verb: str) -> None:
     result, captured = run_cell(ip, f"%docker {verb}")
     assert result.success, result.error_in_exec
+
+
+def test_nbdocker_help_lists_every_magic_with_one_line(ip: Any, magics: Any) -> None:
+    result, captured = run_cell(ip, "%nbdocker help")
+    assert result.success
+    listing = captured.stdout
+    names = {f"%{n}" for n in magics.magics["line"]} | {f"%%{n}" for n in magics.magics["cell"]}
+    assert len(names) >= 15
+    for name in names:
+        lines = [line for line in listing.splitlines() if line.split()[:1] == [name]]
+        assert len(lines) == 1 and len(lines[0].split(None, 2)) == 3, name  # usage, then a line
+    assert run_cell(ip, "%nbdocker")[1].stdout == listing
+    # %nbdocker? shows the same list (IPython's pinfo of the magic's docstring)
+    assert ip.find_line_magic("nbdocker").__doc__.strip() == listing.strip()
+
+
+def test_every_magic_has_a_docstring_of_what_it_accepts(ip: Any, magics: Any) -> None:
+    for kind in ("line", "cell"):
+        for name in magics.magics[kind]:
+            magic = ip.find_magic(name, kind)
+            assert magic.__doc__ and len(magic.__doc__.strip()) > 40, (kind, name)
+    doc = ip.find_cell_magic("dockerfile").__doc__
+    assert "usage: %%dockerfile" in doc and "--build-arg" in doc and "CONTEXT" in doc
+    assert "-f" not in doc.split() and "--file" not in doc  # the cell is the Dockerfile
+    result, _ = run_cell(ip, "%%dockerfile -f Dockerfile\nFROM scratch\n")
+    assert not result.success and "unrecognized arguments: -f" in str(result.error_in_exec)
+    result, captured = run_cell(ip, "%%dockerfile?")
+    assert result.success
+
+
+def test_inspect_shows_dockers_json_expanded(ip: Any, base: str) -> None:
+    import json
+
+    inspected = ip.run_line_magic("inspect", BASE)
+    bundle = inspected._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "text/html"}  # no collapsed JSON tree
+    assert json.loads(bundle["text/plain"]) == list(inspected)  # Docker's shape: an array
+    assert bundle["text/plain"].startswith('[\n    {\n        "Id": "sha256:')
+    assert '    "Config": {' in bundle["text/html"] and "<pre" in bundle["text/html"]
+
+
+def test_docker_run_with_a_terminal_flag(ip: Any, base: str) -> None:
+    result, captured = run_cell(ip, f"%docker run -it --rm {BASE} /bin/sh")
+    assert result.success
+    assert "no terminal" in captured.stdout and f"run -it --rm {BASE} /bin/sh" in captured.stdout
+    assert "%%container NAME --from" in captured.stdout
+    assert not Engine().ps(all=True)  # nothing was created
+    result, _ = run_cell(ip, "%docker run -it nosuch/image")
+    assert not result.success and "nosuch/image" in str(result.error_in_exec)
+    # -t alone runs the command (without a terminal)
+    result, captured = run_cell(ip, f"%docker run -t --rm {BASE} echo hello")
+    assert result.success and captured.stdout.strip().endswith("hello")
+
+
+def test_language_setting(ip: Any, nbdocker_home: Path) -> None:
+    from nbdocker.notebook import translations
+
+    try:
+        result, captured = run_cell(ip, "%nbdocker lang zh")
+        assert result.success and "zh" in captured.stdout and translations.language() == "zh"
+        result, _ = run_cell(ip, "%tag nosuch/image:1 other:2")
+        assert result.error_in_exec._render_traceback_()[0].startswith("\x1b[0;31m错误：")
+        result, _ = run_cell(ip, "%nbdocker lang klingon")
+        assert not result.success and "unknown language" in str(result.error_in_exec)
+    finally:
+        run_cell(ip, "%nbdocker lang auto")
+
+
+def test_pushing_several_tags_to_an_empty_registry_says_pushed_for_every_layer(
+    ip: Any, magics: Any, base: str, open_registry: Any, docker_config: Path
+) -> None:
+    magics.use_widgets = True
+    result, _ = run_cell(ip, f"%%dockerfile -t ouruser/two:1\nFROM {BASE}\nRUN echo 1 > /one\n")
+    assert result.success, result.error_in_exec
+    repo = f"{open_registry.host}/nbdtest/pushtags-{os.urandom(4).hex()}"
+    ip.run_line_magic("tag", f"ouruser/two:1 {repo}:v2")
+    ip.run_line_magic("tag", f"ouruser/two:1 {repo}:devel")
+    pushed = ip.run_line_magic("push", repo)
+    assert len(pushed) == 2 and all("digest: sha256:" in line for line in pushed)
+    layers = magics.last_progress.state.layers
+    assert len(layers) == 2 and {layer.result for layer in layers.values()} == {"Pushed"}
+    text = magics.last_progress.widget.static_bundle()["text/plain"]
+    assert "pushed 2 tags" in text and "already exists" not in text

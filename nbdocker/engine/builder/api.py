@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import IO
 
 from .. import layer, userns
-from ..errors import DockerfileError, UsageError
+from ..errors import DockerfileError, InvalidReference, UsageError
 from ..events import EventSink
 from ..image import Image
+from ..reference import parse_reference
 from .build import Builder
 from .context import BuildContext
 from .options import BuildOptions
@@ -31,8 +32,8 @@ def _context(
     services: BuildServices,
     context: str | os.PathLike[str] | IO[bytes] | None,
     options: BuildOptions,
-) -> Iterator[tuple[BuildContext | None, str, str]]:
-    """(context, its label, Dockerfile text)."""
+) -> Iterator[tuple[BuildContext | None, str, tuple[str, Path | None]]]:
+    """(context, its label, (Dockerfile text, the file it was read from))."""
     scratch = services.store.root / "builds" / f"context-{os.urandom(6).hex()}"
     try:
         if context is None:
@@ -53,17 +54,21 @@ def _context(
             rest = io.BufferedReader(layer.Peekable(stream, head))
             if _looks_like_tar(head):
                 ctx = BuildContext.from_tar(rest, scratch)
-                yield ctx, "-", _dockerfile_text(options, ctx)
+                text, path = _dockerfile_text(options, ctx)
+                if path is not None and scratch in path.parents:
+                    path = None  # read from the tar: no file of the user's
+                yield ctx, "-", (text, path)
             else:  # docker build - < Dockerfile: the stream is the Dockerfile, no context
                 text = (head + rest.read()).decode()
-                yield None, "", options.dockerfile_text or text
+                yield None, "", (options.dockerfile_text or text, None)
     finally:
         userns.remove_tree(scratch)
 
 
-def _dockerfile_text(options: BuildOptions, ctx: BuildContext | None) -> str:
+def _dockerfile_text(options: BuildOptions, ctx: BuildContext | None) -> tuple[str, Path | None]:
+    """The Dockerfile's text and the file it came from (None: given as text)."""
     if options.dockerfile_text is not None:
-        return options.dockerfile_text
+        return options.dockerfile_text, None
     if options.dockerfile is not None:
         candidates = [Path(options.dockerfile)]
         if ctx is not None and not Path(options.dockerfile).is_absolute():
@@ -75,7 +80,7 @@ def _dockerfile_text(options: BuildOptions, ctx: BuildContext | None) -> str:
     for path in candidates:
         if path.is_file():
             try:
-                return path.read_text()
+                return path.read_text(), path
             except (OSError, UnicodeDecodeError) as exc:
                 raise DockerfileError(f"cannot read the Dockerfile ({exc})", str(path)) from None
     raise UsageError(
@@ -89,9 +94,17 @@ def run_build(
     options: BuildOptions,
     on_event: EventSink,
 ) -> Image:
-    """Build the Dockerfile ``options`` name (or hold) with ``context``; the final image."""
-    with _context(services, context, options) as (ctx, label, text):
+    """Build the Dockerfile ``options`` name (or hold) with ``context``; the final image.
+    A bad ``-t`` name fails here, before the context is read or any step runs."""
+    for tag in options.tags:
+        try:
+            parse_reference(tag)
+        except InvalidReference as exc:
+            raise UsageError(f"-t {tag}: {exc}") from None
+    with _context(services, context, options) as (ctx, label, (text, path)):
         if options.dockerfile is not None and options.dockerfile_name == "Dockerfile":
             options = replace(options, dockerfile_name=options.dockerfile)
+        if path is not None:  # builds of the file at this path are builds of one Dockerfile
+            options = replace(options, lineage=(*options.lineage, f"file:{path.resolve()}"))
         builder = Builder(services, options, ctx, ctx.size if ctx else 0, label, on_event)
         return builder.run(text)

@@ -11,7 +11,6 @@ names nothing, and the steps that completed stay cached.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
@@ -50,7 +49,7 @@ from ..lazy import lazy_dataclass
 from ..reference import Reference, parse_reference
 from ..store import Transaction
 from . import copy
-from .cache import BuildCache, StepKey
+from .cache import FIRST_BUILD, BuildCache, StepKey
 from .image_state import MAX_LAYERS, ImageState
 from .options import BuildOptions
 from .services import BuildServices
@@ -60,6 +59,7 @@ from .steps import (
     HANDLERS,
     MAKES_LAYER,
     RUNS_CONTAINER,
+    BuildContainers,
     BuildError,
     StepContext,
     describe,
@@ -110,9 +110,15 @@ class Builder:
         # build the import of random, hmac and base64)
         self.scratch = services.store.root / "builds" / os.urandom(6).hex()
         self.results: dict[int, ImageState] = {}
-        self.running: set[int] = set()  # container PIDs, killed on interrupt
+        self.containers = BuildContainers()  # RUN steps' containers, killed on interrupt
         self.current = 0  # the step running (for BuildFailed)
         self._copy: CopyContext | None = None
+        # What makes an earlier build one of this Dockerfile (see .cache): its names, its file,
+        # what the caller adds; and the cache keys of the steps reused, to tag with it.
+        self.lineage = (*options.lineage, *(f"tag:{parse_reference(t)}" for t in options.tags))
+        self.reused: list[str] = []
+        self._first: bool | None = None
+        self._lineage_lock = threading.Lock()
 
     @property
     def copy(self) -> CopyContext:
@@ -153,7 +159,7 @@ class Builder:
             self.emit(BuildFailed(self.current, str(exc)))
             raise
         except KeyboardInterrupt:
-            self._kill_running()
+            self.containers.interrupt()
             self.emit(BuildFailed(self.current, "the build was interrupted; nothing was tagged"))
             raise
         finally:
@@ -179,16 +185,9 @@ class Builder:
                         for i, future in futures.items():
                             self.results[i] = future.result()
                     except BaseException:
-                        self._kill_running()
+                        self.containers.kill()
                         raise
             done.update(ready)
-
-    def _kill_running(self) -> None:
-        import signal  # (enum work at import) only an interrupted build needs it
-
-        for pid in list(self.running):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
 
     def _finish(self, final: ImageState) -> Image:
         state = final.copy()
@@ -204,6 +203,7 @@ class Builder:
             staged = state.stage(txn)
 
             def update(t: Transaction) -> None:
+                self._note_reuse()
                 named: list[Reference | None] = [*refs] or [None]
                 for ref in named:
                     t.name(staged, ref)
@@ -335,10 +335,12 @@ class Builder:
             reason = "--no-cache"
         elif self._reuse(run, ins, parent, key, number, start):
             return
+        elif self._first_build():
+            reason = FIRST_BUILD
         elif run.rebuilt:
             reason = f"step {run.rebuilt} before it was rebuilt"
         else:
-            reason = self.cache.explain_miss(parent, key)
+            reason = self.cache.explain_miss(parent, key, self.lineage)
         if isinstance(ins, MAKES_LAYER):
             self._check_layers(len(run.state.layers) + 1, line)
         container = os.urandom(6).hex() if isinstance(ins, RUNS_CONTAINER) else ""
@@ -357,7 +359,7 @@ class Builder:
             cmd_set=run.cmd_set,
             container=container,
             emit=self.emit,
-            running=self.running,
+            containers=self.containers,
             context_dir=self.context.root if self.context is not None else None,
             copy=self._copy,
             prepared=prepared,
@@ -408,6 +410,9 @@ class Builder:
             self.store.read_config(record.image),
         )
         run.cmd_set = run.cmd_set or isinstance(ins, Cmd)
+        if not set(self.lineage) <= set(record.lineage):
+            with self._lock:  # tagged with this Dockerfile when the build commits
+                self.reused.append(record.key)
         self.emit(StepCached(number, record.image))
         self.emit(StepDone(number, record.image, 0, time.monotonic() - start))
         return True
@@ -426,6 +431,21 @@ class Builder:
             staged = state.stage(txn)
 
             def update(t: Transaction) -> None:
-                self.cache.add(parent, key, staged.id, staged.manifest["digest"])
+                self._note_reuse()
+                self.cache.add(parent, key, staged.id, staged.manifest["digest"], self.lineage)
 
             self.store.commit_staged(txn, update)
+
+    def _first_build(self) -> bool:
+        """Whether no earlier build of this Dockerfile left a record (decided at the first miss,
+        before this build records anything)."""
+        with self._lineage_lock:
+            if self._first is None:
+                self._first = not self.cache.has_lineage(self.lineage)
+            return self._first
+
+    def _note_reuse(self) -> None:
+        """Tag the steps reused so far with this Dockerfile's lineage (store lock held)."""
+        with self._lock:
+            reused, self.reused = self.reused, []
+        self.cache.note_reuse(reused, self.lineage)

@@ -6,6 +6,13 @@ expanded, the build args the step sees, and for COPY/ADD the content and metadat
 (never their mtimes). Records also keep those parts, so that a miss can be explained by comparing
 with the earlier builds from the same parent: which instruction text, build arg or file changed.
 
+A miss is explained only by earlier builds *of the same Dockerfile*, never by an unrelated one
+that happened to start from the same parent. What makes two builds builds of one Dockerfile is
+its *lineage*: the names it tags (``tag:<reference>``), the path it was read from
+(``file:<path>``), and what a front end adds (``cell:<id>`` for a notebook cell). Each record
+keeps the lineage of the builds that made or reused it; a build whose lineage no record shares
+is a ``first build``.
+
 All records live in ``<home>/meta/cache/records.json``, read and written under the store's
 exclusive lock; their manifests count as reachable for garbage collection, and ``rmi`` removes
 the records of the images it deletes (and of intermediate parents nothing else uses).
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, field
 from pathlib import Path
 
@@ -22,9 +30,11 @@ from ..atomic import atomic_write
 from ..lazy import lazy_dataclass
 from ..store import Store
 
-__all__ = ["BuildCache", "CacheRecord", "StepKey"]
+__all__ = ["FIRST_BUILD", "BuildCache", "CacheRecord", "StepKey"]
 
 _MAX_FILES_KEPT = 5000  # per record: enough to name the changed file in most contexts
+_MAX_LINEAGE = 16  # per record: the Dockerfiles that used it most recently
+FIRST_BUILD = "first build"
 
 
 @lazy_dataclass(frozen=True)
@@ -48,6 +58,7 @@ class CacheRecord:
     step: StepKey
     image: str
     manifest: str
+    lineage: tuple[str, ...] = ()  # the Dockerfiles that made or reused it (see the docstring)
 
 
 class BuildCache:
@@ -65,7 +76,12 @@ class BuildCache:
             try:
                 out.append(
                     CacheRecord(
-                        r["parent"], r["key"], StepKey(**r["step"]), r["image"], r["manifest"]
+                        r["parent"],
+                        r["key"],
+                        StepKey(**r["step"]),
+                        r["image"],
+                        r["manifest"],
+                        tuple(r.get("lineage") or ()),
                     )
                 )
             except (KeyError, TypeError):
@@ -85,20 +101,52 @@ class BuildCache:
                     return record
         return None
 
-    def add(self, parent: str, key: StepKey, image: str, manifest: str) -> None:
+    def add(
+        self, parent: str, key: StepKey, image: str, manifest: str, lineage: Iterable[str] = ()
+    ) -> None:
         """Record a step's result (call with the store's exclusive lock held)."""
         files = key.files if len(key.files) <= _MAX_FILES_KEPT else {}
         kept = StepKey(key.instruction, key.args, key.sources, files)
         digest = key.digest(parent)
-        records = [r for r in self.records() if r.key != digest]
-        records.append(CacheRecord(parent, digest, kept, image, manifest))
+        records = self.records()
+        before = next((r.lineage for r in records if r.key == digest), ())
+        records = [r for r in records if r.key != digest]
+        records.append(CacheRecord(parent, digest, kept, image, manifest, _merged(before, lineage)))
         self._write(records)
 
-    def explain_miss(self, parent: str, key: StepKey) -> str:
-        """Why no record matches: compare with earlier steps built on the same parent."""
-        siblings = [r for r in self.records() if r.parent == parent]
+    def note_reuse(self, keys: Iterable[str], lineage: Iterable[str]) -> None:
+        """Add ``lineage`` to the records with these keys (steps a build took from the cache), so
+        the next miss of that Dockerfile is explained by them. Call with the exclusive lock held;
+        writes nothing when every record already has it."""
+        wanted, names = set(keys), tuple(lineage)
+        if not wanted or not names:
+            return
+        records = self.records()
+        changed = False
+        for i, r in enumerate(records):
+            if r.key in wanted and not set(names) <= set(r.lineage):
+                records[i] = CacheRecord(
+                    r.parent, r.key, r.step, r.image, r.manifest, _merged(r.lineage, names)
+                )
+                changed = True
+        if changed:
+            self._write(records)
+
+    def has_lineage(self, lineage: Iterable[str]) -> bool:
+        """Whether a record was made or reused by a build sharing ``lineage``."""
+        names = set(lineage)
+        return any(names.intersection(r.lineage) for r in self.records())
+
+    def explain_miss(self, parent: str, key: StepKey, lineage: Iterable[str] = ()) -> str:
+        """Why no record matches: compare with the earlier builds of the same Dockerfile (records
+        sharing ``lineage``) on the same parent; :data:`FIRST_BUILD` when there were none."""
+        names = set(lineage)
+        mine = [r for r in self.records() if names.intersection(r.lineage)]
+        if not mine:
+            return FIRST_BUILD
+        siblings = [r for r in mine if r.parent == parent]
         if not siblings:
-            return "no earlier build of this step on this parent image"
+            return "the image it builds on changed since the last build of this Dockerfile"
         same_text = [r for r in siblings if r.step.instruction == key.instruction]
         if not same_text:
             last = siblings[-1].step.instruction
@@ -154,3 +202,10 @@ class BuildCache:
     def intermediate_images(self) -> list[tuple[str, str]]:
         """(image ID, manifest digest) of every image the cache holds."""
         return [(r.image, r.manifest) for r in self.records()]
+
+
+def _merged(old: Iterable[str], new: Iterable[str]) -> tuple[str, ...]:
+    """``old`` then ``new``, without repeats, the most recent :data:`_MAX_LINEAGE` kept."""
+    fresh = list(new)
+    kept = [n for n in old if n not in fresh] + list(dict.fromkeys(fresh))
+    return tuple(kept[-_MAX_LINEAGE:])

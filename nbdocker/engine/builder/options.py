@@ -13,7 +13,12 @@ class BuildOptions:
     default ``<context>/Dockerfile``) unless ``dockerfile_text`` gives the file itself (a notebook
     cell, ``-f -``), in which case ``dockerfile_name`` is how messages name it. ``network`` is
     the RUN steps' network (``default`` = the host's). With ``source_date_epoch`` every
-    timestamp in the image is that time (reproducible builds)."""
+    timestamp in the image is that time (reproducible builds).
+
+    ``lineage`` names what else makes two builds builds of the same Dockerfile (a notebook
+    passes ``cell:<id>``); the builder adds ``tag:<reference>`` for each tag and
+    ``file:<path>`` for a Dockerfile read from disk. Cache misses are explained only by earlier
+    builds that share one of these (see :mod:`.cache`)."""
 
     tags: tuple[str, ...] = ()
     dockerfile: str | None = None
@@ -26,3 +31,4 @@ class BuildOptions:
     network: str = "default"
     source_date_epoch: int | None = None
     comment: str = ""  # recorded on the final image (e.g. the notebook cell it came from)
+    lineage: tuple[str, ...] = ()

@@ -13,6 +13,7 @@ history of config steps records); it must not change, or every cached step would
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -61,6 +62,7 @@ __all__ = [
     "HANDLERS",
     "MAKES_LAYER",
     "RUNS_CONTAINER",
+    "BuildContainers",
     "BuildError",
     "Handler",
     "StepContext",
@@ -69,6 +71,10 @@ __all__ = [
 ]
 
 _LAST_LINES = 20
+# An interrupted RUN step is killed at once: its result is thrown away, so the grace period a
+# container gets to stop cleanly (10 s) would only keep the user waiting. A shell as PID 1
+# ignores SIGINT, so without this a step ran on for the whole grace period.
+_STEP_STOP_TIMEOUT = 0.0
 
 
 class BuildError(DockerfileError):
@@ -87,6 +93,43 @@ class BuildError(DockerfileError):
         self.last_lines = last_lines
 
 
+class BuildContainers:
+    """The containers a build's RUN steps are running, to kill them when the build is
+    interrupted. An interrupt may come while a container is still starting (its PID not yet
+    known): ``interrupted`` stays set, and a container that starts after it is killed as soon
+    as its PID is reported."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pids: set[int] = set()
+        self.interrupted = False
+
+    def started(self, pid: int) -> None:
+        with self._lock:
+            self._pids.add(pid)
+            late = self.interrupted
+        if late:  # the interrupt came while the container was starting
+            self.kill()
+
+    def ended(self, pid: int) -> None:
+        with self._lock:
+            self._pids.discard(pid)
+
+    def interrupt(self) -> None:
+        """The build was interrupted: kill what runs now and what starts from now on."""
+        self.interrupted = True
+        self.kill()
+
+    def kill(self) -> None:
+        import signal  # (enum work at import) only an interrupted build needs it
+
+        with self._lock:
+            pids = list(self._pids)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
 @lazy_dataclass(frozen=True)
 class StepContext:
     """What a running step may use.
@@ -94,7 +137,7 @@ class StepContext:
     ``number`` and ``line`` place it (``Step N``, ``Dockerfile:line``); ``described`` is
     :func:`describe` of the instruction; ``args`` the ARG values in scope; ``cmd_set`` whether
     CMD was set earlier in the stage; ``container`` the ID a RUN step's container gets;
-    ``emit`` reports its output; ``running`` holds the PIDs of the build's containers (killed
+    ``emit`` reports its output; ``containers`` are the build's running containers (killed
     on interrupt); ``copy``/``prepared`` are what a COPY/ADD step planned before the cache
     look-up."""
 
@@ -109,7 +152,7 @@ class StepContext:
     cmd_set: bool
     container: str
     emit: Callable[[Event], None]
-    running: set[int]
+    containers: BuildContainers
     context_dir: Path | None
     copy: CopyContext | None = None
     prepared: PreparedCopy | None = None
@@ -243,17 +286,27 @@ def _run(ctx: StepContext, state: ImageState, ins: Instruction) -> StepResult:
 
     def on_start(started: sandbox.Started) -> None:
         pid.append(started.pid)
-        ctx.running.add(started.pid)
+        ctx.containers.started(started.pid)
 
+    devnull = os.open(os.devnull, os.O_RDONLY)
     try:
-        code = sandbox.run(
-            spec, os.open(os.devnull, os.O_RDONLY), write_fd, write_fd, on_start=on_start
+        code = _interruptible(
+            ctx.containers,
+            lambda: sandbox.run(
+                spec,
+                devnull,
+                write_fd,
+                write_fd,
+                on_start=on_start,
+                stop_timeout=_STEP_STOP_TIMEOUT,
+            ),
         )
     finally:
+        os.close(devnull)
         os.close(write_fd)
         reader.join()
         for p in pid:
-            ctx.running.discard(p)
+            ctx.containers.ended(p)
     if code != 0:
         shown = " ".join(argv) if ins.json_form else f"{' '.join(argv[:-1])} {argv[-1]}"
         raise BuildError(
@@ -266,6 +319,39 @@ def _run(ctx: StepContext, state: ImageState, ins: Instruction) -> StepResult:
         )
     size = layer_from(ctx, state, upper)
     return StepResult(size, False, _created_by(ins, ctx.args, state))
+
+
+def _interruptible(containers: BuildContainers, run: Callable[[], int]) -> int:
+    """``run()`` (a step's container) on a thread while this one waits, so that an interrupt
+    (SIGINT, ``KeyboardInterrupt``) ends the build at once: the container is killed and the
+    interrupt goes on. Run on this thread, the sandbox would take the signal to forward it to
+    the container, and a step whose command then exits 0 (it finished, or ignored the signal)
+    would swallow the interrupt. Off the main thread (parallel stages) there is no signal to
+    catch: ``run()`` runs here."""
+    if threading.current_thread() is not threading.main_thread():
+        return run()
+    codes: list[int] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            codes.append(run())
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=target, name="step-container", daemon=True)
+    worker.start()
+    try:
+        worker.join()
+    except KeyboardInterrupt:
+        containers.interrupt()
+        while worker.is_alive():  # the sandbox cleans up after its container
+            with contextlib.suppress(KeyboardInterrupt):
+                worker.join()
+        raise
+    if errors:
+        raise errors[0]
+    return codes[0]
 
 
 def _mounts(ctx: StepContext, ins: Run) -> tuple[sandbox.BindMount, ...]:

@@ -106,12 +106,20 @@ def _unpack_verbatim(source: IO[bytes], sink: Sink, dest: Path, where: str) -> _
     return _TarStats(size)
 
 
-def _normalise(source: IO[bytes], sink: Sink, where: str) -> _TarStats:
-    """Rewrite a root-filesystem tarball as a layer: relative names, no ``.`` entry, PAX."""
+def _normalise(
+    source: IO[bytes],
+    sink: Sink,
+    where: str,
+    on_member: Callable[[tarfile.TarInfo], None] | None = None,
+) -> _TarStats:
+    """Rewrite a root-filesystem tarball as a layer: relative names, no ``.`` entry, PAX.
+    ``on_member`` sees every member as read (import takes the newest mtime from it)."""
     size = 0
     out = TarWriter(sink)
     try:
         for member, data in TarReader(source):
+            if on_member is not None:
+                on_member(member)
             name = safe_member_name(member.name, where)
             if not name:
                 continue
@@ -158,6 +166,7 @@ def ingest_layer(
     options: IngestOptions,
     on_bytes: Callable[[int], None] | None = None,
     content_size: Callable[[], int] | None = None,
+    on_member: Callable[[tarfile.TarInfo], None] | None = None,
 ) -> LayerRecord:
     """Store a plain (uncompressed) tar stream as a layer blob and return its record.
 
@@ -165,7 +174,8 @@ def ingest_layer(
     docker archive's layer must hash to the diffID its config names). If a layer with the same
     diffID is already stored, nothing new is written. A tar nbdocker wrote itself (a container's
     changes) is trusted instead of parsed: ``content_size`` then tells, once the stream has
-    ended, the size of the files in it.
+    ended, the size of the files in it. ``on_member`` (with ``normalise``) sees each member of
+    the tarball as it streams.
     """
     ing: Ingest = txn.ingest()
     diff = HashingWriter(_NullSink())
@@ -188,7 +198,7 @@ def ingest_layer(
                 sink.write(chunk)
             stats = _TarStats(content_size())
         elif options.normalise:
-            stats = _normalise(plain_tar, _Both(), where)
+            stats = _normalise(plain_tar, _Both(), where, on_member)
         else:
             stats = _copy_verbatim(plain_tar, _Both(), where)
     if options.expected_diff_id is not None and diff.digest != options.expected_diff_id:

@@ -102,6 +102,52 @@ def test_cache_rebuilds_exactly_the_changed_steps(
     assert [k for _, k in _steps(out)] == ["from"] + ["run"] * 6
 
 
+def _reasons(output: str) -> list[str]:
+    return re.findall(r" ---> Cache miss: (.*)", output)
+
+
+def test_why_rebuilt_names_only_earlier_builds_of_the_same_dockerfile(
+    nbdocker: RunNbdocker, base: str, tmp_path: Path
+) -> None:
+    a = write_context(tmp_path / "a", {"Dockerfile": f"FROM {base}\nRUN echo a > /a\n"})
+    out = ok(nbdocker("build", "-t", "a:1", "--progress", "plain", a))
+    assert _reasons(out) == ["first build"]
+    # another Dockerfile on the same parent: its first build, not "the instruction changed"
+    b_text = f"FROM {base}\nMAINTAINER Docker Newbee\nRUN echo b > /b\n"
+    b = write_context(tmp_path / "b", {"Dockerfile": b_text})
+    out = ok(nbdocker("build", "-t", "b:1", "--progress", "plain", b))
+    assert _reasons(out) == ["first build", "first build"]
+    # its next build is explained by its own earlier one
+    (b / "Dockerfile").write_text(b_text.replace("Newbee", "Oldbee"))
+    out = ok(nbdocker("build", "-t", "b:1", "--progress", "plain", b))
+    assert _reasons(out) == [
+        "the instruction changed (it was: MAINTAINER Docker Newbee)",
+        "step 2 before it was rebuilt",
+    ]
+    # the same -t target from another folder is the same Dockerfile
+    other = write_context(tmp_path / "b2", {"Dockerfile": f"FROM {base}\nLABEL x=1\n"})
+    out = ok(nbdocker("build", "-t", "b:1", "--progress", "plain", other))
+    assert _reasons(out) == ["the instruction changed (it was: MAINTAINER Docker Oldbee)"]
+    # without -t, the same file path is the same Dockerfile
+    c = write_context(tmp_path / "c", {"Dockerfile": f"FROM {base}\nENV C=1\n"})
+    assert _reasons(ok(nbdocker("build", "--progress", "plain", c))) == ["first build"]
+    (c / "Dockerfile").write_text(f"FROM {base}\nENV C=2\n")
+    out = ok(nbdocker("build", "--progress", "plain", "-f", c / "Dockerfile", c))
+    assert _reasons(out) == ["the instruction changed (it was: ENV C=1)"]
+    # steps a Dockerfile took from another's cache count as its own builds
+    e = write_context(tmp_path / "e", {"Dockerfile": f"FROM {base}\nRUN echo a > /a\n"})
+    assert "Using cache" in ok(nbdocker("build", "-t", "e:1", e))
+    (e / "Dockerfile").write_text(f"FROM {base}\nRUN echo e > /a\n")
+    out = ok(nbdocker("build", "-t", "e:1", "--progress", "plain", e))
+    assert _reasons(out) == ["the instruction changed (it was: RUN echo a > /a)"]
+    # a new base under an unchanged Dockerfile
+    (e / "Dockerfile").write_text("FROM a:1\nRUN echo e > /a\n")
+    out = ok(nbdocker("build", "-t", "e:1", "--progress", "plain", e))
+    assert _reasons(out) == [
+        "the image it builds on changed since the last build of this Dockerfile"
+    ]
+
+
 # What a fully cached build must leave unloaded: the namespace machinery only a RUN step that
 # runs needs, the registry client, and the tar and compression code of new layers. Start-up is
 # most of a cached build's time.
@@ -206,6 +252,19 @@ def test_bad_dockerfiles_fail_with_one_line_at_the_right_place(
     err = result.stderr.decode()
     assert err.count("\n") == 1 and needle in err and "Traceback" not in err, err
     assert ok(nbdocker("images", "-q")) == before
+
+
+def test_a_bad_tag_is_refused_before_any_step_runs(
+    nbdocker: RunNbdocker, base: str, tmp_path: Path
+) -> None:
+    ctx = write_context(tmp_path / "t", {"Dockerfile": f"FROM {base}\nRUN echo ran > /ran\n"})
+    result = nbdocker("build", "-t", "ok:1", "-t", "Bad Name!", ctx)
+    assert result.returncode == 2 and result.stdout == b""
+    err = result.stderr.decode()
+    assert err.count("\n") == 1 and "-t Bad Name!: invalid reference format" in err
+    # nothing ran: the step is not in the cache
+    out = ok(nbdocker("build", "--progress", "plain", ctx))
+    assert "Using cache" not in out and "Cache miss: first build" in out
 
 
 def test_unknown_target_and_too_many_layers(
