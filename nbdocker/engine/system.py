@@ -9,17 +9,16 @@ versions of nbdocker, Python, the kernel and the helpers the weaker levels use.
 from __future__ import annotations
 
 import os
-import platform
 import re
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .lazy_dataclasses import lazy_dataclass
+from . import sandbox
+from .lazy import lazy_dataclass
+from .userns.ids import subids
 
 if TYPE_CHECKING:
-    from .engine import Engine
-    from .sandbox._levels import LevelStatus
+    from .sandbox import LevelStatus
 
 __all__ = ["SystemInfo", "system_info"]
 
@@ -56,6 +55,8 @@ def _size(root: Path) -> int:
 
 
 def _version(argv: list[str], pattern: str) -> str:
+    import subprocess  # only ``info`` asks the helpers' versions
+
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired):
@@ -65,37 +66,37 @@ def _version(argv: list[str], pattern: str) -> str:
 
 
 def _versions() -> tuple[tuple[str, str], ...]:
-    from .. import __version__
-    from .sandbox._levels import fakeroot_paths, proot_path
+    import platform
+    from importlib import metadata
 
+    try:
+        version = metadata.version("nbdocker")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
     out = [
-        ("nbdocker", __version__),
+        ("nbdocker", version),
         ("python", platform.python_version()),
         ("kernel", platform.release()),
     ]
-    proot = proot_path()
+    proot = sandbox.proot_path()
     if proot:
         out.append(("proot", _version([proot, "--version"], r"(\d+\.\d+(?:\.\d+)?)") or "?"))
-    fake = fakeroot_paths()
+    fake = sandbox.fakeroot_paths()
     if fake:
         out.append(("fakeroot", _version([fake[0], "--version"], r"(\d+\.\d+(?:\.\d+)?)") or "?"))
     return tuple(out)
 
 
-def system_info(engine: Engine) -> SystemInfo:
-    """Probe and count; never raises for a missing level (it is reported instead)."""
-    from .sandbox._errors import UnsupportedError
-    from .sandbox._levels import current, probe_all, rootfs_mode
-    from .sandbox._support import subids
-
-    root = engine.store.root
-    levels = probe_all(root)
-    isolation: str
-    try:
-        isolation = current(root).level
-    except UnsupportedError:
-        isolation = ""
-    mode, note = rootfs_mode(root) if isolation == "namespaces" else ("copy", "")
+def system_info(
+    root: Path, compression: str, *, images: int, containers: int, running: int
+) -> SystemInfo:
+    """What ``info`` says of the store at ``root`` (holding ``images`` images and
+    ``containers`` containers, ``running`` of them running) and of this machine: probes every
+    level; never raises for a missing level (it is reported instead)."""
+    levels = sandbox.probe_all(root)
+    form = sandbox.layer_form(root)
+    isolation = form.level if form is not None else ""
+    mode, note = sandbox.rootfs_mode(root) if isolation == "namespaces" else ("copy", "")
     if isolation and isolation != "namespaces":
         note = (
             f"the {isolation} level copies the layers; a build step starts from the root "
@@ -104,19 +105,18 @@ def system_info(engine: Engine) -> SystemInfo:
     rootless = os.geteuid() != 0
     ids = subids() if rootless else None
     span = f"{ids.uid_start}-{ids.uid_start + ids.uid_count - 1}" if ids else ""
-    containers = engine.ps(all=True)
     return SystemInfo(
         store=root,
         store_size=_size(root) if root.exists() else 0,
-        images=len({row.id for row in engine.images(all=True)}),
-        containers=len(containers),
-        running=sum(1 for c in containers if c.state == "running"),
+        images=images,
+        containers=containers,
+        running=running,
         isolation=isolation,
         levels=levels,
         rootfs=mode,
         rootfs_note=note,
         rootless=rootless,
         subids=span,
-        compression=engine.compression,
+        compression=compression,
         versions=_versions(),
     )

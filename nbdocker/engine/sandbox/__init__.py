@@ -24,51 +24,38 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._errors import SandboxError, UnsupportedError
+from ..lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ._defaults import DEFAULT_PATH
+    from ._errors import SandboxError, UnsupportedError
     from ._exec import DEFAULT_CAPS
     from ._kept import KEPT_ROOTS, name_kept_root
+    from ._levels import (
+        CHOICES,
+        Isolation,
+        LevelStatus,
+        current,
+        fakeroot_paths,
+        layer_form,
+        level_for,
+        probe_all,
+        proot_path,
+        rootfs_mode,
+    )
     from ._run import run
     from ._spec import BindMount, RootfsMode, SandboxSpec, Started
     from ._support import ROOTFS_ENV, Support, check_support
 
-# Names are loaded from their modules on first use: every build needs DEFAULT_PATH, but only a
-# RUN step that really runs needs the namespace machinery (``_run``, ``_exec``: ctypes, socket, …),
-# so a cached build never imports it.
-_HOMES = {
-    "DEFAULT_CAPS": "_exec",
-    "run": "_run",
-    "name_kept_root": "_kept",
-    "KEPT_ROOTS": "_kept",
-    "DEFAULT_PATH": "_defaults",
-    "BindMount": "_spec",
-    "RootfsMode": "_spec",
-    "SandboxSpec": "_spec",
-    "Started": "_spec",
-    "ROOTFS_ENV": "_support",
-    "Support": "_support",
-    "check_support": "_support",
-}
-
-
-def __getattr__(name: str) -> object:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    # (__import__ rather than importlib.import_module: it shows in python -X importtime)
-    value = getattr(__import__(f"{__name__}.{home}", fromlist=[name]), name)
-    globals()[name] = value
-    return value
-
-
 __all__ = [
+    "CHOICES",
     "DEFAULT_CAPS",
     "DEFAULT_PATH",
     "KEPT_ROOTS",
     "ROOTFS_ENV",
     "BindMount",
+    "Isolation",
+    "LevelStatus",
     "RootfsMode",
     "SandboxError",
     "SandboxSpec",
@@ -76,6 +63,45 @@ __all__ = [
     "Support",
     "UnsupportedError",
     "check_support",
+    "current",
+    "fakeroot_paths",
+    "layer_form",
+    "level_for",
     "name_kept_root",
+    "probe_all",
+    "proot_path",
+    "rootfs_mode",
     "run",
 ]
+
+# Every build needs DEFAULT_PATH, but only a RUN step that really runs needs the namespace
+# machinery (``_run``, ``_exec``: ctypes, socket, …), so a cached build never imports it.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "DEFAULT_CAPS": "._exec",
+        "DEFAULT_PATH": "._defaults",
+        "ROOTFS_ENV": "._support",
+        "BindMount": "._spec",
+        "RootfsMode": "._spec",
+        "SandboxError": "._errors",
+        "SandboxSpec": "._spec",
+        "Started": "._spec",
+        "Support": "._support",
+        "UnsupportedError": "._errors",
+        "check_support": "._support",
+        "CHOICES": "._levels",
+        "Isolation": "._levels",
+        "KEPT_ROOTS": "._kept",
+        "LevelStatus": "._levels",
+        "current": "._levels",
+        "fakeroot_paths": "._levels",
+        "layer_form": "._levels",
+        "level_for": "._levels",
+        "name_kept_root": "._kept",
+        "probe_all": "._levels",
+        "proot_path": "._levels",
+        "rootfs_mode": "._levels",
+        "run": "._run",
+    },
+)

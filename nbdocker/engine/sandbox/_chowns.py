@@ -7,11 +7,10 @@ notification to this helper (seccomp's user notifications take precedence over P
 tracing): :class:`ChownTracker` reads the call's path from the caller's memory, finds the file
 it names in the root copy (the caller's working directory and descriptors are real paths; a
 path PRoot has already translated is one too; other absolute paths are the step's, resolved
-inside the copy), records the owner there the way
-:mod:`._emulate` keeps owners, and answers success. Paths PRoot binds from the host (``/proc``,
-``/dev``, volumes) are answered without a record. Each record says whether the calling
-process has fakeroot's library loaded: fakeroot then holds what the call meant (see
-:class:`._ptrace._Chowned`). Stdlib only.
+inside the copy), records the owner there the way :mod:`..layer.emulated` keeps owners, and
+answers success. Paths PRoot binds from the host (``/proc``, ``/dev``, volumes) are answered
+without a record. Each record says whether the calling process has fakeroot's library loaded:
+fakeroot then holds what the call meant (see :class:`._ptrace._Chowned`).
 """
 
 from __future__ import annotations

@@ -15,12 +15,15 @@ import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from . import _sys
-from ._copyroot import wait_step
-from ._exec import DEFAULT_CAPS, _last_cap, build_env, final_exec
+from .. import linux
+from ._exec import DEFAULT_CAPS, build_env, final_exec, last_cap_number
+from ._step import wait_step
 from ._users import ExecUser, UserLookupError, resolve_user
+
+if TYPE_CHECKING:
+    from ._spec import CopyRootConfig
 
 
 def _permitted() -> int:
@@ -33,26 +36,26 @@ def _permitted() -> int:
 def _drop_privileges(user: ExecUser, caps: int, last_cap: int) -> None:
     """As :func:`._exec.drop_privileges`, within the capabilities this process has (``caps``:
     read before the chroot, which has no /proc)."""
-    _sys.prctl(_sys.PR_SET_NO_NEW_PRIVS, 1)
+    linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
     for cap in range(last_cap + 1):
         if not caps & (1 << cap):
             with contextlib.suppress(OSError):
-                _sys.prctl(_sys.PR_CAPBSET_DROP, cap)
+                linux.prctl(linux.PR_CAPBSET_DROP, cap)
     os.setgroups(list(user.groups))
     os.setresgid(user.gid, user.gid, user.gid)
-    _sys.capset(caps, caps, 0)
+    linux.capset(caps, caps, 0)
     os.setresuid(user.uid, user.uid, user.uid)
 
 
 def run_step(
-    cfg: dict[str, Any], root: Path, scratch: Path, on_start: Callable[[int], None]
+    cfg: CopyRootConfig, root: Path, scratch: Path, on_start: Callable[[int], None]
 ) -> int:
     if cfg["mounts"]:
         raise RuntimeError(
             "the chroot isolation level cannot bind-mount volumes or RUN --mount sources; "
             "copy the files into the image instead"
         )
-    caps, last_cap = DEFAULT_CAPS & _permitted(), _last_cap()
+    caps, last_cap = DEFAULT_CAPS & _permitted(), last_cap_number()
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:

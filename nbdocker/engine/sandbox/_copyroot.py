@@ -2,9 +2,9 @@
 
 Same contract as the namespaces helper (:mod:`._helper`): started by :func:`._run.run` with the
 configuration on a pipe, it answers ``started`` then ``exit`` or ``error`` as JSON lines, and
-leaves ``upper`` in the form of the layers it was given. It installs :mod:`._emulate` first, so
-that the layer code it shares with the namespaces level (init layer, copy, diff) reads and
-writes owners, devices, whiteouts and privileged xattrs the kernel refuses this process.
+leaves ``upper`` in the form of the layers it was given. It installs :mod:`..layer.emulated`
+first, so that the layer code it shares with the namespaces level (init layer, copy, diff)
+reads and writes owners, devices, whiteouts and privileged xattrs the kernel refuses this process.
 
 Order: scratch dirs → the init layer (mountpoints, and what cannot be mounted here: device
 nodes and the generated ``/etc`` files for ``chroot``) → the root copy (layers, init layer,
@@ -17,6 +17,7 @@ left of the step's processes.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -25,23 +26,25 @@ import stat
 import sys
 import time
 from pathlib import Path
-from types import FrameType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from . import _emulate, _kept
+from ..layer import emulated
+from ..layer.view import LowerView, lstat
+from . import _chroot, _kept, _ptrace
 from ._copy import compute_upper, populate
+from ._files import copy_meta, copy_node, remove
 from ._rootfs import DEV_NODES, ETC_FILES, build_init_layer
-from ._view import LowerView, copy_meta, copy_node, lstat, remove
+from ._step import FAKEROOT_DIR
+
+if TYPE_CHECKING:
+    from ._spec import CopyRootConfig, HelperMessage
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 _SCRATCH = ("init", "etc", "root", "upper.new", "step", "marks", "kept", "evicted")
-FAKEROOT_DIR = ".nbdocker-fakeroot"  # where the ptrace level binds fakeroot's library
 
 
 def _prctl(option: int, value: int) -> None:
-    import ctypes
-
     ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
 
 
@@ -50,14 +53,14 @@ def force_remove(path: Path) -> None:
 
     def retry(function: Any, name: str, excinfo: Any) -> None:
         with contextlib.suppress(OSError):
-            _emulate.real("chmod")(os.path.dirname(name), 0o700)
+            emulated.real("chmod")(os.path.dirname(name), 0o700)
             function(name)
 
     if os.path.lexists(path):
         shutil.rmtree(path, onerror=retry)
 
 
-def _prepare(cfg: dict[str, Any]) -> tuple[Path, Path]:
+def _prepare(cfg: CopyRootConfig) -> tuple[Path, Path]:
     """Scratch dirs, the init layer and the root copy; returns (root, init)."""
     work = Path(cfg["work"])
     for name in _SCRATCH:
@@ -87,14 +90,15 @@ def _prepare(cfg: dict[str, Any]) -> tuple[Path, Path]:
     return root, init
 
 
-def _take_kept(cfg: dict[str, Any], work: Path, view: LowerView, init: Path) -> int:
+def _take_kept(cfg: CopyRootConfig, work: Path, view: LowerView, init: Path) -> int:
     """Start from the root a step of this image's build left (see :mod:`._kept`), with what
     its init layer put there undone; return how many of the layers it holds (0: none, start
     from an empty root)."""
-    if not cfg.get("kept"):
+    kept = cfg["kept"]
+    if not kept:
         return 0
     taken = work / "kept"
-    held = _kept.claim(Path(cfg["kept"]), cfg["layers"], taken)
+    held = _kept.claim(Path(kept), cfg["layers"], taken)
     if not held:
         return 0
     root = work / "root"
@@ -153,8 +157,8 @@ def _chroot_extras(init: Path, etc: Path) -> None:
     for name in DEV_NODES:
         try:
             st = os.stat(f"/dev/{name}")
-            _emulate.real("mknod")(dev / name, stat.S_IFCHR | 0o666, st.st_rdev)
-            _emulate.real("chmod")(dev / name, 0o666)
+            emulated.real("mknod")(dev / name, stat.S_IFCHR | 0o666, st.st_rdev)
+            emulated.real("chmod")(dev / name, 0o666)
         except OSError:
             continue  # the step goes without it (a runtime without the device, no CAP_MKNOD)
     for name, mode in (("pts", 0o755), ("shm", 0o1777), ("mqueue", 0o1777)):
@@ -201,59 +205,6 @@ def _restore_etc_files(root: Path, init: Path) -> None:
         copy_meta(want, target, ours)
 
 
-def inodes(root: Path) -> set[tuple[int, int]]:
-    """(device, inode) of every entry below ``root``: what existed before the step."""
-    lstat = _emulate.real("lstat")
-    seen: set[tuple[int, int]] = set()
-    stack = [root]
-    while stack:
-        directory = stack.pop()
-        for name in os.listdir(directory):
-            st = lstat(directory / name)
-            seen.add((st.st_dev, st.st_ino))
-            if stat.S_ISDIR(st.st_mode):
-                stack.append(directory / name)
-    return seen
-
-
-def own_new_entries(root: Path, before: set[tuple[int, int]], uid: int, gid: int) -> None:
-    """Give what the step created the step's user, as Docker does for a ``USER`` step."""
-    lstat = _emulate.real("lstat")
-    stack = [root]
-    while stack:
-        directory = stack.pop()
-        for name in os.listdir(directory):
-            path = directory / name
-            st = lstat(path)
-            if (st.st_dev, st.st_ino) not in before:
-                owner = os.lstat(path)
-                if (owner.st_uid, owner.st_gid) == (0, 0):
-                    os.lchown(path, uid, gid)
-            if stat.S_ISDIR(st.st_mode):
-                stack.append(path)
-
-
-class _Forwarder:
-    """Signals to the step's process group; SIGKILL when the stop timeout expires."""
-
-    def __init__(self, pgid: int, timeout: float) -> None:
-        self.pgid, self.timeout, self.armed = pgid, timeout, False
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-            signal.signal(sig, self.forward)
-        signal.signal(signal.SIGALRM, self.kill)
-
-    def forward(self, signum: int, frame: FrameType | None) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pgid, signum)
-        if not self.armed:
-            self.armed = True
-            signal.setitimer(signal.ITIMER_REAL, max(self.timeout, 0.001))
-
-    def kill(self, signum: int, frame: FrameType | None) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.pgid, signal.SIGKILL)
-
-
 def kill_descendants() -> None:
     """SIGKILL every process below this one (orphans come to us: we are a subreaper)."""
     me = os.getpid()
@@ -279,44 +230,17 @@ def kill_descendants() -> None:
                 os.waitpid(pid, 0)
 
 
-def wait_step(pid: int, timeout: float, serve: Any = None) -> int:
-    """Wait for the step's first process, forwarding signals; its Docker-style exit code.
-
-    ``serve`` (with ``fileno()`` and ``handle()``) is served whenever it is readable meanwhile.
-    """
-    import select
-
-    _Forwarder(pid, timeout)
-    while True:
-        try:
-            done, status = os.waitpid(pid, os.WNOHANG if serve is not None else 0)
-        except InterruptedError:
-            continue
-        if done == pid:
-            break
-        readable, _, _ = select.select([serve], [], [], 0.2)
-        if readable:
-            serve.handle()
-    signal.setitimer(signal.ITIMER_REAL, 0)
-    if os.WIFEXITED(status):
-        return os.waitstatus_to_exitcode(status)
-    return 128 + os.WTERMSIG(status)
-
-
-def _helper(cfg: dict[str, Any], status: IO[str]) -> int:
-    def tell(msg: dict[str, Any]) -> None:
+def _helper(cfg: CopyRootConfig, status: IO[str]) -> int:
+    def tell(msg: HelperMessage) -> None:
         status.write(json.dumps(msg) + "\n")
         status.flush()
 
-    _emulate.install(emulate_owners=cfg["level"] == "ptrace")
+    emulated.install(emulate_owners=cfg["level"] == "ptrace")
     work = Path(cfg["work"])
     fresh = not any(Path(cfg["upper"]).iterdir())
     root, init = _prepare(cfg)
     clock = _StepClock(work / "marks") if fresh else None
-    if cfg["level"] == "chroot":
-        from ._chroot import run_step
-    else:
-        from ._ptrace import run_step
+    run_step = _chroot.run_step if cfg["level"] == "chroot" else _ptrace.run_step
     code = run_step(
         cfg, root, work / "step", lambda pid: tell({"started": {"rootfs": "copy", "pid": pid}})
     )
@@ -326,8 +250,9 @@ def _helper(cfg: dict[str, Any], status: IO[str]) -> int:
     lowers = (*[Path(p) for p in cfg["layers"]], init)
     since = clock.since() if clock is not None else None
     compute_upper(root, lowers, Path(cfg["upper"]), work, since)
-    if cfg.get("keep") and fresh and code == 0:
-        _kept.park(Path(cfg["kept"]), root, init, cfg["layers"], cfg["upper"], work / "evicted")
+    kept = cfg["kept"]
+    if cfg["keep"] and kept and fresh and code == 0:
+        _kept.park(Path(kept), root, init, cfg["layers"], cfg["upper"], work / "evicted")
     return code
 
 
@@ -345,7 +270,7 @@ class _StepClock:
     def _stamp(self, name: str) -> int:
         path = self.marks / name
         path.touch()
-        ctime: int = _emulate.real("lstat")(path).st_ctime_ns
+        ctime: int = emulated.real("lstat")(path).st_ctime_ns
         return ctime
 
     def since(self) -> int | None:
@@ -360,6 +285,9 @@ class _StepClock:
 def main() -> None:
     """Entry point: ``argv`` = caller pid, config fd, status fd, control fd."""
     caller, cfg_fd, status_fd, ctl_fd = (int(a) for a in sys.argv[1:5])
+    # The caller starts helpers with SIGINT/TERM/HUP held (interpreter.helper_argv); the step's
+    # processes are forked from here and must get them, and this helper forwards them.
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != caller:
         os._exit(1)

@@ -13,8 +13,8 @@
 asks for one, and a level the machine cannot give is an :class:`UnsupportedError` saying why.
 The level chosen is also the *layer form* the engine's file work uses (:func:`current`): at
 ``chroot`` and ``ptrace`` what the kernel refuses (whiteout devices, ``trusted.*`` xattrs,
-owners) is emulated with extended attributes (:mod:`._emulate`), so those layers live in their
-own cache directory.
+owners) is emulated with extended attributes (:mod:`nbdocker.engine.layer.emulated`), so those
+layers live in their own cache directory.
 """
 
 from __future__ import annotations
@@ -24,31 +24,27 @@ import glob
 import json
 import os
 import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
+from ..errors import UsageError
+from ..interpreter import helper_argv
+from ..lazy import lazy_dataclass
+from ..userns.ids import subids
 from ._errors import SandboxError, UnsupportedError
+
+if TYPE_CHECKING:
+    import subprocess
 
 Level = Literal["namespaces", "chroot", "ptrace"]
 LEVELS: tuple[Level, ...] = ("namespaces", "chroot", "ptrace")
 ISOLATION_ENV = "NBDOCKER_ISOLATION"
 CHOICES = ("auto", *LEVELS)
 
-_PKG_DIR = str(Path(__file__).resolve().parent)
-# Runs ``main()`` of one module of this directory in a fresh interpreter, the directory loaded
-# as a bare package (no parent ``__init__``: fast, and nothing but the stdlib).
-BOOT = (
-    "import sys, types, importlib; m = types.ModuleType('_nbdocker_sandbox'); "
-    "m.__path__ = [sys.argv.pop(1)]; sys.modules['_nbdocker_sandbox'] = m; "
-    "importlib.import_module('_nbdocker_sandbox.' + sys.argv.pop(1)).main()"
-)
 _CAP_SYS_ADMIN = 21
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class LevelStatus:
     """One level on this machine: available or not, and ``detail``: why not, or a note."""
 
@@ -58,7 +54,7 @@ class LevelStatus:
     root_only: bool = False  # namespaces that could map container root alone (asked for: used)
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Isolation:
     """The level a container or step runs at, and what was found about the stronger ones."""
 
@@ -75,7 +71,8 @@ class Isolation:
 
     @property
     def emulated(self) -> bool:
-        """Layers keep what the kernel refuses in extended attributes (see :mod:`._emulate`)."""
+        """Layers keep what the kernel refuses in extended attributes
+        (:mod:`nbdocker.engine.layer.emulated`)."""
         return self.level != "namespaces"
 
     def explanation(self) -> str:
@@ -108,9 +105,11 @@ def _caps() -> int:
 
 
 def run_module(module: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run ``main()`` of ``module`` (this package) in a fresh interpreter."""
+    """Run ``main()`` of ``module`` (of this package, e.g. ``_probe``) in a fresh interpreter."""
+    import subprocess  # only a probe runs one
+
     return subprocess.run(
-        [sys.executable, "-I", "-c", BOOT, _PKG_DIR, module, *args],
+        helper_argv(f"{__package__}.{module}", *args),
         capture_output=True,
         text=True,
         check=False,
@@ -122,11 +121,11 @@ def run_module(module: str, *args: str, timeout: float = 60) -> subprocess.Compl
 def _kernel_probe(where: str) -> dict[str, object]:
     ranges: list[str] = []
     if os.geteuid() != 0:
-        from ._support import subids
-
         ids = subids()
         if ids is not None:
             ranges = [str(v) for v in (ids.uid_start, ids.uid_count, ids.gid_start, ids.gid_count)]
+    import subprocess
+
     try:
         done = run_module("_probe", where, *ranges)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -161,6 +160,8 @@ def _ptrace_probe() -> str:
     if proot is None:
         return "PRoot is not installed (apt-get install proot)"
     true = shutil.which("true") or "/bin/true"
+    import subprocess
+
     try:
         done = run_module("_ptrace", "probe", proot, true, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -220,8 +221,6 @@ def requested_level(requested: str | None) -> str:
     """``requested``, else ``$NBDOCKER_ISOLATION``, else ``auto``; checked."""
     value = (requested or os.environ.get(ISOLATION_ENV, "") or "auto").strip().lower()
     if value not in CHOICES:
-        from nbdocker.engine.errors import UsageError
-
         source = "--isolation" if requested else ISOLATION_ENV
         raise UsageError(f"{source} {value}: choose one of {', '.join(CHOICES)}")
     return value
@@ -293,6 +292,15 @@ def current(where: Path | None = None) -> Isolation:
     return _current[0]
 
 
+def layer_form(where: Path | None = None) -> Isolation | None:
+    """The level in use, as file work on layers sees it (see ``userns.read_form_from``); None
+    when no level is available here (then nothing runs in a container)."""
+    try:
+        return current(where)
+    except UnsupportedError:
+        return None
+
+
 def level_for(requested: str | None, where: Path | None = None) -> Isolation:
     """:func:`select` for a verb that asked (or not) for a level, made current."""
     if requested is None and not os.environ.get(ISOLATION_ENV) and _current:
@@ -311,6 +319,7 @@ __all__ = [
     "LevelStatus",
     "SandboxError",
     "current",
+    "layer_form",
     "level_for",
     "probe_all",
     "rootfs_mode",

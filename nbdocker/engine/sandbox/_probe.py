@@ -24,6 +24,7 @@ import ctypes
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -144,8 +145,6 @@ def _subid_map(ranges: list[str]) -> str:
     """'' when newuidmap/newgidmap can map ``ranges`` (uid start, count, gid start, count) into
     a new user namespace, else why not (in a container without CAP_SYS_ADMIN the kernel refuses
     them: the opener of a child namespace's map needs that capability)."""
-    import subprocess
-
     ready_r, ready_w = os.pipe()
     done_r, done_w = os.pipe()
     pid = os.fork()

@@ -31,13 +31,17 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from . import _chowns, _emulate, _seccomp
-from ._copyroot import FAKEROOT_DIR, inodes, own_new_entries, wait_step
+from ..layer import emulated
+from . import _chowns, _seccomp
 from ._exec import build_env
-from ._rootfs import ETC_FILES, secure_join
+from ._rootfs import ETC_FILES, SetupError, secure_join
+from ._step import FAKEROOT_DIR, inodes, own_new_entries, wait_step
 from ._users import resolve_user
+
+if TYPE_CHECKING:
+    from ._spec import CopyRootConfig
 
 FAKEROOT_MOUNT = "/" + FAKEROOT_DIR
 
@@ -46,7 +50,7 @@ def _seed(root: Path, out: Path) -> None:
     """fakeroot's database for the root copy: every entry whose owner, type or mode on disk
     is not what the image says (``dev=…,ino=…,mode=…,uid=…,gid=…,nlink=…,rdev=…``)."""
     with open(out, "w") as f:
-        for _path, st, fake in _emulate.emulated_entries(root):
+        for _path, st, fake in emulated.emulated_entries(root):
             f.write(
                 f"dev={st.st_dev:x},ino={st.st_ino},mode={fake.st_mode:o},uid={fake.st_uid},"
                 f"gid={fake.st_gid},nlink={st.st_nlink},rdev={fake.st_rdev}\n"
@@ -153,7 +157,7 @@ def _apply_saved(root: Path, saved: Path, seeded: Path, owners: bool) -> _Record
             records[key] = everything[key]
     if not records:
         return everything
-    lstat = _emulate.real("lstat")
+    lstat = emulated.real("lstat")
     stack = [root]
     while stack:
         directory = stack.pop()
@@ -177,9 +181,9 @@ def _apply(
         return
     if stat.S_IFMT(mode) != stat.S_IFMT(st.st_mode) and stat.S_ISREG(st.st_mode):
         if st.st_size == 0 and (stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode)):
-            _emulate.real("setxattr")(
+            emulated.real("setxattr")(
                 path,
-                _emulate.MODE_XATTR,
+                emulated.MODE_XATTR,
                 f"{mode:o} {rdev} {stat.S_IMODE(st.st_mode):o}".encode(),
                 follow_symlinks=False,
             )
@@ -235,7 +239,7 @@ class _Chowned:
         self.ambiguous: list[str] = []
 
     def __call__(self, path: Path, uid: int, gid: int, follow: bool, faked: bool) -> None:
-        st = _emulate.real("stat")(path, follow_symlinks=follow)
+        st = emulated.real("stat")(path, follow_symlinks=follow)
         key = (st.st_dev, st.st_ino)
         known = self.by_inode.get(key)
         if known is None:
@@ -264,7 +268,7 @@ class _Chowned:
     def apply(self, root: Path, fakeroot: _Records) -> None:
         if not self.by_inode:
             return
-        lstat = _emulate.real("lstat")
+        lstat = emulated.real("lstat")
         stack = [root]
         while stack:
             directory = stack.pop()
@@ -305,7 +309,7 @@ def _lookup(root: Path, argv0: str, path_env: str) -> str | None:
     for directory in path_env.split(":") if path_env else []:
         guest = f"{directory.rstrip('/') or ''}/{argv0}"
         try:
-            st = _emulate.real("stat")(secure_join(root, guest))
+            st = emulated.real("stat")(secure_join(root, guest))
         except OSError:
             continue
         if stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
@@ -313,7 +317,7 @@ def _lookup(root: Path, argv0: str, path_env: str) -> str | None:
     return None
 
 
-def _binds(cfg: dict[str, Any], etc: Path, fakeroot_lib: str | None) -> list[str]:
+def _binds(cfg: CopyRootConfig, etc: Path, fakeroot_lib: str | None) -> list[str]:
     out = ["-b", "/proc", "-b", "/dev", "-b", "/sys"]
     for name in ETC_FILES:
         out += ["-b", f"{etc / name}:/etc/{name}"]
@@ -331,7 +335,7 @@ def _warn(message: str) -> None:
 
 
 def run_step(
-    cfg: dict[str, Any], root: Path, scratch: Path, on_start: Callable[[int], None]
+    cfg: CopyRootConfig, root: Path, scratch: Path, on_start: Callable[[int], None]
 ) -> int:
     scratch.mkdir(parents=True, exist_ok=True)
     user = resolve_user(cfg["user"], root)
@@ -374,6 +378,8 @@ def run_step(
             *command,
         ]
     identity = ["-0"] if user.uid == 0 and user.gid == 0 else ["-i", f"{user.uid}:{user.gid}"]
+    if cfg["proot"] is None:
+        raise SetupError("PRoot is not installed (apt-get install proot)")
     argv = [
         cfg["proot"],
         *identity,

@@ -8,24 +8,23 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import termios
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+from ..interpreter import helper_argv
+from ..userns.ids import SubIds, map_ids, subids
 from ._errors import SandboxError
-from ._levels import BOOT
-from ._spec import SandboxSpec, Started
-from ._support import SubIds, check_support, forced_rootfs, require, subids
+from ._levels import current, fakeroot_paths, proot_path
+from ._spec import CopyRootConfig, HelperConfig, HelperMessage, SandboxSpec, Started
+from ._support import check_support, forced_rootfs, require
 
-# The helper loads this directory as a bare package (BOOT): no parent ``__init__`` runs, so
-# starting a container never imports the rest of the engine (and stays fast). Its modules use
-# only stdlib.
-_PKG_DIR = str(Path(__file__).resolve().parent)
-_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_HELPER_MODULE = "nbdocker.engine.sandbox._helper"
+_COPYROOT_MODULE = "nbdocker.engine.sandbox._copyroot"  # the chroot and ptrace levels' helper
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _validate(spec: SandboxSpec) -> None:
@@ -63,28 +62,6 @@ def _etc_files(spec: SandboxSpec, hostname: str) -> dict[str, str]:
     return {"hosts": hosts, "hostname": hostname + "\n", "resolv.conf": resolv}
 
 
-def map_ids(pid: int, ids: SubIds | None) -> str:
-    """Write the helper's uid/gid maps; '' on success, else why not."""
-    uid, gid = os.getuid(), os.getgid()
-    if ids is not None:
-        for tool, own, start, count in (
-            ("newuidmap", uid, ids.uid_start, ids.uid_count),
-            ("newgidmap", gid, ids.gid_start, ids.gid_count),
-        ):
-            args = [tool, str(pid), "0", str(own), "1", "1", str(start), str(count)]
-            done = subprocess.run(args, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                return f"{tool} failed: {done.stderr.strip() or done.returncode}"
-        return ""
-    try:
-        Path(f"/proc/{pid}/setgroups").write_text("deny")
-        Path(f"/proc/{pid}/uid_map").write_text(f"0 {uid} 1")
-        Path(f"/proc/{pid}/gid_map").write_text(f"0 {gid} 1")
-    except OSError as exc:
-        return f"writing the id map failed: {exc.strerror}"
-    return ""
-
-
 def run(
     spec: SandboxSpec,
     stdin: int | None = None,
@@ -105,8 +82,6 @@ def run(
     be started. On return no process of the container and none of its mounts remain.
     """
     _validate(spec)
-    from ._levels import current
-
     isolation = current(spec.work)
     if isolation.level != "namespaces":
         return _spawn(
@@ -117,7 +92,7 @@ def run(
             stderr,
             on_start,
             None,
-            module="_copyroot",
+            module=_COPYROOT_MODULE,
             level=isolation.level,
         )
     support = check_support()
@@ -127,7 +102,7 @@ def run(
     hostname = spec.hostname or (socket.gethostname() if spec.network == "host" else "localhost")
     spec.work.mkdir(parents=True, exist_ok=True)
     spec.upper.mkdir(parents=True, exist_ok=True)
-    cfg = {
+    cfg: HelperConfig = {
         "layers": [str(p.resolve()) for p in spec.layers],
         "upper": str(spec.upper.resolve()),
         "work": str(spec.work.resolve()),
@@ -137,7 +112,7 @@ def run(
         "user": spec.user,
         "hostname": hostname,
         "network": spec.network,
-        "mounts": [[str(m.source.resolve()), m.target, m.readonly] for m in spec.mounts],
+        "mounts": [(str(m.source.resolve()), m.target, m.readonly) for m in spec.mounts],
         "tty": spec.tty,
         "stdin": spec.stdin,
         "rootless": rootless,
@@ -149,10 +124,8 @@ def run(
     return _spawn(cfg, spec, stdin, stdout, stderr, on_start, ids)
 
 
-def _copyroot_config(spec: SandboxSpec, level: str, stop_timeout: float) -> dict[str, Any]:
+def _copyroot_config(spec: SandboxSpec, level: str, stop_timeout: float) -> CopyRootConfig:
     """The helper's configuration at the ``chroot`` and ``ptrace`` levels."""
-    from ._levels import fakeroot_paths, proot_path
-
     if spec.network == "none":
         raise SandboxError(
             f"--network none needs a network namespace, which the {level} isolation level "
@@ -171,7 +144,7 @@ def _copyroot_config(spec: SandboxSpec, level: str, stop_timeout: float) -> dict
         "cwd": spec.cwd,
         "user": spec.user,
         "hostname": hostname,
-        "mounts": [[str(m.source.resolve()), m.target, m.readonly] for m in spec.mounts],
+        "mounts": [(str(m.source.resolve()), m.target, m.readonly) for m in spec.mounts],
         "stop_timeout": stop_timeout,
         "etc": _etc_files(spec, hostname),
         "proot": proot_path(),
@@ -183,7 +156,7 @@ def _copyroot_config(spec: SandboxSpec, level: str, stop_timeout: float) -> dict
 
 
 def _spawn(
-    cfg: dict[str, Any],
+    cfg: HelperConfig | CopyRootConfig,
     spec: SandboxSpec,
     stdin: int | None,
     stdout: int | None,
@@ -191,7 +164,7 @@ def _spawn(
     on_start: Callable[[Started], None] | None,
     ids: SubIds | None,
     *,
-    module: str = "_helper",
+    module: str = _HELPER_MODULE,
     level: str = "namespaces",
 ) -> int:
     cfg_r, cfg_w = os.pipe()
@@ -207,8 +180,8 @@ def _spawn(
     in_fd = 0 if stdin is None else stdin
     if spec.tty and os.isatty(in_fd):
         saved_tty = termios.tcgetattr(in_fd)
-    argv = [sys.executable, "-I", "-c", BOOT, _PKG_DIR, module, str(os.getpid())]
-    argv += [str(cfg_r), str(status_w), str(ctl_r)]
+    fds = (str(os.getpid()), str(cfg_r), str(status_w), str(ctl_r))
+    argv = helper_argv(module, *fds, hold_signals=FORWARDED)
     try:
         proc = subprocess.Popen(
             argv,
@@ -229,7 +202,7 @@ def _spawn(
     try:
         with os.fdopen(status_r) as status, os.fdopen(ctl_w, "w") as ctl:
             for line in status:
-                msg = json.loads(line)
+                msg = cast(HelperMessage, json.loads(line))
                 if "userns" in msg:
                     why = map_ids(proc.pid, ids)
                     ctl.write("go\n" if not why else why + "\n")
@@ -279,7 +252,7 @@ def _forward_signals(pid: int) -> dict[int, _Handler]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
 
-    return {sig: signal.signal(sig, forward) for sig in _FORWARDED}
+    return {sig: signal.signal(sig, forward) for sig in FORWARDED}
 
 
 def _restore_signals(previous: dict[int, _Handler]) -> None:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from nbdocker.engine.sandbox._emulate import MODE_XATTR, XATTR_PREFIX, decode_owner, encode_owner
-from nbdocker.engine.sandbox._view import LowerView
+from nbdocker.engine.layer.emulated import MODE_XATTR, XATTR_PREFIX, decode_owner, encode_owner
+from nbdocker.engine.layer.view import LowerView
 from tests.support.real import require
 from tests.support.terminal import run_on_terminal
 from tests.support.trees import view_differences, views_after_each_layer
