@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 from .builder.options import BuildOptions
 from .container_ops import ContainerVerbs, RunOptions
 from .errors import Conflict, ImageNotFound, UsageError
-from .events import EventSink, Progress, TaskDone, TaskStarted, ignore
+from .events import Event, EventSink, Progress, TaskDone, TaskStarted, ignore
 from .image import (
     MANIFEST_MEDIA_TYPE,
     Catalog,
@@ -131,6 +131,32 @@ class Engine(ContainerVerbs):
     @property
     def home(self) -> Path:
         return self.store.root
+
+    _recording = False
+
+    @contextlib.contextmanager
+    def _recorded(self, kind: str, title: str) -> Iterator[None]:
+        """Keep this work's record in the store's ``activity/`` (:mod:`.activity`) while the
+        block runs, fed by the events it emits, so other processes see it and its progress.
+        Work nested in it (a build's pull of its base) is part of it and gets no record."""
+        if self._recording:
+            yield
+            return
+        from .activity import ActivityRecord
+
+        record = ActivityRecord(self.home, kind, title).begin()
+        outer = self.on_event
+
+        def sink(event: Event) -> None:
+            record.apply(event)
+            outer(event)
+
+        self.on_event, self._recording = sink, True
+        try:
+            yield
+        finally:
+            self.on_event, self._recording = outer, False
+            record.end()
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -302,7 +328,11 @@ class Engine(ContainerVerbs):
             nonlocal newest
             newest = max(newest, int(member.mtime))
 
-        with self.store.staging() as txn, self._open_source(source) as (stream, where, total):
+        with (
+            self._recorded("import", _source_title(source)),
+            self.store.staging() as txn,
+            self._open_source(source) as (stream, where, total),
+        ):
             self.on_event(TaskStarted("import", where, total))
 
             def report(done: int) -> None:
@@ -359,7 +389,9 @@ class Engine(ContainerVerbs):
         """
         from .builder.api import run_build
 
-        return run_build(self, context, options or BuildOptions(), self.on_event)
+        options = options or BuildOptions()
+        with self._recorded("build", _build_title(context, options)):
+            return run_build(self, context, options, self.on_event)
 
     def _stage_image(
         self, txn: Transaction, config: dict[str, Any], layers: list[dict[str, Any]]
@@ -522,7 +554,7 @@ class Engine(ContainerVerbs):
         of untagged images). Every blob is verified; on error nothing is stored or tagged."""
         from .archive import read_archive
 
-        with self.store.staging() as txn:
+        with self._recorded("load", _source_title(source)), self.store.staging() as txn:
             loaded = read_archive(txn, source, self.compression, self.on_event)
             staged = [(self._stage_image_raw(txn, img), img) for img in loaded]
 
@@ -563,7 +595,8 @@ class Engine(ContainerVerbs):
         """
         from .registry import RegistrySettings, pull
 
-        return pull(self, reference, settings or RegistrySettings.from_env()).image
+        with self._recorded("pull", reference):
+            return pull(self, reference, settings or RegistrySettings.from_env()).image
 
     def push(self, reference: str, *, settings: RegistrySettings | None = None) -> list[PushResult]:
         """``docker push``: the tag ``reference`` names, or every tag of its repository.
@@ -574,7 +607,8 @@ class Engine(ContainerVerbs):
         """
         from .registry import RegistrySettings, push
 
-        return push(self, reference, settings or RegistrySettings.from_env())
+        with self._recorded("push", reference):
+            return push(self, reference, settings or RegistrySettings.from_env())
 
     def login(
         self,
@@ -598,6 +632,23 @@ class Engine(ContainerVerbs):
 
 
 # -- index edits (all under the store's exclusive lock) -------------------------------------------
+
+
+def _source_title(source: str | os.PathLike[str] | IO[bytes]) -> str:
+    """How an activity record names what is imported or loaded: a URL, a file's name, ``-``."""
+    if not isinstance(source, (str, os.PathLike)):
+        return "-"
+    text = os.fspath(source)
+    return text if text.startswith(("http://", "https://")) else Path(text).name
+
+
+def _build_title(context: object, options: BuildOptions) -> str:
+    """How an activity record names a build: its tags, else its context folder's name."""
+    if options.tags:
+        return ", ".join(options.tags)
+    if isinstance(context, (str, os.PathLike)) and os.fspath(context) not in ("", "-"):
+        return Path(os.fspath(context)).resolve().name or os.fspath(context)
+    return "an image"
 
 
 def _descriptor_of(index: list[dict[str, Any]], manifest_digest: str) -> dict[str, Any]:

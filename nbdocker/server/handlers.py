@@ -296,8 +296,9 @@ class EventsHandler(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)
         self.lab.hub.sockets.add(self)
+        tasks = [t.to_json() for t in self.lab.tasks.list()]
         self.write_message(
-            json.dumps({"type": "hello", "tasks": [t.to_json() for t in self.lab.tasks.list()]})
+            json.dumps({"type": "hello", "tasks": tasks, "activity": self.lab.activity})
         )
 
     def on_message(self, message: str | bytes) -> None:

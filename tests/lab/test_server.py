@@ -205,6 +205,90 @@ def test_a_build_reports_its_progress_and_names_the_image(lab: JupyterLab) -> No
     assert "web/page:v1" in {r["reference"] for r in data["images"]}
 
 
+def _cli_build(home: Path, folder: Path, run: str, tag: str) -> subprocess.Popen[str]:
+    """``nbdocker build`` in a process of its own (and process group) on the lab's store."""
+    folder.mkdir(exist_ok=True)
+    (folder / "Dockerfile").write_text(f"FROM {BASE}\nRUN echo {tag}\n{run}\nRUN echo done\n")
+    return subprocess.Popen(
+        [sys.executable, "-m", "nbdocker", "build", "--no-cache", "-t", tag, str(folder)],
+        env={**os.environ, "NBDOCKER_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _activity(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return [m["activity"] for m in messages if m["type"] in ("activity", "hello")]
+
+
+def test_a_build_in_the_cli_shows_its_progress_until_it_ends(
+    lab: JupyterLab, lab_home: Path, tmp_path: Path
+) -> None:
+    """What the status bar reads: a build another process runs on the store, step by step,
+    named with where it runs, and gone when it is done."""
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        socket = await _socket(lab)
+        hello = json.loads(await socket.read_message())
+        assert hello["activity"] == []
+        build = _cli_build(lab_home, tmp_path / "ctx", "RUN sleep 4", "cli/progress:1")
+        try:
+            running = await _messages_until(
+                socket,
+                lambda m: m["type"] == "activity" and any(a["step"] == 3 for a in m["activity"]),
+            )
+            ended = await _messages_until(
+                socket, lambda m: m["type"] == "activity" and m["activity"] == []
+            )
+        finally:
+            socket.close()
+            out, _ = await asyncio.get_running_loop().run_in_executor(None, build.communicate)
+        assert build.returncode == 0, out
+        assert "Successfully tagged cli/progress:1" in out
+        return running, ended
+
+    running, _ = run_async(scenario)
+    (work,) = _activity(running)[-1]
+    assert work["kind"] == "build" and work["title"] == "cli/progress:1"
+    assert (work["step"], work["steps"], work["instruction"]) == (3, 4, "RUN sleep 4")
+    assert work["where"] == "nbdocker CLI"
+    steps = [a[0]["step"] for a in _activity(running) if a]
+    assert steps == sorted(steps)
+    assert not any((lab_home / "activity").iterdir())  # no record left behind
+
+
+def test_a_killed_process_does_not_stay_in_the_status_bar(
+    lab: JupyterLab, lab_home: Path, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        socket = await _socket(lab)
+        await socket.read_message()  # hello
+        build = _cli_build(lab_home, tmp_path / "ctx", "RUN sleep 60", "cli/killed:1")
+        try:
+            await _messages_until(
+                socket,
+                lambda m: (
+                    m["type"] == "activity"
+                    and any(a["title"] == "cli/killed:1" and a["step"] == 3 for a in m["activity"])
+                ),
+            )
+            os.killpg(build.pid, 9)  # no chance to remove its record
+            build.wait()
+            await _messages_until(socket, lambda m: m["type"] == "activity" and m["activity"] == [])
+        finally:
+            socket.close()
+            if build.poll() is None:
+                os.killpg(build.pid, 9)
+            build.communicate()
+
+    run_async(scenario)
+    assert not [p for p in (lab_home / "activity").iterdir() if p.suffix == ".json"]
+    _, data = lab.request("GET", "/nbdocker/api/images")
+    assert "cli/killed:1" not in {r["reference"] for r in data["images"]}
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -301,7 +385,12 @@ async def _terminal_until(lab: JupyterLab, name: str, send: list[str], expect: l
                 await socket.write_message(json.dumps(["stdin", text]))
             deadline = time.monotonic() + 30
             while pattern not in screen:
-                message = await asyncio.wait_for(socket.read_message(), deadline - time.monotonic())
+                try:
+                    message = await asyncio.wait_for(
+                        socket.read_message(), deadline - time.monotonic()
+                    )
+                except TimeoutError:
+                    break  # the assertion below shows the screen
                 if message is None:
                     break
                 kind, *rest = json.loads(message)
