@@ -204,7 +204,7 @@ class ShellsHandler(_Base):
     """POST ``{"image", "command"?: [...], "name"?}``: a new container with a terminal;
     POST ``{"container", "rm"?}``: the terminal of a container made for one (``create -it``);
     POST ``{"run": [ARGS...]}``: a terminal running ``nbdocker run ARGS...`` (``%docker run
-    -it`` in a notebook)."""
+    -it`` or ``-i`` in a notebook)."""
 
     auth_resource = "terminals"
 

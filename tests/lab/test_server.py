@@ -519,10 +519,33 @@ def test_a_terminal_runs_nbdocker_run_it_as_a_notebook_asks(lab: JupyterLab) -> 
     lab.request("POST", "/nbdocker/api/containers/remove", {"container": "from-nb"})
 
 
+def test_a_terminal_runs_nbdocker_run_i_without_a_tty(lab: JupyterLab) -> None:
+    """``%docker run -i`` (no ``-t``): the tab opens; the container reads what is typed and
+    answers, without a TTY of its own; Ctrl-D ends its input, the container stays."""
+    status, shell = lab.request(
+        "POST", "/nbdocker/api/shells", {"run": ["-i", "--name", "from-nb-i", BASE, "sh"]}
+    )
+    assert status == 201, shell
+    screen = run_async(
+        lambda: _terminal_until(
+            lab,
+            shell["terminal"],
+            ["", "echo $((40+2)); tty -s || echo no-tty-$((6*7))\r", "\x04"],
+            ["", "no-tty-42", "[disconnected]"],
+        )
+    )
+    assert "\r\n42\r\n" in screen and "root@" not in screen
+    _, data = lab.request("GET", "/nbdocker/api/containers")
+    row = next(c for c in data["containers"] if c["name"] == "from-nb-i")
+    assert row["state"] == "exited" and row["exit_code"] == 0 and not row["tty"]
+    lab.request("POST", "/nbdocker/api/containers/remove", {"container": "from-nb-i"})
+
+
 @pytest.mark.parametrize(
     ("args", "status", "message"),
     [
-        (["no/such:image"], 400, "-i -t"),
+        (["no/such:image"], 400, "with -i"),
+        (["-t", BASE], 400, "with -i"),
         (["-it", "no/such:image"], 404, "no such image"),
         (["-it", "--bogus", BASE], 400, "unrecognized arguments"),
     ],
