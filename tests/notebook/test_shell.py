@@ -68,6 +68,19 @@ def test_with_jupyterlab_the_shell_is_asked_of_it(
         ]
         assert Engine(nbdocker_home).ps(all=True) == []  # the terminal's nbdocker run makes it
 
+        # -i without -t: the terminal is asked for all the same; the cell says it has no TTY.
+        seen.clear()
+        result = execute(kc, "%docker run -i nbdtest/base:1", on_output=seen.append)
+        assert result["reply"]["status"] == "ok"
+        said = text_of(result["outputs"])
+        assert "with no TTY (-i without -t" in said and "nbdocker run -i nbdtest/base:1" in said
+        requests = [
+            m
+            for m in seen
+            if m["msg_type"] == "comm_open" and m["content"]["target_name"] == TARGET
+        ]
+        assert [r["content"]["data"] for r in requests] == [{"run": ["-i", "nbdtest/base:1"]}]
+
 
 def test_without_a_front_end_that_answers_the_magic_says_how(
     nbdocker_home: Path, busybox_tarball: Path, tmp_path: Path
