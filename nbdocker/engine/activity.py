@@ -12,10 +12,10 @@ Guarantees:
 
 - A record is replaced whole (temp file + rename in the same folder): a reader never sees half
   of one. It is not fsync'd: it describes a process, and means nothing after a crash or reboot.
-- Writes are throttled: a record is rewritten when the work starts, when a build moves to
-  another step, when a transfer learns a size, and otherwise at most every
-  :data:`WRITE_INTERVAL` seconds, so a fast transfer costs a few small writes a second, not one
-  per chunk.
+- Writes are throttled: a writer thread rewrites a record at most every
+  :data:`WRITE_INTERVAL` seconds, and only when it changed, so a fast transfer costs a few
+  small writes a second, not one per chunk, and work over within that time (a fully cached
+  build) writes nothing at all.
 - A process that dies without removing its record (killed, crashed) leaves it behind, so each
   record names its process by PID, that process's start time and the machine's boot ID; a reader
   (:func:`running`) and every new record's writer remove records whose process is gone.
@@ -30,6 +30,7 @@ import itertools
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 FOLDER = "activity"
-WRITE_INTERVAL = 0.25  # seconds between two writes of one record's byte progress
+WRITE_INTERVAL = 0.25  # seconds between two writes of one record
 _STALE_TEMP = 60.0  # seconds after which a temp file left by a killed writer is removed
 _serial = itertools.count(1)
 
@@ -90,10 +91,55 @@ def process_alive(record: dict[str, Any]) -> bool:
     return _start_ticks(pid) == record.get("process_start")
 
 
+class _Keeper:
+    """The one writer thread of a process: every :data:`WRITE_INTERVAL` seconds it writes the
+    records that changed. It runs while records are open and ends with the last one, so an
+    idle kernel has no thread waking it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.records: set[ActivityRecord] = set()
+        self.thread: threading.Thread | None = None
+
+    def add(self, record: ActivityRecord) -> None:
+        with self.lock:
+            self.records.add(record)
+            if self.thread is None:
+                self.thread = threading.Thread(
+                    target=self._run, name="nbdocker-activity", daemon=True
+                )
+                self.thread.start()
+
+    def discard(self, record: ActivityRecord) -> None:
+        with self.lock:
+            self.records.discard(record)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(WRITE_INTERVAL)
+            with self.lock:
+                records = list(self.records)
+                if not records:
+                    self.thread = None
+                    return
+            for record in records:
+                record.flush(due_only=True)
+
+
+_keeper = _Keeper()
+
+
 class ActivityRecord:
-    """The record of one piece of work in this process; :meth:`apply` folds the engine's events
-    into it, :meth:`end` removes it. Events may arrive from one thread at a time only (the
-    engine delivers a transfer's parallel events on the calling thread)."""
+    """The record of one piece of work in this process: :meth:`apply` folds the engine's events
+    into it; the process's writer thread puts it in the store every :data:`WRITE_INTERVAL`
+    seconds while it changes; :meth:`end` removes it.
+
+    Why a thread rather than writes from :meth:`apply`: a write (temp file, rename over the old
+    record) costs about a millisecond, while a fully cached build emits all its events within a
+    few milliseconds — it should pay nothing, and is over before anyone could see it. And a step
+    that runs for minutes without a word is still on record, its start written within the
+    interval, with no event needed to trigger it.
+    """
 
     def __init__(self, home: Path, kind: str, title: str) -> None:
         self.folder = home / FOLDER
@@ -103,8 +149,8 @@ class ActivityRecord:
             "kind": kind,  # build | pull | push | import | load
             "title": title,
             "pid": pid,
-            "process_start": _start_ticks(pid),
-            "boot_id": _boot_id(),
+            "process_start": None,  # filled in by the first write
+            "boot_id": "",
             "program": _program(),
             "started": time.time(),
             "step": 0,
@@ -113,58 +159,72 @@ class ActivityRecord:
             "done_bytes": 0,
             "total_bytes": 0,
         }
+        self._began = time.monotonic()
         self._items: dict[str, tuple[int, int | None]] = {}
-        self._written = 0.0
+        self._lock = threading.Lock()
+        self._changed = True
+        self._written = False
+        self._ended = False
 
     def begin(self) -> ActivityRecord:
-        """Write the first version of the record (after removing dead processes' records)."""
-        with contextlib.suppress(OSError):
-            self.folder.mkdir(exist_ok=True)
-            _sweep(self.folder)
-        self._write()
+        """Start keeping the record (first written once it has run :data:`WRITE_INTERVAL`)."""
+        _keeper.add(self)
         return self
 
     def apply(self, event: Event) -> None:
-        """Fold one event in; write the record now if the step moved, else when due."""
-        data = self.data
-        urgent = False
-        if isinstance(event, BuildStarted):
-            data["steps"] = event.total
-            urgent = True
-        elif isinstance(event, StepStarted):
-            data["step"], data["steps"] = event.step, event.total
-            data["instruction"] = event.instruction
-            urgent = True
-        elif isinstance(event, TaskStarted):
-            self._items[event.item] = (0, event.total)
-            urgent = event.total is not None  # the size to come: worth saying at once
-        elif isinstance(event, Progress):
-            self._items[event.item] = (event.done, event.total)
-        elif isinstance(event, TaskDone):
-            done, total = self._items.get(event.item, (0, None))
-            if total is not None:
-                self._items[event.item] = (total, total)
-        else:
-            return
-        if self._items:
-            data["done_bytes"] = sum(done for done, _ in self._items.values())
-            data["total_bytes"] = sum(total or 0 for _, total in self._items.values())
-        if urgent or time.monotonic() - self._written >= WRITE_INTERVAL:
-            self._write()
+        """Fold one event in (cheap: the writer thread puts it in the store)."""
+        with self._lock:
+            data = self.data
+            if isinstance(event, BuildStarted):
+                data["steps"] = event.total
+            elif isinstance(event, StepStarted):
+                data["step"], data["steps"] = event.step, event.total
+                data["instruction"] = event.instruction
+            elif isinstance(event, TaskStarted):
+                self._items[event.item] = (0, event.total)
+            elif isinstance(event, Progress):
+                self._items[event.item] = (event.done, event.total)
+            elif isinstance(event, TaskDone):
+                done, total = self._items.get(event.item, (0, None))
+                if total is not None:
+                    self._items[event.item] = (total, total)
+            else:
+                return
+            if self._items:
+                data["done_bytes"] = sum(done for done, _ in self._items.values())
+                data["total_bytes"] = sum(total or 0 for _, total in self._items.values())
+            self._changed = True
+
+    def flush(self, *, due_only: bool = False) -> None:
+        """Write the record now if it changed since its last write (with ``due_only``, not
+        before it has run :data:`WRITE_INTERVAL`). Never after :meth:`end`."""
+        with self._lock:
+            if self._ended or not self._changed:
+                return
+            if due_only and time.monotonic() - self._began < WRITE_INTERVAL:
+                return
+            self._changed = False
+            if not self._written:
+                self.data["process_start"] = _start_ticks(self.data["pid"])
+                self.data["boot_id"] = _boot_id()
+                with contextlib.suppress(OSError):
+                    self.folder.mkdir(exist_ok=True)
+                    _sweep(self.folder)
+            tmp = self.folder / f".tmp-{self.path.name}"
+            with contextlib.suppress(OSError):
+                with open(tmp, "wb") as f:
+                    f.write(json.dumps(self.data).encode())
+                os.replace(tmp, self.path)
+                self._written = True
 
     def end(self) -> None:
         """The work is over (done, failed or interrupted): the record goes."""
-        with contextlib.suppress(OSError):
-            self.path.unlink()
-
-    def _write(self) -> None:
-        self._written = time.monotonic()
-        text = json.dumps(self.data).encode()
-        tmp = self.folder / f".tmp-{self.path.name}"
-        with contextlib.suppress(OSError):
-            with open(tmp, "wb") as f:
-                f.write(text)
-            os.replace(tmp, self.path)
+        _keeper.discard(self)
+        with self._lock:
+            self._ended = True
+            if self._written:
+                with contextlib.suppress(OSError):
+                    self.path.unlink()
 
 
 def _read(path: Path) -> dict[str, Any] | None:

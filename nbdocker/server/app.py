@@ -33,6 +33,7 @@ class LabState:
         home = Engine().home
         self.watcher = StoreWatcher(home, lambda: self.hub.send({"type": "store"}))
         self.activity: list[dict[str, Any]] = []  # as last sent, with where each runs
+        self._activity_serial = 0
         self.activity_watcher = ActivityWatcher(
             home, lambda records: self.loop.add_callback(self._send_activity, records)
         )
@@ -42,8 +43,14 @@ class LabState:
         self.activity_watcher.poll()
 
     async def _send_activity(self, records: list[dict[str, Any]]) -> None:
-        """Name where each piece of work runs, then send the list to every socket."""
+        """Name where each piece of work runs, then send the list to every socket — unless a
+        newer list came while the kernels were looked up (it is sent instead; never the older
+        one after it)."""
+        self._activity_serial += 1
+        serial = self._activity_serial
         kernels = await self._notebooks_by_pid() if records else {}
+        if serial != self._activity_serial:
+            return
         self.activity = [{**r, "where": where(r, kernels)} for r in records]
         self.hub.send({"type": "activity", "activity": self.activity})
 

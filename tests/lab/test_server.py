@@ -223,68 +223,77 @@ def _activity(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return [m["activity"] for m in messages if m["type"] in ("activity", "hello")]
 
 
+def _shows(title: str, step: int | None = None) -> Any:
+    """A predicate: an ``activity`` message lists ``title`` (at ``step``, when given)."""
+
+    def done(message: dict[str, Any]) -> bool:
+        return message["type"] == "activity" and any(
+            a["title"] == title and (step is None or a["step"] == step) for a in message["activity"]
+        )
+
+    return done
+
+
+def _gone(title: str) -> Any:
+    """A predicate: an ``activity`` message no longer lists ``title``."""
+    return lambda m: m["type"] == "activity" and not any(a["title"] == title for a in m["activity"])
+
+
 def test_a_build_in_the_cli_shows_its_progress_until_it_ends(
     lab: JupyterLab, lab_home: Path, tmp_path: Path
 ) -> None:
     """What the status bar reads: a build another process runs on the store, step by step,
     named with where it runs, and gone when it is done."""
 
-    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    async def scenario() -> list[dict[str, Any]]:
         socket = await _socket(lab)
         hello = json.loads(await socket.read_message())
-        assert hello["activity"] == []
+        assert hello["type"] == "hello" and "activity" in hello
         build = _cli_build(lab_home, tmp_path / "ctx", "RUN sleep 4", "cli/progress:1")
         try:
-            running = await _messages_until(
-                socket,
-                lambda m: m["type"] == "activity" and any(a["step"] == 3 for a in m["activity"]),
-            )
-            ended = await _messages_until(
-                socket, lambda m: m["type"] == "activity" and m["activity"] == []
-            )
+            running = await _messages_until(socket, _shows("cli/progress:1", step=3))
+            await _messages_until(socket, _gone("cli/progress:1"))
         finally:
             socket.close()
             out, _ = await asyncio.get_running_loop().run_in_executor(None, build.communicate)
         assert build.returncode == 0, out
         assert "Successfully tagged cli/progress:1" in out
-        return running, ended
+        return running
 
-    running, _ = run_async(scenario)
-    (work,) = _activity(running)[-1]
-    assert work["kind"] == "build" and work["title"] == "cli/progress:1"
+    running = run_async(scenario)
+    ours = [[a for a in m if a["title"] == "cli/progress:1"] for m in _activity(running)]
+    (work,) = ours[-1]
+    assert work["kind"] == "build"
     assert (work["step"], work["steps"], work["instruction"]) == (3, 4, "RUN sleep 4")
     assert work["where"] == "nbdocker CLI"
-    steps = [a[0]["step"] for a in _activity(running) if a]
+    steps = [a["step"] for m in ours for a in m]
     assert steps == sorted(steps)
-    assert not any((lab_home / "activity").iterdir())  # no record left behind
+    assert not any(p.name.startswith(f"{work['pid']}-") for p in (lab_home / "activity").iterdir())
 
 
 def test_a_killed_process_does_not_stay_in_the_status_bar(
     lab: JupyterLab, lab_home: Path, tmp_path: Path
 ) -> None:
+    build = _cli_build(lab_home, tmp_path / "ctx", "RUN sleep 60", "cli/killed:1")
+
     async def scenario() -> None:
         socket = await _socket(lab)
         await socket.read_message()  # hello
-        build = _cli_build(lab_home, tmp_path / "ctx", "RUN sleep 60", "cli/killed:1")
         try:
-            await _messages_until(
-                socket,
-                lambda m: (
-                    m["type"] == "activity"
-                    and any(a["title"] == "cli/killed:1" and a["step"] == 3 for a in m["activity"])
-                ),
-            )
+            await _messages_until(socket, _shows("cli/killed:1", step=3))
             os.killpg(build.pid, 9)  # no chance to remove its record
             build.wait()
-            await _messages_until(socket, lambda m: m["type"] == "activity" and m["activity"] == [])
+            await _messages_until(socket, _gone("cli/killed:1"))
         finally:
             socket.close()
-            if build.poll() is None:
-                os.killpg(build.pid, 9)
-            build.communicate()
 
-    run_async(scenario)
-    assert not [p for p in (lab_home / "activity").iterdir() if p.suffix == ".json"]
+    try:
+        run_async(scenario)
+    finally:
+        if build.poll() is None:
+            os.killpg(build.pid, 9)
+        build.communicate()
+    assert not any(p.name.startswith(f"{build.pid}-") for p in (lab_home / "activity").iterdir())
     _, data = lab.request("GET", "/nbdocker/api/images")
     assert "cli/killed:1" not in {r["reference"] for r in data["images"]}
 
