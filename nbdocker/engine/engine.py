@@ -631,7 +631,7 @@ class Engine(ContainerVerbs):
         return logout(server)
 
 
-# -- index edits (all under the store's exclusive lock) -------------------------------------------
+# -- activity records ------------------------------------------------------------------------------
 
 
 def _source_title(source: str | os.PathLike[str] | IO[bytes]) -> str:
@@ -649,6 +649,9 @@ def _build_title(context: object, options: BuildOptions) -> str:
     if isinstance(context, (str, os.PathLike)) and os.fspath(context) not in ("", "-"):
         return Path(os.fspath(context)).resolve().name or os.fspath(context)
     return "an image"
+
+
+# -- index edits (all under the store's exclusive lock) -------------------------------------------
 
 
 def _descriptor_of(index: list[dict[str, Any]], manifest_digest: str) -> dict[str, Any]:
