@@ -19,17 +19,19 @@ from nbdocker.server.shells import PROMPT, prompt_env, shell_command
 from .kernel import execute, kernel, text_of
 
 
-def _comm_opens(kc: Any, seconds: float = 10) -> list[dict[str, Any]]:
-    """The comm_open messages on iopub within ``seconds`` (or until the kernel is idle)."""
+def _comm_opens(kc: Any, seconds: float = 60) -> list[dict[str, Any]]:
+    """The comm_open messages on iopub until the kernel is idle again (at most ``seconds``)."""
     opens = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             msg = kc.get_iopub_msg(timeout=0.5)
         except queue.Empty:
-            break
+            continue
         if msg["msg_type"] == "comm_open":
             opens.append(msg)
+        elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
     return opens
 
 
