@@ -167,6 +167,7 @@ class Builder:
         plan = plan_build(instructions, self.build_args, self.options.target, self.path)
         self.plan = plan
         self.emit(BuildStarted(self.context_label, self.context_size, plan.total))
+        self._report_leading_args(plan)
         try:
             self._run_stages(plan)
             final = self.results[plan.target]
@@ -190,6 +191,14 @@ class Builder:
             userns.remove_tree(self.scratch)
         self.emit(BuildFinished(image.id, tuple(r.familiar for r in image.tags)))
         return image
+
+    def _report_leading_args(self, plan: BuildPlan) -> None:
+        """The ARGs before the first FROM are steps, as Docker numbers them; they make no image
+        (their values were read when the build was planned), so their StepDone names none."""
+        for number, ins in enumerate(plan.leading_args, 1):
+            location = f"{self.path}:{ins.line}"
+            self.emit(StepStarted(number, plan.total, ins.original, "", location))
+            self.emit(StepDone(number, "", 0, 0.0, True))
 
     def _run_stages(self, plan: BuildPlan) -> None:
         done: set[int] = set()
@@ -296,15 +305,18 @@ class Builder:
         env = list(run.state.run_config.get("Env") or [])
         if not any(e.startswith("PATH=") for e in env):  # as Docker: steps get a default PATH
             run.state.run_config["Env"] = [f"PATH={DEFAULT_PATH}", *env]
-        self.emit(StepDone(number, run.state.image_id, 0, time.monotonic() - start, True))
         triggers = list(run.state.run_config.get("OnBuild") or [])
-        if triggers:
+        size, empty = 0, True
+        if triggers:  # part of the FROM step, as in Docker: one step, one resulting image
             run.state.run_config["OnBuild"] = None
+            plural = "s" if len(triggers) > 1 else ""
+            self.emit(StepLog(number, f"# Executing {len(triggers)} build trigger{plural}"))
             for text in triggers:
-                self.emit(StepLog(number, f"# Executing build trigger: {text}"))
                 node = parse(text, f"{self.path} (ONBUILD of {stage.base.base})").instructions[0]
                 trigger = parse_instruction(node, self.path)
-                self._step(run, trigger, number, trigger_of=stage.base.line)
+                done = self._step(run, trigger, number, trigger_of=stage.base.line)
+                size, empty = size + done.layer_size, empty and done.empty_layer
+        self.emit(StepDone(number, run.state.image_id, size, time.monotonic() - start, empty))
         for position, ins in enumerate(stage.instructions, 1):
             self._step(run, ins, self.plan.numbers[(stage.index, position)])
         return run.state
@@ -317,7 +329,9 @@ class Builder:
 
     def _step(
         self, run: _StageRun, ins: Instruction, number: int, trigger_of: int | None = None
-    ) -> None:
+    ) -> StepDone:
+        """Run one step and report its StepDone, which it returns; an ONBUILD trigger
+        (``trigger_of``: the FROM's line) is part of the FROM step, which reports it."""
         start = time.monotonic()
         self.current = number
         line = trigger_of or ins.line
@@ -373,8 +387,10 @@ class Builder:
                     with self._lock:  # tagged with this Dockerfile when the build commits
                         self.reused.append(record.key)
                 self.emit(StepCached(number, record.image))
-                self.emit(StepDone(number, record.image, 0, time.monotonic() - start))
-                return
+                done = StepDone(number, record.image, 0, time.monotonic() - start)
+                if trigger_of is None:
+                    self.emit(done)
+                return done
             if self._first_build():
                 reason = FIRST_BUILD
             elif run.rebuilt:
@@ -391,7 +407,7 @@ class Builder:
                 line,
             )
         container = os.urandom(6).hex() if isinstance(ins, Run) else ""
-        self.emit(StepMiss(number, reason, container))
+        self.emit(StepMiss(number, reason, container, ins.keyword))
         state = run.state.copy()
         size = 0
         empty = True
@@ -435,7 +451,10 @@ class Builder:
         run.state = state
         run.rebuilt = run.rebuilt or number
         self._after(run, ins)
-        self.emit(StepDone(number, state.image_id, size, time.monotonic() - start, empty))
+        done = StepDone(number, state.image_id, size, time.monotonic() - start, empty)
+        if trigger_of is None:
+            self.emit(done)
+        return done
 
     def _after(self, run: _StageRun, ins: Instruction) -> None:
         if isinstance(ins, Cmd):
