@@ -159,6 +159,17 @@ def test_args_before_from_are_numbered_steps(both: SideBySide) -> None:
     both.same(ctx, "--build-arg", "GREETING=bonjour")
 
 
+def test_args_before_from_count_before_every_stage(both: SideBySide) -> None:
+    ctx = both.context(
+        "stages",
+        f"ARG BASE={BASE}\nFROM $BASE AS build\nRUN echo built > /out\n"
+        "FROM $BASE\nCOPY --from=build /out /out\nCMD cat /out\n",
+    )
+    first = both.same(ctx, "--no-cache")
+    assert first.lines[1] == f"Step 1/6 : ARG BASE={BASE}"
+    assert "Step 4/6 : FROM $BASE" in first.lines
+
+
 # -- 3. ONBUILD triggers ------------------------------------------------------------------------
 
 
