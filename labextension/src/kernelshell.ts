@@ -1,6 +1,6 @@
 /**
  * `%docker run -it` in a notebook or console opens a terminal tab (see the kernel side,
- * nbdocker/notebook/shell.py): on every kernel this lab talks to, the comm target
+ * nbdocker/notebook/lab_terminal.py): on every kernel this lab talks to, the comm target
  * `nbdocker.lab` answers the magics' hello with `{"terminals": true}`, and a comm opened with
  * `{"run": [ARGS…]}` becomes a JupyterLab terminal running `nbdocker run ARGS…`.
  */

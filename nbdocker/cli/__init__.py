@@ -31,13 +31,14 @@ def run() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
-    # Imported here, after run() has set the collector's pace for loading them; and a notebook
-    # that uses the grammar alone (nbdocker.cli.grammar) does not load them through this package.
-    from ..engine import Engine
-    from ..engine.errors import NbdockerError
-    from .grammar import build_parser
-    from .progress import TerminalProgress
-    from .streams import Streams
+    # Imported here, after run() has set the collector's pace for loading them, and so that a
+    # notebook using the grammar alone (nbdocker.cli.grammar) does not load them through this
+    # package: the one import of the start-up rules' exceptions (ARCHITECTURE.md, "Start-up").
+    from ..engine import Engine  # noqa: PLC0415
+    from ..engine.errors import NbdockerError  # noqa: PLC0415
+    from .grammar import build_parser  # noqa: PLC0415
+    from .progress import TerminalProgress  # noqa: PLC0415
+    from .streams import Streams  # noqa: PLC0415
 
     progress = TerminalProgress()
     try:

@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from ..engine import Engine
+from ..engine.atomic import atomic_write
 from ..engine.builder import BuildOptions
 from ..engine.errors import UsageError
 from ..engine.events import BuildFailed, Event
@@ -141,8 +142,6 @@ def do_build(engine: Engine, args: argparse.Namespace, io: Streams) -> int:
     if args.quiet:
         print(image.id, file=io.out)
     if args.iidfile:
-        from ..engine.atomic import atomic_write
-
         atomic_write(args.iidfile, image.id.encode())
     return 0
 

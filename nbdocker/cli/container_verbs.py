@@ -11,8 +11,10 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..engine import Engine
-from ..engine.container_ops import RunOptions
+from ..engine.atomic import atomic_output
+from ..engine.containers import RunOptions
 from ..engine.errors import UsageError
+from ..engine.oci import parse_time
 from ..formatting import human_duration, since, table, truncate
 from .streams import Streams
 
@@ -104,8 +106,6 @@ def container_status(c: Container, now: datetime | None = None) -> str:
         seconds = (now - started).total_seconds() if started else 0
         return f"Up {human_duration(seconds)}"
     if c.state == "exited":
-        from ..engine.image import parse_time
-
         finished = parse_time(c.finished_at)
         ago = since(finished, now) if finished else ""
         return f"Exited ({c.exit_code}) {ago}".rstrip()
@@ -152,8 +152,6 @@ def do_diff(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
 
 def do_export(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
     if args.output:
-        from ..engine.atomic import atomic_output
-
         with atomic_output(args.output) as f:
             engine.export(args.container, f)
         return

@@ -9,13 +9,13 @@ from .. import __version__
 from ..engine.errors import UsageError
 from . import build_verbs, container_verbs, image_verbs, registry_verbs, system_verbs
 
-__all__ = ["build_parser"]
+__all__ = ["VERB_GROUPS", "VerbParser", "build_parser"]
 
 # Each group adds its verbs (grammar and handler side by side) to the parser; ``VERBS`` names them.
 VERB_GROUPS = (image_verbs, container_verbs, build_verbs, registry_verbs, system_verbs)
 
 
-class _Parser(argparse.ArgumentParser):
+class VerbParser(argparse.ArgumentParser):
     """argparse that raises one-line UsageErrors instead of printing usage and exiting."""
 
     def error(self, message: str) -> NoReturn:
@@ -30,14 +30,14 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     more than parsing its command line. Any other first word (``--help``, a typo) gets all of
     them, so that help and errors list every verb.
     """
-    parser = _Parser(
+    parser = VerbParser(
         prog="nbdocker",
         description="Create container images without a Docker daemon (docker-compatible verbs).",
     )
     parser.add_argument(
         "-v", "--version", action="version", version=f"nbdocker version {__version__}"
     )
-    verbs = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=_Parser)
+    verbs = parser.add_subparsers(dest="verb", metavar="COMMAND", parser_class=VerbParser)
     verbs.required = True
 
     for group in [g for g in VERB_GROUPS if verb in g.VERBS] or VERB_GROUPS:

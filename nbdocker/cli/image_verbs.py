@@ -10,8 +10,10 @@ from datetime import datetime, timezone
 from typing import IO, Any
 
 from ..engine import Engine
+from ..engine.atomic import atomic_output
 from ..engine.errors import ImageNotFound, UsageError
 from ..formatting import human_size, since, table, truncate
+from .build_verbs import source_date_epoch
 from .streams import Handler, Streams
 
 __all__ = ["register"]
@@ -22,8 +24,6 @@ def _short(image_id: str, no_trunc: bool) -> str:
 
 
 def do_import(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
-    from .build_verbs import source_date_epoch
-
     source = io.binary_in if args.source == "-" else args.source
     image = engine.import_image(
         source,
@@ -129,8 +129,6 @@ def do_inspect(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
 
 def do_save(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
     if args.output:
-        from ..engine.atomic import atomic_output
-
         with atomic_output(args.output) as f:
             engine.save(args.images, f, format=args.format)
         return

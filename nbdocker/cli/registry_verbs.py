@@ -24,12 +24,13 @@ from .streams import Handler, Streams
 if TYPE_CHECKING:
     from ..engine.registry import RegistrySettings
 
-__all__ = ["register"]
+__all__ = ["register", "registry_settings"]
 
 _SHORT = re.compile(r"[0-9a-f]{12}")
 
 
-def _settings(args: argparse.Namespace) -> RegistrySettings:
+def registry_settings(args: argparse.Namespace) -> RegistrySettings:
+    """The registry settings the verb's flags (--insecure, CA) give; the notebook's verbs too."""
     from ..engine.registry import RegistrySettings  # httpx: loaded only by registry verbs
 
     return RegistrySettings.from_env(insecure=args.insecure_registry, ca_cert=args.ca_cert)
@@ -73,7 +74,7 @@ def do_pull(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
         if not args.quiet:
             print(f"{ref.digest or ref.tag}: Pulling from {ref.familiar_name}", file=io.out)
         with _lines(engine, "pull", io, args.quiet):
-            image = engine.pull(args.reference, settings=_settings(args))
+            image = engine.pull(args.reference, settings=registry_settings(args))
     finally:
         engine.on_event = previous
     if not args.quiet:
@@ -90,7 +91,7 @@ def do_push(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
     if not args.quiet:
         print(f"The push refers to repository [{ref.name}]", file=io.out, flush=True)
     with _lines(engine, "push", io, args.quiet):
-        results = engine.push(args.reference, settings=_settings(args))
+        results = engine.push(args.reference, settings=registry_settings(args))
     for result in results:
         if args.quiet:
             print(result.reference.familiar, file=io.out)
@@ -129,7 +130,7 @@ def do_login(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
             raise UsageError("login: no user name given and no terminal to ask on; use -u USER")
         username = input("Username: ").strip()
     password = _read_password(args, io)
-    engine.login(args.server, username, password, settings=_settings(args))
+    engine.login(args.server, username, password, settings=registry_settings(args))
     print("Login Succeeded", file=io.out)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import IO
 
 from ..engine import Engine
-from ..engine.lazy_dataclasses import lazy_dataclass
+from ..engine.lazy import lazy_dataclass
 
 __all__ = ["Handler", "Streams"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 from typing import Any
 
@@ -16,6 +15,8 @@ __all__ = ["register"]
 
 
 def _os_arch() -> str:
+    import platform  # (about a millisecond) only this verb needs it
+
     machine = platform.machine().lower()
     arch = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}.get(machine, machine)
     return f"{platform.system().lower()}/{arch}"
@@ -23,6 +24,8 @@ def _os_arch() -> str:
 
 def do_version(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
     """``docker version``'s two parts: the client, and the engine (in this process: no daemon)."""
+    import platform
+
     client = {
         "Version": __version__,
         "PythonVersion": platform.python_version(),

@@ -4,22 +4,31 @@ The public entry point is :class:`Engine`; failures are :class:`NbdockerError` s
 message is one line for the user.
 """
 
-from .engine import BuildOptions, Engine, HistoryEntry, ImageRow, Removal, RunOptions
-from .errors import (
-    AmbiguousImage,
-    ArchiveError,
-    Conflict,
-    DigestMismatch,
-    DockerfileError,
-    ImageNotFound,
-    InvalidReference,
-    NbdockerError,
-    StorageError,
-    UsageError,
-)
-from .events import Event, Progress, TaskDone, TaskStarted
-from .image import Image
-from .reference import Reference, parse_reference
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .builder.options import BuildOptions
+    from .containers import RunOptions
+    from .engine import Engine, HistoryEntry, ImageRow, Removal
+    from .errors import (
+        AmbiguousImage,
+        ArchiveError,
+        Conflict,
+        DigestMismatch,
+        DockerfileError,
+        ImageNotFound,
+        InvalidReference,
+        NbdockerError,
+        StorageError,
+        UsageError,
+    )
+    from .events import Event, Progress, TaskDone, TaskStarted
+    from .image import Image
+    from .reference import Reference, parse_reference
 
 __all__ = [
     "AmbiguousImage",
@@ -46,3 +55,32 @@ __all__ = [
     "UsageError",
     "parse_reference",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "AmbiguousImage": ".errors",
+        "BuildOptions": ".builder.options",
+        "ArchiveError": ".errors",
+        "Conflict": ".errors",
+        "DigestMismatch": ".errors",
+        "DockerfileError": ".errors",
+        "Engine": ".engine",
+        "Event": ".events",
+        "HistoryEntry": ".engine",
+        "Image": ".image",
+        "ImageNotFound": ".errors",
+        "ImageRow": ".engine",
+        "InvalidReference": ".errors",
+        "NbdockerError": ".errors",
+        "Progress": ".events",
+        "Reference": ".reference",
+        "Removal": ".engine",
+        "RunOptions": ".containers",
+        "StorageError": ".errors",
+        "TaskDone": ".events",
+        "TaskStarted": ".events",
+        "UsageError": ".errors",
+        "parse_reference": ".reference",
+    },
+)

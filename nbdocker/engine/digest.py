@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import IO, Any
+from typing import TYPE_CHECKING
 
 from .errors import DigestMismatch
+
+if TYPE_CHECKING:
+    from .chunks import Sink
 
 __all__ = ["HashingWriter", "check_digest", "sha256_digest"]
 
@@ -27,12 +30,12 @@ def check_digest(digest: str, what: str = "digest") -> str:
 class HashingWriter:
     """A binary sink that counts and hashes every byte written, then passes it on."""
 
-    def __init__(self, sink: IO[bytes] | Any) -> None:
+    def __init__(self, sink: Sink) -> None:
         self._sink = sink
         self._hash = hashlib.sha256()
         self.size = 0
 
-    def write(self, data: bytes | bytearray | memoryview) -> int:
+    def write(self, data: bytes) -> int:
         self._hash.update(data)
         self.size += len(data)
         self._sink.write(data)

@@ -9,9 +9,17 @@
 Every method either completes or raises an :class:`~nbdocker.engine.errors.NbdockerError` and
 leaves the store exactly as it was. Long work reports :mod:`~nbdocker.engine.events`.
 
-Each verb imports the machinery only it needs (layers and compression, the builder, the
-registry client, the sandbox) when it runs: a command-line process runs one verb, and what it
-does not use should cost it no start-up time.
+:class:`Engine` is a facade: it holds the store, composes the layer cache and the container
+service, and each verb calls the package that does the work (the builder, the registry client,
+archives).
+Nothing in the engine imports this module; only the package's ``__init__`` and the front ends
+do (ARCHITECTURE.md).
+
+A command-line process runs one verb, and what it does not use should cost it no start-up
+time: the packages that do the work (the builder, layers, containers) are imported here as
+packages and load a module only when a verb first uses one of their names; the registry client
+and archives, which only their own verbs use, are imported by those verbs (ARCHITECTURE.md,
+"Start-up").
 """
 
 from __future__ import annotations
@@ -19,34 +27,31 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, cast
 
+from . import builder, containers, dockerfile, layer
 from .builder.options import BuildOptions
-from .container_ops import ContainerVerbs, RunOptions
-from .errors import Conflict, ImageNotFound, UsageError
+from .errors import Conflict, ImageNotFound, InvalidReference, UsageError
 from .events import EventSink, Progress, TaskDone, TaskStarted, ignore
-from .image import (
-    MANIFEST_MEDIA_TYPE,
-    Catalog,
-    Image,
-    config_bytes,
-    manifest_bytes,
-    new_config,
-    rfc3339,
-)
-from .lazy_dataclasses import lazy_dataclass
+from .image import Catalog, Image, diff_ids, find_image, image_size, new_config
+from .lazy import lazy_dataclass
+from .oci import MANIFEST_MEDIA_TYPE, Descriptor, parse_time, rfc3339
 from .reference import Reference, parse_reference
-from .store import REF_NAME, Store, Transaction
+from .store import ImageEntry, Store, Transaction
 
 if TYPE_CHECKING:
-    from .archive import LoadedImage
+    import tarfile
+
     from .builder.cache import BuildCache
+    from .containers import Container, ContainerService, ContainerStore, RunOptions
+    from .layer.container_fs import Change
+    from .layer.unpacked import LayerCache
     from .registry import PushResult, RegistrySettings
 
-__all__ = ["BuildOptions", "Engine", "HistoryEntry", "ImageRow", "Removal", "RunOptions"]
+__all__ = ["BuildOptions", "Engine", "HistoryEntry", "ImageRow", "Removal"]
 
 _CHUNK = 1 << 20
 
@@ -90,7 +95,7 @@ class Removal:
 
 
 class _CountingReader:
-    def __init__(self, source: IO[bytes], report: Any) -> None:
+    def __init__(self, source: IO[bytes], report: Callable[[int], None]) -> None:
         self._source = source
         self._report = report
         self.done = 0
@@ -105,7 +110,7 @@ class _CountingReader:
         return True
 
 
-class Engine(ContainerVerbs):
+class Engine:
     """All image operations on one store (``home`` defaults to ``$NBDOCKER_HOME`` or the cache).
 
     ``on_event`` receives progress events; ``compression`` is the layer compression new layers
@@ -132,6 +137,19 @@ class Engine(ContainerVerbs):
     def home(self) -> Path:
         return self.store.root
 
+    @property
+    def layer_cache(self) -> LayerCache:
+        """The unpacked layers containers and RUN steps run on (``<home>/layers``)."""
+        return layer.LayerCache(self.store)
+
+    @property
+    def containers(self) -> ContainerStore:
+        """The containers of this store (``<home>/containers``)."""
+        return containers.ContainerStore(self.store.root)
+
+    def _container_service(self) -> ContainerService:
+        return containers.ContainerService(self.store, self.layer_cache, self.compression)
+
     # -- reading --------------------------------------------------------------------------------
 
     def _catalog(self) -> Catalog:
@@ -139,8 +157,7 @@ class Engine(ContainerVerbs):
 
     def get(self, image: str) -> Image:
         """The image a reference, ID or ID prefix names; ImageNotFound if none."""
-        with self.store.locked(exclusive=False):
-            return self._catalog().resolve(image)
+        return find_image(self.store, image)
 
     def images(self, reference: str | None = None, *, all: bool = False) -> list[ImageRow]:
         """Rows of ``docker images [REPO[:TAG]]``, newest first.
@@ -195,13 +212,13 @@ class Engine(ContainerVerbs):
         """The image's history, newest first, each entry with the size of the layer it made."""
         img = self.get(image)
         history = img.config.get("history") or []
-        diff_ids = img.diff_ids
+        layer_ids = img.diff_ids
         sizes: list[int] = []
-        for diff_id in diff_ids:
+        for diff_id in layer_ids:
             record = self.store.layer(diff_id)
             sizes.append(record.content_size if record else 0)
         if not history:  # images without history: one entry per layer
-            history = [{"created_by": ""} for _ in diff_ids]
+            history = [{"created_by": ""} for _ in layer_ids]
         entries: list[HistoryEntry] = []
         layer = 0
         for item in history:
@@ -213,7 +230,7 @@ class Engine(ContainerVerbs):
             entries.append(
                 HistoryEntry(
                     "<missing>",
-                    _parse_created(item.get("created")),
+                    parse_time(item.get("created")),
                     item.get("created_by", ""),
                     size,
                     item.get("comment", ""),
@@ -228,10 +245,10 @@ class Engine(ContainerVerbs):
             )
         return entries
 
-    def inspect(self, image: str) -> dict[str, Any]:
+    def inspect(self, image: str) -> dict[str, object]:
         """``docker inspect`` of an image: Docker's keys and value shapes."""
         img = self.get(image)
-        cfg = img.config.get("config") or {}
+        cfg = img.run_config
         return {
             "Id": img.id,
             "RepoTags": [r.familiar for r in img.tags],
@@ -291,14 +308,11 @@ class Engine(ContainerVerbs):
         (Docker stamps the time of the import instead). So importing the same tarball again
         gives the same image ID, and the build steps cached on it stay valid.
         """
-        from .changes import apply_changes
-        from .layers import IngestOptions, decompressed, ingest_layer
-
         ref = parse_reference(reference) if reference else None
-        container_config = apply_changes({}, change)
+        container_config = dockerfile.apply_changes({}, change)
         newest = 0
 
-        def note_mtime(member: Any) -> None:
+        def note_mtime(member: tarfile.TarInfo) -> None:
             nonlocal newest
             newest = max(newest, int(member.mtime))
 
@@ -309,11 +323,11 @@ class Engine(ContainerVerbs):
                 self.on_event(Progress("import", where, done, total))
 
             counted = _CountingReader(stream, report)
-            record = ingest_layer(
+            record = layer.ingest_layer(
                 txn,
-                decompressed(cast(IO[bytes], counted)),
+                layer.decompressed(cast(IO[bytes], counted)),
                 where,
-                IngestOptions(compression=self.compression, normalise=True),
+                layer.IngestOptions(compression=self.compression, normalise=True),
                 on_member=note_mtime,
             )
             comment = message or f"Imported from {'-' if where.startswith('/') else where}"
@@ -326,25 +340,21 @@ class Engine(ContainerVerbs):
                 created=created,
                 comment=comment,
             )
-            image = self._stage_image(txn, config, [record.blob_descriptor()])
-            self.store.commit_staged(txn, lambda t: _name_image(t, image, ref))
-        self.on_event(TaskDone("import", where, image[0]))
-        return self.get(image[0])
+            image = txn.write_image(config, [record.blob_descriptor()])
+            self.store.commit_staged(txn, lambda t: t.name(image, ref))
+        self.on_event(TaskDone("import", where, image.id))
+        return self.get(image.id)
 
     def _build_cache(self) -> BuildCache:
-        from .builder.cache import BuildCache
-
-        return BuildCache(self.store)
+        return builder.BuildCache(self.store)
 
     def _image_by_manifest(self, image_id: str, manifest_digest: str) -> Image:
         """An image of the store by its blobs, named or not (intermediate build images)."""
-        manifest = self.store.read_json(manifest_digest)
-        config = self.store.read_json(image_id)
-        size = 0
-        for diff_id in config.get("rootfs", {}).get("diff_ids") or []:
-            record = self.store.layer(diff_id)
-            size += record.content_size if record else 0
-        return Image(image_id, manifest_digest, manifest, config, (), size)
+        manifest = self.store.read_manifest(manifest_digest)
+        config = self.store.read_config(image_id)
+        return Image(
+            image_id, manifest_digest, manifest, config, (), image_size(self.store, config)
+        )
 
     def build(
         self,
@@ -357,24 +367,12 @@ class Engine(ContainerVerbs):
         ``docker build - < Dockerfile``), or None for no context. Reports build events
         (:mod:`.events`). On error or interrupt nothing is named; completed steps stay cached.
         """
-        from .builder.api import run_build
+        services = builder.BuildServices(self.store, self.compression, self._pull_image)
+        return builder.run_build(services, context, options or BuildOptions(), self.on_event)
 
-        return run_build(self, context, options or BuildOptions(), self.on_event)
-
-    def _stage_image(
-        self, txn: Transaction, config: dict[str, Any], layers: list[dict[str, Any]]
-    ) -> tuple[str, dict[str, Any]]:
-        """Stage config and manifest blobs; return (image ID, manifest descriptor)."""
-        cbytes = config_bytes(config)
-        config_digest = txn.put_bytes(cbytes)
-        mbytes = manifest_bytes(config_digest, len(cbytes), layers)
-        manifest_digest = txn.put_bytes(mbytes)
-        desc = {
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": manifest_digest,
-            "size": len(mbytes),
-        }
-        return config_digest, desc
+    def _pull_image(self, reference: str) -> Image:
+        """What a build does with an image it lacks (FROM, COPY --from): pull it."""
+        return self.pull(reference)
 
     @contextlib.contextmanager
     def _open_source(
@@ -385,7 +383,7 @@ class Engine(ContainerVerbs):
             return
         text = os.fspath(source)
         if text.startswith(("http://", "https://")):
-            from .archive import open_url
+            from .archive import open_url  # (httpx) only an import from a URL loads it
 
             with open_url(text) as (stream, total):
                 yield stream, text, total
@@ -412,8 +410,7 @@ class Engine(ContainerVerbs):
             raise UsageError(f"tag {target!r}: a tag cannot carry a digest; drop the @sha256:…")
         with self.store.transaction() as txn:
             image = Catalog(self.store, txn.index).resolve(source)
-            desc = _descriptor_of(txn.index, image.manifest_digest)
-            _name_image(txn, (image.id, desc), ref)
+            txn.name(txn.entry(image.id, image.manifest_digest), ref)
         return ref
 
     def remove(self, images: Sequence[str], *, force: bool = False) -> list[Removal]:
@@ -422,8 +419,6 @@ class Engine(ContainerVerbs):
         By ID, an image tagged in several repositories needs ``force``. All of ``images`` are
         checked before anything changes, so an error leaves every image in place.
         """
-        from .layercache import chain_ids
-
         removals: list[Removal] = []
         with self.store.transaction() as txn:
             catalog = Catalog(self.store, txn.index)
@@ -431,7 +426,7 @@ class Engine(ContainerVerbs):
                 image = catalog.resolve(text)
                 named = _named_ref(catalog, text)
                 if named is not None:
-                    _drop_name(txn.index, named)
+                    txn.unname(named)
                     removals.append(Removal("Untagged", named.familiar))
                     if named.digest is None and not any(
                         r.name == named.name and r.digest is None and r != named
@@ -441,7 +436,7 @@ class Engine(ContainerVerbs):
                         # (repo@sha256:… of a pull), which would otherwise keep the image.
                         for ref in image.references:
                             if ref.name == named.name and ref.digest is not None:
-                                _drop_name(txn.index, ref)
+                                txn.unname(ref)
                                 removals.append(Removal("Untagged", ref.familiar))
                     catalog = Catalog(self.store, txn.index)
                     if image.id in catalog.images and catalog.images[image.id].references:
@@ -455,7 +450,7 @@ class Engine(ContainerVerbs):
                             "remove its tags one by one"
                         )
                     for ref in image.references:
-                        _drop_name(txn.index, ref)
+                        txn.unname(ref)
                         removals.append(Removal("Untagged", ref.familiar))
                 users = [c.name for c in self.containers.all() if c.config.image == image.id]
                 if users:
@@ -465,17 +460,11 @@ class Engine(ContainerVerbs):
                             f"image is being used by container {users[0]}; remove the "
                             "container first (nbdocker rm) or use rmi -f to untag only"
                         )
-                    desc = {
-                        "mediaType": image.manifest.get("mediaType", MANIFEST_MEDIA_TYPE),
-                        "digest": image.manifest_digest,
-                        "size": self.store.blob_path(image.manifest_digest).stat().st_size,
-                    }
-                    _name_image(txn, (image.id, desc), None)  # keep it, untagged
+                    entry = ImageEntry(image.id, _manifest_descriptor(self.store, image))
+                    txn.name(entry, None)  # keep it, untagged
                     catalog = Catalog(self.store, txn.index)
                     continue
-                txn.index[:] = [
-                    d for d in txn.index if not _manifest_is_image(catalog, d, image.id)
-                ]
+                txn.forget(image.manifest_digest)
                 removals.append(Removal("Deleted", image.id))
                 catalog = Catalog(self.store, txn.index)
         deleted = {r.what for r in removals if r.action == "Deleted"}
@@ -489,16 +478,12 @@ class Engine(ContainerVerbs):
                 removals.append(Removal("Deleted", image_id))
             self.store.collect_garbage(self.store.read_index(), cache.roots())
             kept = [
-                self.store.read_json(i)
+                self.store.read_config(i)
                 for i in in_use | {r.image for r in cache.records()}
                 if self.store.has_blob(i)
             ]
             self.layer_cache.prune(
-                {
-                    c
-                    for config in kept
-                    for c in chain_ids(config.get("rootfs", {}).get("diff_ids") or [])
-                }
+                {c for config in kept for c in layer.chain_ids(diff_ids(config))}
             )
         return removals
 
@@ -524,32 +509,73 @@ class Engine(ContainerVerbs):
 
         with self.store.staging() as txn:
             loaded = read_archive(txn, source, self.compression, self.on_event)
-            staged = [(self._stage_image_raw(txn, img), img) for img in loaded]
+            staged = [(txn.write_image(img.config_bytes, img.layers), img) for img in loaded]
 
             def update(t: Transaction) -> list[str]:
                 out: list[str] = []
-                for (image_id, desc), img in staged:
+                for entry, img in staged:
                     if img.references:
                         for ref in img.references:
-                            _name_image(t, (image_id, desc), ref)
+                            t.name(entry, ref)
                             out.append(ref.familiar)
                     else:
-                        _name_image(t, (image_id, desc), None)
-                        out.append(image_id)
+                        t.name(entry, None)
+                        out.append(entry.id)
                 return out
 
-            result: list[str] = self.store.commit_staged(txn, update)
-        return result
+            return self.store.commit_staged(txn, update)
 
-    def _stage_image_raw(self, txn: Transaction, img: LoadedImage) -> tuple[str, dict[str, Any]]:
-        config_digest = txn.put_bytes(img.config_bytes)
-        mbytes = manifest_bytes(config_digest, len(img.config_bytes), img.layers)
-        manifest_digest = txn.put_bytes(mbytes)
-        return config_digest, {
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": manifest_digest,
-            "size": len(mbytes),
-        }
+    # -- containers (logic in nbdocker.engine.containers) ---------------------------------------
+
+    def create(
+        self, image: str, command: Sequence[str] = (), options: RunOptions | None = None
+    ) -> Container:
+        """``docker create``: a container from ``image`` (not started)."""
+        return self._container_service().create(image, command, options)
+
+    def start(
+        self,
+        container: str,
+        *,
+        stdin: int | None = None,
+        stdout: int | None = None,
+        stderr: int | None = None,
+    ) -> int:
+        """``docker start -a``: run the container's command (again, on the same file system)
+        until it ends; return its exit code. ``ps -a`` shows the state recorded."""
+        service = self._container_service()
+        return service.start(container, stdin=stdin, stdout=stdout, stderr=stderr)
+
+    def ps(self, *, all: bool = False) -> list[Container]:
+        """``docker ps``: running containers, or with ``all`` every container, newest first."""
+        return self._container_service().ps(all=all)
+
+    def remove_container(self, container: str, *, force: bool = False) -> Container:
+        """``docker rm``: delete a container (``force`` kills it first if it runs)."""
+        return self._container_service().remove_container(container, force=force)
+
+    def diff(self, container: str) -> list[Change]:
+        """``docker diff``: what the container changed, as (kind, path) pairs."""
+        return self._container_service().diff(container)
+
+    def export(self, container: str, out: IO[bytes]) -> None:
+        """``docker export``: the container's root file system as a tar stream."""
+        self._container_service().export(container, out)
+
+    def commit(
+        self,
+        container: str,
+        reference: str | None = None,
+        *,
+        message: str | None = None,
+        author: str | None = None,
+        change: Sequence[str] = (),
+    ) -> Image:
+        """``docker commit``: the container's changes as one new layer on its image, named
+        ``reference``; ``change`` as ``-c``. On error nothing is stored or tagged."""
+        return self._container_service().commit(
+            container, reference, message=message, author=author, change=change
+        )
 
     # -- registries (logic in nbdocker.engine.registry) -----------------------------------------
 
@@ -561,9 +587,17 @@ class Engine(ContainerVerbs):
         "Downloaded newer image" | "Image is up to date")``. Every blob is verified; on error
         nothing is stored or tagged. ``settings`` default to the environment's.
         """
-        from .registry import RegistrySettings, pull
+        from .registry import RegistrySettings  # httpx: only the registry verbs load it
+        from .registry.pull import pull
 
-        return pull(self, reference, settings or RegistrySettings.from_env()).image
+        result = pull(
+            self.store,
+            self.layer_cache,
+            reference,
+            settings or RegistrySettings.from_env(),
+            self.on_event,
+        )
+        return result.image
 
     def push(self, reference: str, *, settings: RegistrySettings | None = None) -> list[PushResult]:
         """``docker push``: the tag ``reference`` names, or every tag of its repository.
@@ -572,9 +606,11 @@ class Engine(ContainerVerbs):
         exists" | "Mounted from <repo>")``. A tag reaches the registry only with its manifest,
         after all its blobs; locally, pushed images gain their ``name@digest`` reference.
         """
-        from .registry import RegistrySettings, push
+        from .registry import RegistrySettings
+        from .registry.push import push
 
-        return push(self, reference, settings or RegistrySettings.from_env())
+        settings = settings or RegistrySettings.from_env()
+        return push(self.store, reference, settings, self.on_event)
 
     def login(
         self,
@@ -586,72 +622,37 @@ class Engine(ContainerVerbs):
     ) -> str:
         """``docker login``: check the credentials with the registry, then store them in
         Docker's config.json (or its credential helper); return the registry's name."""
-        from .registry import RegistrySettings, login
+        from .registry import RegistrySettings
+        from .registry.login import login
 
-        return login(server, username, password, settings or RegistrySettings.from_env())
+        settings = settings or RegistrySettings.from_env()
+        return login(server, username, password, settings)
 
     def logout(self, server: str | None) -> tuple[str, bool]:
         """``docker logout``: forget a registry's credentials; (registry, whether any were)."""
-        from .registry import logout
+        from .registry.login import logout
 
         return logout(server)
 
 
-# -- index edits (all under the store's exclusive lock) -------------------------------------------
+# -- helpers --------------------------------------------------------------------------------------
 
 
-def _descriptor_of(index: list[dict[str, Any]], manifest_digest: str) -> dict[str, Any]:
-    for desc in index:
-        if desc["digest"] == manifest_digest:
-            return {k: v for k, v in desc.items() if k != "annotations"}
-    raise ImageNotFound(f"manifest {manifest_digest} is not in the store")
-
-
-def _name_of(desc: dict[str, Any]) -> str | None:
-    name: str | None = (desc.get("annotations") or {}).get(REF_NAME)
-    return name
-
-
-def _drop_name(index: list[dict[str, Any]], ref: Reference) -> None:
-    """Remove the descriptor named ``ref`` (its image goes when no descriptor is left)."""
-    for i, desc in enumerate(index):
-        if _name_of(desc) == str(ref):
-            del index[i]
-            return
-
-
-def _name_image(txn: Transaction, image: tuple[str, dict[str, Any]], ref: Reference | None) -> None:
-    """Point ``ref`` at ``image`` (moving it from any other image, which stays as dangling if it
-    has no name left); with ``ref=None`` make sure the image is listed at least unnamed."""
-    _, desc = image
-    index = txn.index
-    if ref is not None:
-        for i, old in enumerate(index):
-            if _name_of(old) == str(ref):
-                del index[i]
-                if not any(d["digest"] == old["digest"] for d in index):
-                    index.append({k: v for k, v in old.items() if k != "annotations"})
-                break
-        index[:] = [d for d in index if not (d["digest"] == desc["digest"] and not _name_of(d))]
-        named = dict(desc)
-        named["annotations"] = {REF_NAME: str(ref)}
-        index.append(named)
-    elif not any(d["digest"] == desc["digest"] for d in index):
-        index.append(dict(desc))
+def _manifest_descriptor(store: Store, image: Image) -> Descriptor:
+    return {
+        "mediaType": image.manifest.get("mediaType", MANIFEST_MEDIA_TYPE),
+        "digest": image.manifest_digest,
+        "size": store.blob_path(image.manifest_digest).stat().st_size,
+    }
 
 
 def _named_ref(catalog: Catalog, text: str) -> Reference | None:
     """The reference ``text`` names, if it names one in the store (rather than an ID)."""
     try:
         ref = parse_reference(text)
-    except Exception:
+    except InvalidReference:
         return None
     return ref if ref in catalog.by_name else None
-
-
-def _manifest_is_image(catalog: Catalog, desc: dict[str, Any], image_id: str) -> bool:
-    image = catalog.images.get(image_id)
-    return image is not None and desc["digest"] == image.manifest_digest
 
 
 def _filter_patterns(reference: str | None) -> tuple[str | None, str | None]:
@@ -668,12 +669,6 @@ def _repo_matches(repository: str, pattern: str) -> bool:
         return True
     try:
         ref = parse_reference(pattern, default_tag=False)
-    except Exception:
+    except InvalidReference:
         return False
     return repository == ref.familiar_name
-
-
-def _parse_created(text: str | None) -> datetime | None:
-    from .image import parse_time
-
-    return parse_time(text)

@@ -7,89 +7,29 @@ for a dangling image.
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import field
 from datetime import datetime, timezone
-from typing import Any
 
-from .digest import sha256_digest
 from .errors import AmbiguousImage, ImageNotFound, InvalidReference
-from .lazy_dataclasses import lazy_dataclass
+from .lazy import lazy_dataclass
+from .oci import (
+    IMAGE_MANIFEST_MEDIA_TYPES,
+    MANIFEST_MEDIA_TYPE,
+    REF_NAME,
+    ContainerConfig,
+    Descriptor,
+    HistoryRecord,
+    ImageConfig,
+    Manifest,
+    host_platform,
+    parse_time,
+    rfc3339,
+)
 from .reference import Reference, parse_reference
-from .store import REF_NAME, Store
+from .store import Store
 
-__all__ = [
-    "CONFIG_MEDIA_TYPE",
-    "MANIFEST_MEDIA_TYPE",
-    "Catalog",
-    "Image",
-    "config_bytes",
-    "host_platform",
-    "manifest_bytes",
-    "rfc3339",
-]
-
-MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
-CONFIG_MEDIA_TYPE = "application/vnd.oci.image.config.v1+json"
-DOCKER_MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
-MANIFEST_TYPES = (MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_TYPE)
-_ARCH = {
-    "x86_64": "amd64",
-    "aarch64": "arm64",
-    "armv7l": "arm",
-    "i686": "386",
-    "ppc64le": "ppc64le",
-    "s390x": "s390x",
-    "riscv64": "riscv64",
-}
-
-
-def host_platform() -> tuple[str, str]:
-    """(os, architecture) of this machine in OCI terms, e.g. ("linux", "amd64")."""
-    machine = os.uname().machine  # what platform.machine() says, without importing platform
-    return "linux", _ARCH.get(machine, machine)
-
-
-def rfc3339(moment: datetime) -> str:
-    """Docker's timestamp form: UTC with nanoseconds, ``2026-11-27T22:06:27.123456789Z``."""
-    moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}000Z"
-
-
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    core = text.rstrip("Z")
-    offset = "+00:00"
-    for sign in ("+", "-"):
-        pos = core.rfind(sign)
-        if pos > 10:
-            core, offset = core[:pos], core[pos:]
-            break
-    if "." in core:
-        whole, frac = core.split(".", 1)
-        core = f"{whole}.{frac[:6].ljust(6, '0')}"
-    try:
-        return datetime.fromisoformat(core + offset)
-    except ValueError:
-        return None
-
-
-def config_bytes(config: dict[str, Any]) -> bytes:
-    """Canonical bytes of a config we write (compact JSON, as Docker writes it)."""
-    return json.dumps(config, separators=(",", ":")).encode()
-
-
-def manifest_bytes(config_digest: str, config_size: int, layers: Sequence[dict[str, Any]]) -> bytes:
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": MANIFEST_MEDIA_TYPE,
-        "config": {"mediaType": CONFIG_MEDIA_TYPE, "digest": config_digest, "size": config_size},
-        "layers": list(layers),
-    }
-    return json.dumps(manifest, separators=(",", ":")).encode()
+__all__ = ["Catalog", "Image", "find_image", "new_config"]
 
 
 @lazy_dataclass(frozen=True)
@@ -98,8 +38,8 @@ class Image:
 
     id: str  # sha256:<hex> of the config
     manifest_digest: str
-    manifest: dict[str, Any] = field(repr=False)
-    config: dict[str, Any] = field(repr=False)
+    manifest: Manifest = field(repr=False)
+    config: ImageConfig = field(repr=False)
     references: tuple[Reference, ...] = ()
     size: int = 0
 
@@ -121,7 +61,18 @@ class Image:
 
     @property
     def diff_ids(self) -> list[str]:
-        return list(self.config.get("rootfs", {}).get("diff_ids") or [])
+        return diff_ids(self.config)
+
+    @property
+    def run_config(self) -> ContainerConfig:
+        """Docker's ``Config`` of the image (Env, Cmd, WorkingDir, …); empty if it has none."""
+        return self.config.get("config") or {}
+
+
+def diff_ids(config: ImageConfig) -> list[str]:
+    """The diffIDs of an image config's layers, bottom-most first."""
+    rootfs = config.get("rootfs")
+    return list(rootfs.get("diff_ids") or []) if rootfs is not None else []
 
 
 class Catalog:
@@ -130,27 +81,27 @@ class Catalog:
     Build one with the store lock held; it reads each manifest and config once.
     """
 
-    def __init__(self, store: Store, index: Iterable[dict[str, Any]]) -> None:
+    def __init__(self, store: Store, index: Iterable[Descriptor]) -> None:
         self.store = store
         self.index = list(index)
         self.images: dict[str, Image] = {}
         self.by_name: dict[Reference, str] = {}
         names: dict[str, list[Reference]] = {}
-        first_manifest: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {}
+        first_manifest: dict[str, tuple[str, Manifest, ImageConfig]] = {}
         manifest_to_image: dict[str, str] = {}
         for desc in self.index:
             mdigest = desc["digest"]
             if mdigest not in manifest_to_image:
-                manifest = store.read_json(mdigest)
-                if manifest.get("mediaType", MANIFEST_MEDIA_TYPE) not in MANIFEST_TYPES:
+                manifest = store.read_manifest(mdigest)
+                if manifest.get("mediaType", MANIFEST_MEDIA_TYPE) not in IMAGE_MANIFEST_MEDIA_TYPES:
                     continue  # an index of several platforms: nothing to run directly
-                config = store.read_json(manifest["config"]["digest"])
                 image_id = manifest["config"]["digest"]
+                config = store.read_config(image_id)
                 manifest_to_image[mdigest] = image_id
                 first_manifest.setdefault(image_id, (mdigest, manifest, config))
             image_id = manifest_to_image[mdigest]
             names.setdefault(image_id, [])
-            name = (desc.get("annotations") or {}).get(REF_NAME)
+            name = desc.get("annotations", {}).get(REF_NAME)
             if name:
                 try:
                     ref = parse_reference(name, default_tag=False)
@@ -159,17 +110,13 @@ class Catalog:
                 names[image_id].append(ref)
                 self.by_name[ref] = image_id
         for image_id, (mdigest, manifest, config) in first_manifest.items():
-            size = 0
-            for diff_id in config.get("rootfs", {}).get("diff_ids") or []:
-                record = store.layer(diff_id)
-                size += record.content_size if record else 0
             self.images[image_id] = Image(
                 image_id,
                 mdigest,
                 manifest,
                 config,
                 tuple(sorted(set(names[image_id]), key=str)),
-                size,
+                image_size(store, config),
             )
 
     def resolve(self, text: str) -> Image:
@@ -207,17 +154,33 @@ class Catalog:
         return None
 
 
+def image_size(store: Store, config: ImageConfig) -> int:
+    """The size of the files in the image's layers, as ``docker images`` counts it."""
+    size = 0
+    for diff_id in diff_ids(config):
+        record = store.layer(diff_id)
+        size += record.content_size if record else 0
+    return size
+
+
+def find_image(store: Store, text: str) -> Image:
+    """The image a reference, ID or unique ID prefix names (a consistent read under the store's
+    shared lock); ImageNotFound, AmbiguousImage or InvalidReference if none."""
+    with store.locked(exclusive=False):
+        return Catalog(store, store.read_index()).resolve(text)
+
+
 def new_config(
     diff_ids: Sequence[str],
-    history: Sequence[dict[str, Any]],
-    container_config: dict[str, Any] | None = None,
+    history: Sequence[HistoryRecord],
+    container_config: ContainerConfig | None = None,
     created: datetime | None = None,
     comment: str | None = None,
     author: str | None = None,
-) -> dict[str, Any]:
+) -> ImageConfig:
     """A Docker-compatible image config (OCI config plus Docker's extra keys)."""
     os_name, arch = host_platform()
-    config: dict[str, Any] = {"architecture": arch, "os": os_name}
+    config: ImageConfig = {"architecture": arch, "os": os_name}
     if author:
         config["author"] = author
     if comment is not None:
@@ -227,7 +190,3 @@ def new_config(
     config["rootfs"] = {"type": "layers", "diff_ids": list(diff_ids)}
     config["history"] = list(history)
     return config
-
-
-def describe_digest(data: bytes) -> tuple[str, int]:
-    return sha256_digest(data), len(data)

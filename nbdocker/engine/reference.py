@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from .errors import InvalidReference
-from .lazy_dataclasses import lazy_dataclass
+from .lazy import lazy_dataclass
 
 __all__ = ["DEFAULT_DOMAIN", "DEFAULT_TAG", "Reference", "parse_reference"]
 

@@ -14,6 +14,12 @@ Layout of ``<root>`` (``$NBDOCKER_HOME``, else the platform user cache dir)::
 
 So ``skopeo inspect oci:<root>:docker.io/library/ubuntu:14.04`` reads the store directly.
 
+Images are written and named only through a :class:`Transaction`: :meth:`Transaction.write_image`
+stages an image's config and manifest (the config's digest is the image ID), and
+:meth:`~Transaction.name`, :meth:`~Transaction.unname` and :meth:`~Transaction.forget` edit the
+index the transaction commits. Every verb that makes or names images (import, commit, build,
+load, pull, push, tag, rmi) goes through them, so the index's rules live here alone.
+
 Failure guarantees: blobs are written to ``ingest/`` and verified against their digest before they
 are renamed into ``blobs/``; ``index.json`` is replaced atomically and last, so it is the commit
 point of every change. A :class:`Transaction` that fails leaves the store exactly as it was (its
@@ -28,30 +34,59 @@ import errno
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, TypedDict, TypeVar, cast
 
 from .atomic import atomic_write, default_file_mode
 from .digest import HashingWriter, check_digest, sha256_digest
-from .errors import DigestMismatch, StorageError
-from .lazy_dataclasses import lazy_dataclass
+from .errors import DigestMismatch, ImageNotFound, StorageError
+from .lazy import lazy_dataclass
+from .oci import (
+    INDEX_MEDIA_TYPE,
+    MANIFEST_MEDIA_TYPE,
+    REF_NAME,
+    Descriptor,
+    ImageConfig,
+    Index,
+    Manifest,
+    config_bytes,
+    manifest_bytes,
+)
+from .reference import Reference
 
 __all__ = [
-    "REF_NAME",
+    "ImageEntry",
     "Ingest",
     "LayerRecord",
     "Store",
     "Transaction",
     "default_home",
+    "descriptor_in",
     "storage_errors",
 ]
 
-REF_NAME = "org.opencontainers.image.ref.name"
+
+if TYPE_CHECKING:
+
+    class LayerNote(TypedDict):
+        """``meta/layers/<diffID hex>.json``: a :class:`LayerRecord` as the store keeps it."""
+
+        diffID: str
+        blob: str
+        mediaType: str
+        blobSize: int
+        tarSize: int
+        contentSize: int
+
+else:  # at run time these are the dicts json makes: the names cost nothing to import
+    LayerNote = dict
+
+
 OCI_LAYOUT = {"imageLayoutVersion": "1.0.0"}
-INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
 _CHUNK = 1 << 20
+_T = TypeVar("_T")
 
 
 def default_home() -> Path:
@@ -85,7 +120,7 @@ def storage_errors(root: Path) -> Iterator[None]:
         raise
 
 
-def _json_bytes(obj: Any) -> bytes:
+def _json_bytes(obj: object) -> bytes:
     return json.dumps(obj, indent=2, sort_keys=False).encode() + b"\n"
 
 
@@ -100,11 +135,11 @@ class LayerRecord:
     tar_size: int  # length of the uncompressed tar stream
     content_size: int  # sum of the sizes of the files in it, as Docker counts image size
 
-    def blob_descriptor(self) -> dict[str, Any]:
+    def blob_descriptor(self) -> Descriptor:
         """The OCI descriptor of the stored blob, as a manifest lists it."""
         return {"mediaType": self.media_type, "digest": self.blob, "size": self.blob_size}
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> LayerNote:
         return {
             "diffID": self.diff_id,
             "blob": self.blob,
@@ -115,7 +150,7 @@ class LayerRecord:
         }
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> LayerRecord:
+    def from_json(cls, obj: LayerNote) -> LayerRecord:
         return cls(
             obj["diffID"],
             obj["blob"],
@@ -144,8 +179,11 @@ class Ingest:
         self.digest = ""
         self.size = 0
 
-    def write(self, data: bytes | bytearray | memoryview) -> int:
+    def write(self, data: bytes) -> int:
         return self.writer.write(data)
+
+    def flush(self) -> None:
+        """(:meth:`finish` makes the blob durable; a writer's flush has nothing to add.)"""
 
     def finish(self, expected: str | None = None, what: str = "blob") -> str:
         self._file.flush()
@@ -166,12 +204,41 @@ class Ingest:
             self.path.unlink()
 
 
+@lazy_dataclass(frozen=True)
+class ImageEntry:
+    """An image as the index lists it: its ID (the config's digest) and its manifest's
+    descriptor (without a name)."""
+
+    id: str
+    manifest: Descriptor
+
+
+def _name_of(desc: Descriptor) -> str | None:
+    return desc.get("annotations", {}).get(REF_NAME)
+
+
+def _unnamed(desc: Descriptor) -> Descriptor:
+    plain = desc.copy()
+    plain.pop("annotations", None)
+    return plain
+
+
+def descriptor_in(index: Sequence[Descriptor], manifest_digest: str) -> Descriptor:
+    """The descriptor (without its name) under which ``index`` lists a manifest."""
+    for desc in index:
+        if desc["digest"] == manifest_digest:
+            return _unnamed(desc)
+    raise ImageNotFound(f"manifest {manifest_digest} is not in the store")
+
+
 @lazy_dataclass()
 class Transaction:
-    """A set of changes to the store, applied all at once by :meth:`Store.transaction`."""
+    """A set of changes to the store, applied all at once by :meth:`Store.transaction` or
+    :meth:`Store.commit_staged`: blobs, layer notes, and ``index`` (the manifest descriptors
+    of ``index.json``, edited through :meth:`name`, :meth:`unname` and :meth:`forget`)."""
 
     store: Store
-    index: list[dict[str, Any]]
+    index: list[Descriptor]
     ingests: list[Ingest] = field(default_factory=list)
     layers: dict[str, LayerRecord] = field(default_factory=dict)
     small_blobs: dict[str, bytes] = field(default_factory=dict)
@@ -204,6 +271,57 @@ class Transaction:
 
     def layer(self, diff_id: str) -> LayerRecord | None:
         return self.layers.get(diff_id) or self.store.layer(diff_id)
+
+    # -- images -----------------------------------------------------------------------------------
+
+    def write_image(self, config: ImageConfig | bytes, layers: Sequence[Descriptor]) -> ImageEntry:
+        """Stage an image's config (a document, or the exact bytes of a loaded one) and its OCI
+        manifest over ``layers``; the image is listed only once :meth:`name` names it."""
+        data = config if isinstance(config, bytes) else config_bytes(config)
+        config_digest = self.put_bytes(data)
+        mbytes = manifest_bytes(config_digest, len(data), layers)
+        manifest: Descriptor = {
+            "mediaType": MANIFEST_MEDIA_TYPE,
+            "digest": self.put_bytes(mbytes),
+            "size": len(mbytes),
+        }
+        return ImageEntry(config_digest, manifest)
+
+    def entry(self, image_id: str, manifest_digest: str) -> ImageEntry:
+        """The listed image ``image_id`` whose manifest is ``manifest_digest``."""
+        return ImageEntry(image_id, descriptor_in(self.index, manifest_digest))
+
+    def name(self, image: ImageEntry, ref: Reference | None) -> None:
+        """Point ``ref`` at ``image``, moving it from any other image (which stays, unnamed, if
+        no name is left on it); with ``ref=None`` make sure the image is listed at least
+        unnamed."""
+        desc = image.manifest
+        index = self.index
+        if ref is None:
+            if not any(d["digest"] == desc["digest"] for d in index):
+                index.append(_unnamed(desc))
+            return
+        for i, old in enumerate(index):
+            if _name_of(old) == str(ref):
+                del index[i]
+                if not any(d["digest"] == old["digest"] for d in index):
+                    index.append(_unnamed(old))
+                break
+        index[:] = [d for d in index if not (d["digest"] == desc["digest"] and not _name_of(d))]
+        named = _unnamed(desc)
+        named["annotations"] = {REF_NAME: str(ref)}
+        index.append(named)
+
+    def unname(self, ref: Reference) -> None:
+        """Remove the name ``ref`` (its image leaves the index with its last name)."""
+        for i, desc in enumerate(self.index):
+            if _name_of(desc) == str(ref):
+                del self.index[i]
+                return
+
+    def forget(self, manifest_digest: str) -> None:
+        """Remove every name and listing of the manifest (the image leaves the index)."""
+        self.index[:] = [d for d in self.index if d["digest"] != manifest_digest]
 
 
 class Store:
@@ -273,8 +391,18 @@ class Store:
         with self.open_blob(digest) as f:
             return f.read()
 
-    def read_json(self, digest: str) -> Any:
+    def read_json(self, digest: str) -> object:
+        """A JSON blob, parsed; :meth:`read_manifest` and :meth:`read_config` for the documents
+        the store checked when they entered it."""
         return json.loads(self.read_blob(digest))
+
+    def read_manifest(self, digest: str) -> Manifest:
+        """An image manifest the store holds (checked when it entered the store)."""
+        return cast(Manifest, self.read_json(digest))
+
+    def read_config(self, digest: str) -> ImageConfig:
+        """An image config the store holds (by image ID)."""
+        return cast(ImageConfig, self.read_json(digest))
 
     def blob_digests(self) -> Iterator[str]:
         self._init()
@@ -294,15 +422,15 @@ class Store:
     # -- index ----------------------------------------------------------------------------------
 
     @staticmethod
-    def _empty_index(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    def _empty_index(manifests: list[Descriptor]) -> Index:
         return {"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": manifests}
 
-    def read_index(self) -> list[dict[str, Any]]:
+    def read_index(self) -> list[Descriptor]:
         """The manifest descriptors of ``index.json`` (call with the lock held)."""
         self._init()
         try:
-            data = json.loads((self.root / "index.json").read_bytes())
-            manifests: list[dict[str, Any]] = list(data.get("manifests") or [])
+            data: Index = json.loads((self.root / "index.json").read_bytes())
+            manifests = list(data.get("manifests") or [])
         except (OSError, ValueError) as exc:
             raise StorageError(
                 f"cannot read {self.root / 'index.json'} ({exc}): the store is damaged; "
@@ -343,8 +471,9 @@ class Store:
                 ing.discard()
             raise
 
-    def commit_staged(self, staged: Transaction, update: Any) -> Any:
-        """Take the lock, let ``update(txn)`` edit the current index, commit staged and edits."""
+    def commit_staged(self, staged: Transaction, update: Callable[[Transaction], _T]) -> _T:
+        """Take the lock, let ``update(txn)`` edit the current index (``txn.name``…), then
+        commit the staged blobs and the edits together; return what ``update`` returned."""
         with self.locked(exclusive=True), storage_errors(self.root):
             staged.index = self.read_index()
             result = update(staged)
@@ -376,7 +505,7 @@ class Store:
             txn.ingests.clear()
 
     def collect_garbage(
-        self, index: list[dict[str, Any]], roots: frozenset[str] | set[str] = frozenset()
+        self, index: Sequence[Descriptor], roots: frozenset[str] | set[str] = frozenset()
     ) -> int:
         """Delete blobs and layer notes that neither a descriptor in ``index`` nor a manifest in
         ``roots`` (the build cache's) reaches; return bytes freed.

@@ -14,12 +14,10 @@ from typing import Any
 
 from ..engine import Engine
 from ..engine.image import Image
-from ..engine.layers import decompressed
+from ..engine.layer import decompressed
+from ..engine.layer.overlay import WHITEOUT_OPAQUE, WHITEOUT_PREFIX
 
 __all__ = ["LayerInfo", "layer_infos"]
-
-_WH = ".wh."
-_OPQ = ".wh..wh..opq"
 
 
 @dataclass
@@ -81,13 +79,13 @@ def _read_layer(engine: Engine, blob: str, info: LayerInfo, seen: set[str]) -> N
             path = _clean(member.name)
             base = posixpath.basename(path)
             parent = posixpath.dirname(path)
-            if base == _OPQ:
+            if base == WHITEOUT_OPAQUE:
                 below = [p for p in seen if p.startswith(parent.rstrip("/") + "/")]
                 info.removed.extend(sorted(below))
                 seen.difference_update(below)
                 continue
-            if base.startswith(_WH):
-                gone = posixpath.join(parent, base[len(_WH) :])
+            if base.startswith(WHITEOUT_PREFIX):
+                gone = posixpath.join(parent, base[len(WHITEOUT_PREFIX) :])
                 info.removed.append(gone)
                 seen.discard(gone)
                 seen.difference_update([p for p in seen if p.startswith(gone + "/")])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 from ..cli.build_verbs import add_build_arguments
-from ..cli.grammar import _Parser, build_parser
+from ..cli.grammar import VerbParser, build_parser
 
 __all__ = [
     "LINE_VERBS",
@@ -58,7 +58,7 @@ def verb_summaries() -> dict[str, str]:
 
 
 def dockerfile_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = VerbParser(
         prog="%%dockerfile",
         usage="%(prog)s [-t NAME]... [FLAGS] [CONTEXT]\n<Dockerfile lines>",
         description=f"{DOCKERFILE}. The cell is the Dockerfile (so there is no -f). CONTEXT "
@@ -72,7 +72,7 @@ def dockerfile_parser() -> argparse.ArgumentParser:
 
 
 def container_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = VerbParser(
         prog="%%container",
         description=f"{CONTAINER} (created from --from IMAGE the first time), streaming its "
         "output. Later cells run in the same container, on the files earlier cells changed; "
@@ -89,7 +89,7 @@ def container_parser() -> argparse.ArgumentParser:
 
 
 def snapshot_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = VerbParser(
         prog="%snapshot",
         description=f"{SNAPSHOT}: every installed distribution pinned in a lock file (kept in "
         "the image and as a label), installed into a venv on a base image with the kernel's "
@@ -108,7 +108,7 @@ def snapshot_parser() -> argparse.ArgumentParser:
 
 
 def layers_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = VerbParser(
         prog="%layers",
         description=f"{LAYERS}: a size bar and the instruction that made each layer, and "
         "(unfold a layer) its files.",
@@ -118,7 +118,7 @@ def layers_parser() -> argparse.ArgumentParser:
 
 
 def nbdocker_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="%nbdocker", description=NBDOCKER)
+    p = VerbParser(prog="%nbdocker", description=NBDOCKER)
     p.add_argument(
         "command",
         nargs="?",

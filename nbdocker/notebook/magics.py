@@ -49,8 +49,7 @@ from ..cli.build_verbs import build_options, source_date_epoch
 from ..cli.container_verbs import run_options
 from ..cli.streams import Streams
 from ..engine import Engine
-from ..engine.container_ops import RunOptions
-from ..engine.containers import ContainerNotFound
+from ..engine.containers import ContainerNotFound, RunOptions
 from ..engine.errors import Conflict, NbdockerError, UsageError
 from ..engine.image import Image
 from . import display as d
@@ -381,27 +380,27 @@ class NbdockerMagics(Magics):
             view.close(failed=not ok)
 
     def _do_pull(self, args: argparse.Namespace) -> Image:
-        from ..cli.registry_verbs import _settings
+        from ..cli.registry_verbs import registry_settings
 
         view = TransferView("pull", args.reference, self._widgets(), args.quiet)
         self.last_progress = view
         ok = False
         try:
-            image = Engine(on_event=view).pull(args.reference, settings=_settings(args))
+            image = Engine(on_event=view).pull(args.reference, settings=registry_settings(args))
             ok = True
             return image
         finally:
             view.close(failed=not ok)
 
     def _do_push(self, args: argparse.Namespace) -> Lines:
-        from ..cli.registry_verbs import _settings
+        from ..cli.registry_verbs import registry_settings
 
         view = TransferView("push", args.reference, self._widgets(), args.quiet)
         self.last_progress = view
         results = []
         ok = False
         try:
-            results = Engine(on_event=view).push(args.reference, settings=_settings(args))
+            results = Engine(on_event=view).push(args.reference, settings=registry_settings(args))
             ok = True
         finally:
             count = len(results)
@@ -630,7 +629,7 @@ def inspect_layers(image: str | Image, engine: Engine | None = None) -> LayerRep
 
 
 def load(shell: Any) -> None:
-    from .shell import connect
+    from .lab_terminal import connect
 
     magics = NbdockerMagics(shell)
     shell.register_magics(magics)

@@ -151,7 +151,7 @@ def environment_lock(path: list[str] | None = None) -> EnvironmentLock:
 
 def python_version(engine: Engine, image: str) -> str:
     """``python3``'s version in ``image`` (``3.11.2``), by running it in a throwaway container."""
-    from ..engine.container_ops import RunOptions
+    from ..engine.containers import RunOptions
 
     probe = "import sys; print('.'.join(map(str, sys.version_info[:3])))"
     container = engine.create(image, ["python3", "-c", probe], RunOptions(entrypoint=""))

@@ -9,8 +9,8 @@ from jupyter_server.utils import url_path_join
 from tornado.ioloop import IOLoop, PeriodicCallback
 
 from ..engine import Engine
-from .events import POLL_SECONDS, Hub, StoreWatcher
 from .handlers import handlers, resolve_in_root
+from .hub import POLL_SECONDS, Hub, StoreWatcher
 from .shells import ShellLauncher
 from .tasks import Task, TaskRunner
 

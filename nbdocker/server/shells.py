@@ -23,6 +23,7 @@ from ..engine import Engine, RunOptions, UsageError
 
 if TYPE_CHECKING:
     from ..engine.containers import Container
+    from ..engine.oci import ImageConfig
 
 __all__ = ["PROMPT", "ShellLauncher", "prompt_env", "shell_command"]
 
@@ -30,12 +31,12 @@ PROMPT = "\\u@\\h:\\w\\$ "
 _SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "fish"}
 
 
-def _default_argv(image_config: dict[str, Any]) -> list[str]:
+def _default_argv(image_config: ImageConfig) -> list[str]:
     cfg = image_config.get("config") or {}
     return list((cfg.get("Entrypoint") or []) + (cfg.get("Cmd") or []))
 
 
-def shell_command(image_config: dict[str, Any]) -> list[str]:
+def shell_command(image_config: ImageConfig) -> list[str]:
     """The shell to run in an image: its command when that is a shell, else ``/bin/sh``."""
     argv = _default_argv(image_config)
     if len(argv) == 1 and posixpath.basename(argv[0]) in _SHELLS:
@@ -43,7 +44,7 @@ def shell_command(image_config: dict[str, Any]) -> list[str]:
     return ["/bin/sh"]
 
 
-def prompt_env(image_config: dict[str, Any], argv: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+def prompt_env(image_config: ImageConfig, argv: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """``("PS1=…",)`` when the container runs (``argv``, or the image's command) a shell other
     than bash and the image sets no PS1 of its own; else nothing."""
     run = list(argv) or _default_argv(image_config)

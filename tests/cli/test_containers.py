@@ -16,19 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import RunNbdocker
+from tests.support import RunNbdocker, ok, ok_bytes
 from tests.support.store import snapshot
-
-
-def _ok(result: subprocess.CompletedProcess[bytes]) -> str:
-    assert result.returncode == 0, result.stderr.decode()
-    return result.stdout.decode()
 
 
 @pytest.fixture
 def base(nbdocker: RunNbdocker, busybox_tarball: Path) -> str:
     """training/sinatra: the busybox base with a user, a CMD and an env."""
-    _ok(
+    ok(
         nbdocker(
             "import",
             "-c",
@@ -53,36 +48,36 @@ def test_tutorial_change_and_commit(nbdocker: RunNbdocker, base: str) -> None:
         "-c",
         "mkdir -p /usr/lib/gems && echo json > /usr/lib/gems/json && echo done",
     )
-    assert _ok(result) == "done\n"
-    image_id = _ok(
+    assert ok(result) == "done\n"
+    image_id = ok(
         nbdocker(
             "commit", "-m", "Added json gem", "-a", "Docker Newbee", "tut", "ouruser/sinatra:v2"
         )
     ).strip()
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", image_id)
-    [info] = json.loads(_ok(nbdocker("inspect", "ouruser/sinatra:v2")))
+    [info] = json.loads(ok(nbdocker("inspect", "ouruser/sinatra:v2")))
     assert info["Comment"] == "Added json gem" and info["Author"] == "Docker Newbee"
     assert len(info["RootFS"]["Layers"]) == 2
     assert info["Config"]["Env"] == ["GREETING=hello"]
-    history = _ok(nbdocker("history", "ouruser/sinatra:v2")).splitlines()
+    history = ok(nbdocker("history", "ouruser/sinatra:v2")).splitlines()
     assert history[1].startswith(image_id[7:19]) and "Added json gem" in history[1]
-    rows = [r.split()[:3] for r in _ok(nbdocker("images")).splitlines()[1:]]
+    rows = [r.split()[:3] for r in ok(nbdocker("images")).splitlines()[1:]]
     assert ["ouruser/sinatra", "v2", image_id[7:19]] in rows
     assert (
-        _ok(nbdocker("run", "--rm", "ouruser/sinatra:v2", "cat", "/usr/lib/gems/json")) == "json\n"
+        ok(nbdocker("run", "--rm", "ouruser/sinatra:v2", "cat", "/usr/lib/gems/json")) == "json\n"
     )
 
 
 def test_run_applies_image_config_and_flags(
     nbdocker: RunNbdocker, base: str, tmp_path: Path
 ) -> None:
-    assert _ok(nbdocker("run", "--rm", base, "sh", "-c", "echo $GREETING $$ $(hostname)")).split()[
+    assert ok(nbdocker("run", "--rm", base, "sh", "-c", "echo $GREETING $$ $(hostname)")).split()[
         :2
     ] == ["hello", "1"]
     (tmp_path / "env").write_text("FROM_FILE=yes\n# comment\n")
     (tmp_path / "shared").mkdir()
     (tmp_path / "shared" / "in").write_text("from host\n")
-    out = _ok(
+    out = ok(
         nbdocker(
             "run",
             "--rm",
@@ -106,13 +101,13 @@ def test_run_applies_image_config_and_flags(
         )
     )
     assert out.splitlines() == ["bye yes", "/tmp/work", "65534", "from host", "read-only", "1"]
-    assert _ok(nbdocker("run", "--rm", "--entrypoint", "echo", base, "a", "b")) == "a b\n"
+    assert ok(nbdocker("run", "--rm", "--entrypoint", "echo", base, "a", "b")) == "a b\n"
 
 
 def test_hostname_is_the_container_id(nbdocker: RunNbdocker, base: str) -> None:
-    _ok(nbdocker("run", "--name", "named", base, "hostname"))
-    cid = _ok(nbdocker("ps", "-a", "-q")).strip()
-    assert _ok(nbdocker("start", "-a", "named")).strip() == cid
+    ok(nbdocker("run", "--name", "named", base, "hostname"))
+    cid = ok(nbdocker("ps", "-a", "-q")).strip()
+    assert ok(nbdocker("start", "-a", "named")).strip() == cid
 
 
 def test_exit_codes_and_failures(nbdocker: RunNbdocker, base: str, nbdocker_home: Path) -> None:
@@ -128,11 +123,11 @@ def test_exit_codes_and_failures(nbdocker: RunNbdocker, base: str, nbdocker_home
     assert unknown.returncode == 1
     assert unknown.stderr.decode().count("\n") == 1 and b"no such image" in unknown.stderr
     assert snapshot(nbdocker_home) == before
-    assert not _ok(nbdocker("ps", "-a", "-q"))
+    assert not ok(nbdocker("ps", "-a", "-q"))
 
 
 def test_ps_start_diff_export_and_rm(nbdocker: RunNbdocker, base: str) -> None:
-    _ok(
+    ok(
         nbdocker(
             "run",
             "--name",
@@ -144,8 +139,8 @@ def test_ps_start_diff_export_and_rm(nbdocker: RunNbdocker, base: str) -> None:
             "mkdir /newdir; echo x > /newdir/f; echo changed >> /etc/passwd",
         )
     )
-    assert _ok(nbdocker("ps")).splitlines()[1:] == []
-    lines = _ok(nbdocker("ps", "-a")).splitlines()
+    assert ok(nbdocker("ps")).splitlines()[1:] == []
+    lines = ok(nbdocker("ps", "-a")).splitlines()
     assert lines[0].split() == [
         "CONTAINER",
         "ID",
@@ -158,8 +153,8 @@ def test_ps_start_diff_export_and_rm(nbdocker: RunNbdocker, base: str) -> None:
     ]
     assert "Exited (0)" in lines[1] and lines[1].endswith("c1") and base in lines[1]
     # start runs the same command again on the same file system.
-    _ok(nbdocker("start", "-a", "c1"))
-    assert _ok(nbdocker("diff", "c1")).splitlines() == [
+    ok(nbdocker("start", "-a", "c1"))
+    assert ok(nbdocker("diff", "c1")).splitlines() == [
         "C /bin",
         "D /bin/ls",
         "A /count",
@@ -169,24 +164,19 @@ def test_ps_start_diff_export_and_rm(nbdocker: RunNbdocker, base: str) -> None:
         "A /newdir/f",
     ]
     export = nbdocker("export", "c1")
-    with tarfile.open(fileobj=io.BytesIO(_ok_bytes(export))) as tar:
+    with tarfile.open(fileobj=io.BytesIO(ok_bytes(export))) as tar:
         names = set(tar.getnames())
         assert tar.extractfile("count").read() == b"2\n"  # type: ignore[union-attr]
     assert "bin/ls" not in names and "bin/busybox" in names and "newdir/f" in names
-    assert _ok(nbdocker("rm", "c1")) == "c1\n"
-    assert _ok(nbdocker("ps", "-a", "-q")) == ""
+    assert ok(nbdocker("rm", "c1")) == "c1\n"
+    assert ok(nbdocker("ps", "-a", "-q")) == ""
     gone = nbdocker("diff", "c1")
     assert gone.returncode == 1 and b"no such container: c1" in gone.stderr
 
 
-def _ok_bytes(result: subprocess.CompletedProcess[bytes]) -> bytes:
-    assert result.returncode == 0, result.stderr.decode()
-    return result.stdout
-
-
 def test_commit_changes_config_and_history(nbdocker: RunNbdocker, base: str) -> None:
-    _ok(nbdocker("run", "--name", "c2", "-e", "EXTRA=1", base, "touch", "/made"))
-    image = _ok(
+    ok(nbdocker("run", "--name", "c2", "-e", "EXTRA=1", base, "touch", "/made"))
+    image = ok(
         nbdocker(
             "commit",
             "-c",
@@ -198,33 +188,33 @@ def test_commit_changes_config_and_history(nbdocker: RunNbdocker, base: str) -> 
             "c2",
         )
     ).strip()
-    [info] = json.loads(_ok(nbdocker("inspect", image)))
+    [info] = json.loads(ok(nbdocker("inspect", image)))
     assert info["RepoTags"] == []
     cfg = info["Config"]
     assert cfg["Cmd"] == ["/bin/sh", "-l"]
     assert cfg["ExposedPorts"] == {"4567/tcp": {}}
     assert cfg["Labels"] == {"stage": "dev"}
     assert "EXTRA=1" in cfg["Env"]
-    created_by = _ok(nbdocker("history", "--no-trunc", image)).splitlines()[1]
+    created_by = ok(nbdocker("history", "--no-trunc", image)).splitlines()[1]
     assert "touch /made" in created_by
 
 
 def test_commit_without_changes_adds_an_empty_history_entry(
     nbdocker: RunNbdocker, base: str
 ) -> None:
-    _ok(nbdocker("run", "--name", "same", base, "true"))
-    image = _ok(nbdocker("commit", "same", "same:1")).strip()
-    [info] = json.loads(_ok(nbdocker("inspect", image)))
+    ok(nbdocker("run", "--name", "same", base, "true"))
+    image = ok(nbdocker("commit", "same", "same:1")).strip()
+    [info] = json.loads(ok(nbdocker("inspect", image)))
     assert len(info["RootFS"]["Layers"]) == 1
-    assert _ok(nbdocker("history", "-q", "same:1")).splitlines()[0] == image[7:19]
+    assert ok(nbdocker("history", "-q", "same:1")).splitlines()[0] == image[7:19]
 
 
 def test_image_in_use_is_not_deleted(nbdocker: RunNbdocker, base: str) -> None:
-    _ok(nbdocker("run", "--name", "user", base, "true"))
+    ok(nbdocker("run", "--name", "user", base, "true"))
     refused = nbdocker("rmi", base)
     assert refused.returncode == 1 and b"being used by container user" in refused.stderr
-    _ok(nbdocker("rm", "user"))
-    assert "Deleted:" in _ok(nbdocker("rmi", base))
+    ok(nbdocker("rm", "user"))
+    assert "Deleted:" in ok(nbdocker("rmi", base))
 
 
 def test_removing_a_running_container(
@@ -238,14 +228,14 @@ def test_removing_a_running_container(
         stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and "busy" not in _ok(nbdocker("ps")):
+    while time.monotonic() < deadline and "busy" not in ok(nbdocker("ps")):
         time.sleep(0.1)
-    assert "Up " in _ok(nbdocker("ps"))
+    assert "Up " in ok(nbdocker("ps"))
     refused = nbdocker("rm", "busy")
     assert refused.returncode == 1 and b"running container" in refused.stderr
-    assert _ok(nbdocker("rm", "-f", "busy")) == "busy\n"
+    assert ok(nbdocker("rm", "-f", "busy")) == "busy\n"
     assert proc.wait(timeout=30) == 137
-    assert _ok(nbdocker("ps", "-a", "-q")) == ""
+    assert ok(nbdocker("ps", "-a", "-q")) == ""
     assert not (nbdocker_home / "containers").exists() or not any(
         (nbdocker_home / "containers").iterdir()
     )

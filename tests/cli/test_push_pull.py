@@ -11,18 +11,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REGISTRY_USERS
-from tests.support import RunNbdocker
+from tests.support import RunNbdocker, ok
 from tests.support.dockerd import DockerEngine
 from tests.support.registry import Registry
 
 pytestmark = pytest.mark.usefixtures("docker_config")
 USER, PASSWORD = next(iter(REGISTRY_USERS.items()))
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-
-
-def _ok(result) -> str:  # type: ignore[no-untyped-def]
-    assert result.returncode == 0, result.stderr.decode()
-    return result.stdout.decode()
 
 
 def _repo(registry: Registry) -> str:
@@ -37,11 +32,11 @@ def test_nbdocker_push_then_docker_pull_and_run(
     busybox_tarball: Path,
 ) -> None:
     repo = _repo(open_registry)
-    image_id = _ok(
+    image_id = ok(
         nbdocker("import", "-c", 'CMD ["echo", "from cmd"]', busybox_tarball, f"{repo}:v1")
     ).strip()
-    _ok(nbdocker("tag", f"{repo}:v1", f"{repo}:v2"))
-    out = _ok(nbdocker("push", repo)).splitlines()
+    ok(nbdocker("tag", f"{repo}:v1", f"{repo}:v2"))
+    out = ok(nbdocker("push", repo)).splitlines()
     assert out[0] == f"The push refers to repository [{repo}]"
     assert re.fullmatch(r"[0-9a-f]{12}: Pushed", out[1])
     tagged = [line for line in out if ": digest: " in line]
@@ -61,12 +56,12 @@ def test_nbdocker_push_then_docker_pull_and_run(
     assert f"{repo}@{digest.group(0)}" in json.loads(repo_digests)
 
     # Twice: nothing is uploaded again.
-    again = _ok(nbdocker("push", f"{repo}:v1")).splitlines()
+    again = ok(nbdocker("push", f"{repo}:v1")).splitlines()
     assert [line.split(": ", 1)[1] for line in again[1:-1]] == ["Layer already exists"]
     # Another repository of the same registry: the layer is mounted, not sent.
     other = _repo(open_registry)
-    _ok(nbdocker("tag", f"{repo}:v1", f"{other}:v1"))
-    mounted = _ok(nbdocker("push", f"{other}:v1")).splitlines()
+    ok(nbdocker("tag", f"{repo}:v1", f"{other}:v1"))
+    mounted = ok(nbdocker("push", f"{other}:v1")).splitlines()
     assert mounted[1].endswith(f": Mounted from {repo.split('/', 1)[1]}")
 
 
@@ -94,29 +89,29 @@ def test_docker_push_then_nbdocker_pull_same_id_and_save_runs_in_docker(
         docker_engine.run("inspect", "--format", "{{json .RepoDigests}}", f"{repo}:v1").stdout
     )[0].split("@", 1)[1]
 
-    out = _ok(nbdocker("pull", f"{repo}:v1")).splitlines()
+    out = ok(nbdocker("pull", f"{repo}:v1")).splitlines()
     assert out[0] == f"v1: Pulling from {repo}"
     assert sum(line.endswith(": Pull complete") for line in out) == 2
     assert f"Digest: {docker_digest}" in out
     assert f"Status: Downloaded newer image for {repo}:v1" in out
     assert out[-1] == f"{repo}:v1"
-    [info] = json.loads(_ok(nbdocker("inspect", f"{repo}:v1")))
+    [info] = json.loads(ok(nbdocker("inspect", f"{repo}:v1")))
     assert info["Id"] == docker_id
     assert info["RepoDigests"] == [f"{repo}@{docker_digest}"]
-    digests = _ok(nbdocker("images", "--digests", repo)).splitlines()[1]
+    digests = ok(nbdocker("images", "--digests", repo)).splitlines()[1]
     assert docker_digest in digests
 
     # Again: up to date.
-    again = _ok(nbdocker("pull", f"{repo}:v1")).splitlines()
+    again = ok(nbdocker("pull", f"{repo}:v1")).splitlines()
     assert f"Status: Image is up to date for {repo}:v1" in again
     # By digest.
-    _ok(nbdocker("rmi", f"{repo}:v1"))
-    by_digest = _ok(nbdocker("pull", f"{repo}@{docker_digest}")).splitlines()
+    ok(nbdocker("rmi", f"{repo}:v1"))
+    by_digest = ok(nbdocker("pull", f"{repo}@{docker_digest}")).splitlines()
     assert by_digest[-1] == f"{repo}@{docker_digest}"
 
     archive = tmp_path / "pulled.tar"
-    _ok(nbdocker("tag", f"{repo}@{docker_digest}", f"{repo}:v1"))
-    _ok(nbdocker("save", "-o", archive, f"{repo}:v1"))
+    ok(nbdocker("tag", f"{repo}@{docker_digest}", f"{repo}:v1"))
+    ok(nbdocker("save", "-o", archive, f"{repo}:v1"))
     docker_engine.run("rmi", f"{repo}:v1")
     docker_engine.run("load", "-i", archive)
     assert docker_engine.run("inspect", "--format", "{{.Id}}", f"{repo}:v1").stdout.strip() == (
@@ -172,16 +167,16 @@ def test_login_logout_over_tls_with_ca(
         tls_registry.host,
         input=PASSWORD.encode() + b"\n",
     )
-    assert _ok(good) == "Login Succeeded\n"
+    assert ok(good) == "Login Succeeded\n"
     assert PASSWORD.encode() not in good.stderr + good.stdout
     assert tls_registry.host in json.loads((docker_config / "config.json").read_text())["auths"]
 
     repo = _repo(tls_registry)
-    _ok(nbdocker("import", busybox_tarball, f"{repo}:v1"))
+    ok(nbdocker("import", busybox_tarball, f"{repo}:v1"))
     env = {"NBDOCKER_REGISTRY_CA": ca}
-    assert ": digest: sha256:" in _ok(nbdocker("push", f"{repo}:v1", env=env))
+    assert ": digest: sha256:" in ok(nbdocker("push", f"{repo}:v1", env=env))
 
-    assert _ok(nbdocker("logout", tls_registry.host)) == (
+    assert ok(nbdocker("logout", tls_registry.host)) == (
         f"Removing login credentials for {tls_registry.host}\n"
     )
     denied = nbdocker("push", f"{repo}:v1", env=env)

@@ -120,3 +120,30 @@ def test_build_as_an_ordinary_user(rootless: tuple[User, str], busybox_tarball: 
     ]
     again = nb("build", "-t", "rootless:1", str(ctx))
     assert again.stdout.count("Using cache") == 3
+
+
+def test_a_step_that_fails_in_the_user_namespace_names_its_line(
+    rootless: tuple[User, str], busybox_tarball: Path
+) -> None:
+    """The helper's failure comes back as data: the build's error is the step's own one line,
+    at its Dockerfile line, and nothing is tagged."""
+    user, pythonpath = rootless
+    home = user.home / "failing-store"
+    ctx = user.home / "failing-ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM base:1\nCOPY --chown=ghost app.txt /app/\n")
+    (ctx / "app.txt").write_text("x\n")
+    tarball = user.home / "rootfs-failing.tar.gz"
+    tarball.write_bytes(busybox_tarball.read_bytes())
+    subprocess.run(["chown", "-R", f"{user.uid}:{user.gid}", str(ctx), str(tarball)], check=True)
+
+    def nb(*args: str) -> subprocess.CompletedProcess[str]:
+        return _as(user, home, pythonpath, *args)
+
+    assert nb("import", str(tarball), "base:1").returncode == 0
+    built = nb("build", "-t", "failing:1", str(ctx))
+    assert built.returncode == 1
+    error = built.stderr.strip().splitlines()[-1]
+    assert error.startswith("Error: Dockerfile:2: --chown=ghost: unable to find user ghost"), error
+    assert "Traceback" not in built.stderr
+    assert nb("images", "-q", "failing").stdout.strip() == ""

@@ -10,15 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import RunNbdocker
+from tests.support import RunNbdocker, ok
 from tests.support.dockerd import DockerEngine
 from tests.support.store import snapshot
 from tests.support.trees import tree_of_docker_archive, tree_of_export
-
-
-def _ok(result) -> str:  # type: ignore[no-untyped-def]
-    assert result.returncode == 0, result.stderr.decode()
-    return result.stdout.decode()
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +52,11 @@ def _docker_export(docker_engine: DockerEngine, image: str) -> bytes:
 def test_imported_busybox_saved_by_nbdocker_loads_and_runs_in_docker(
     nbdocker: RunNbdocker, docker_engine: DockerEngine, busybox_tarball: Path, tmp_path: Path
 ) -> None:
-    image_id = _ok(
+    image_id = ok(
         nbdocker("import", "-c", 'CMD ["echo", "from cmd"]', busybox_tarball, "nbd/busybox:1")
     ).strip()
     archive = tmp_path / "bb.tar"
-    _ok(nbdocker("save", "-o", archive, "nbd/busybox:1"))
+    ok(nbdocker("save", "-o", archive, "nbd/busybox:1"))
     loaded = docker_engine.run("load", "-i", archive).stdout
     assert "Loaded image: nbd/busybox:1" in loaded
     assert (
@@ -86,15 +81,15 @@ def test_docker_save_loads_with_the_same_id_and_files(
     tmp_path: Path,
 ) -> None:
     image_id, saved = docker_multilayer
-    assert _ok(nbdocker("load", "-i", saved)) == "Loaded image: nbdtest/multi:1\n"
-    rows = _ok(nbdocker("images", "--no-trunc", "nbdtest/multi")).splitlines()[1:]
+    assert ok(nbdocker("load", "-i", saved)) == "Loaded image: nbdtest/multi:1\n"
+    rows = ok(nbdocker("images", "--no-trunc", "nbdtest/multi")).splitlines()[1:]
     assert rows[0].split()[2] == image_id
-    [info] = json.loads(_ok(nbdocker("inspect", "nbdtest/multi:1")))
+    [info] = json.loads(ok(nbdocker("inspect", "nbdtest/multi:1")))
     assert info["Id"] == image_id
     assert info["Config"]["Env"][-1] == "FOO=bar"
     # Files: nbdocker's save of it, flattened, equals the container filesystem Docker exports.
     ours = tmp_path / "ours.tar"
-    _ok(nbdocker("save", "-o", ours, "nbdtest/multi:1"))
+    ok(nbdocker("save", "-o", ours, "nbdtest/multi:1"))
     tree = tree_of_docker_archive(ours)["nbdtest/multi:1"]
     assert tree == tree_of_export(_docker_export(docker_engine, "nbdtest/multi:1"))
     assert "bin/ls" not in tree and "opaque/old/f" not in tree and tree["data/x"][1] == 0o4755
@@ -116,20 +111,20 @@ def test_load_reads_the_oci_layout_based_docker_form_and_stdin(
     nbdocker_home: Path,
 ) -> None:
     image_id, saved = docker_multilayer
-    _ok(nbdocker("load", "-i", saved))
+    ok(nbdocker("load", "-i", saved))
     ours = tmp_path / "ours.tar"
-    _ok(nbdocker("save", "-o", ours, "nbdtest/multi:1"))
+    ok(nbdocker("save", "-o", ours, "nbdtest/multi:1"))
     # Keep only the OCI layout part (index.json, oci-layout, blobs), as Docker ≥ 25 writes it.
     only_oci = io.BytesIO()
     with tarfile.open(ours) as src, tarfile.open(fileobj=only_oci, mode="w") as dst:
         for m in src.getmembers():
             if m.name not in ("manifest.json", "repositories"):
                 dst.addfile(m, src.extractfile(m) if m.isreg() else None)
-    _ok(nbdocker("rmi", "nbdtest/multi:1"))
+    ok(nbdocker("rmi", "nbdtest/multi:1"))
     assert not any((nbdocker_home / "blobs" / "sha256").iterdir())
-    out = _ok(nbdocker("load", input=only_oci.getvalue()))
+    out = ok(nbdocker("load", input=only_oci.getvalue()))
     assert out == "Loaded image: nbdtest/multi:1\n"
-    assert json.loads(_ok(nbdocker("inspect", "nbdtest/multi:1")))[0]["Id"] == image_id
+    assert json.loads(ok(nbdocker("inspect", "nbdtest/multi:1")))[0]["Id"] == image_id
 
 
 @pytest.mark.skopeo
@@ -140,7 +135,7 @@ def test_skopeo_reads_the_store_and_our_oci_archives(
     busybox_tarball: Path,
     tmp_path: Path,
 ) -> None:
-    image_id = _ok(nbdocker("import", busybox_tarball, "ouruser/sinatra:v2")).strip()
+    image_id = ok(nbdocker("import", busybox_tarball, "ouruser/sinatra:v2")).strip()
     ref = f"oci:{nbdocker_home}:docker.io/ouruser/sinatra:v2"
     inspected = json.loads(
         subprocess.run([skopeo, "inspect", ref], check=True, capture_output=True, text=True).stdout
@@ -153,7 +148,7 @@ def test_skopeo_reads_the_store_and_our_oci_archives(
     )
     assert (
         config["rootfs"]["diff_ids"]
-        == json.loads(_ok(nbdocker("inspect", image_id)))[0]["RootFS"]["Layers"]
+        == json.loads(ok(nbdocker("inspect", image_id)))[0]["RootFS"]["Layers"]
     )
     # skopeo copies out of the store into an OCI archive, which nbdocker loads elsewhere.
     copied = tmp_path / "copied.tar"
@@ -163,11 +158,11 @@ def test_skopeo_reads_the_store_and_our_oci_archives(
         capture_output=True,
     )
     other = {"NBDOCKER_HOME": str(tmp_path / "other-home")}
-    assert _ok(nbdocker("load", "-i", copied, env=other)) == "Loaded image: sinatra:copied\n"
-    assert json.loads(_ok(nbdocker("inspect", "sinatra:copied", env=other)))[0]["Id"] == image_id
+    assert ok(nbdocker("load", "-i", copied, env=other)) == "Loaded image: sinatra:copied\n"
+    assert json.loads(ok(nbdocker("inspect", "sinatra:copied", env=other)))[0]["Id"] == image_id
     # Our --format oci archive is one skopeo reads.
     oci = tmp_path / "ours-oci.tar"
-    _ok(nbdocker("save", "--format", "oci", "-o", oci, "ouruser/sinatra:v2"))
+    ok(nbdocker("save", "--format", "oci", "-o", oci, "ouruser/sinatra:v2"))
     seen = json.loads(
         subprocess.run(
             [skopeo, "inspect", f"oci-archive:{oci}"], check=True, capture_output=True, text=True
@@ -211,7 +206,7 @@ def _buildah_round_trip(
     buildah: str,
 ) -> None:
     home = {"NBDOCKER_HOME": str(nbdocker_home)}
-    image_id = _ok(nbdocker("import", busybox_tarball, "src:1", env=home)).strip()
+    image_id = ok(nbdocker("import", busybox_tarball, "src:1", env=home)).strip()
     storage = [
         "--root",
         str(tmp_path / "bh-root"),
@@ -230,11 +225,11 @@ def _buildah_round_trip(
     out = tmp_path / "buildah.tar"
     run("push", pulled, f"oci-archive:{out}:fromb:1")
     other = {"NBDOCKER_HOME": str(tmp_path / "other")}
-    assert _ok(nbdocker("load", "-i", out, env=other)) == "Loaded image: fromb:1\n"
-    [info] = json.loads(_ok(nbdocker("inspect", "fromb:1", env=other)))
+    assert ok(nbdocker("load", "-i", out, env=other)) == "Loaded image: fromb:1\n"
+    [info] = json.loads(ok(nbdocker("inspect", "fromb:1", env=other)))
     assert (
         info["RootFS"]["Layers"]
-        == json.loads(_ok(nbdocker("inspect", image_id, env=home)))[0]["RootFS"]["Layers"]
+        == json.loads(ok(nbdocker("inspect", image_id, env=home)))[0]["RootFS"]["Layers"]
     )
 
 
@@ -264,11 +259,11 @@ def test_bad_archives_are_rejected_and_change_nothing(
 
     # A different layer stays in the store (a layer already stored is not read again).
     etc = make_rootfs_tarball(busybox_rootfs / "etc", tmp_path / "etc.tar", "none")
-    _ok(nbdocker("import", "-m", "keep", etc, "keep:1"))
+    ok(nbdocker("import", "-m", "keep", etc, "keep:1"))
     good = tmp_path / "good.tar"
-    _ok(nbdocker("import", "-m", "other", busybox_tarball, "other:1"))
-    _ok(nbdocker("save", "-o", good, "other:1"))
-    _ok(nbdocker("rmi", "other:1"))
+    ok(nbdocker("import", "-m", "other", busybox_tarball, "other:1"))
+    ok(nbdocker("save", "-o", good, "other:1"))
+    ok(nbdocker("rmi", "other:1"))
     bad = tmp_path / "bad.tar"
     if case == "truncated":
         bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
@@ -303,7 +298,7 @@ def test_two_processes_writing_at_once_lose_nothing(
     import os
     import sys
 
-    image_id = _ok(nbdocker("import", busybox_tarball, "base:1")).strip()
+    image_id = ok(nbdocker("import", busybox_tarball, "base:1")).strip()
     script = (
         "import sys\nfrom nbdocker.engine import Engine\n"
         "e = Engine()\n"
@@ -315,7 +310,7 @@ def test_two_processes_writing_at_once_lose_nothing(
     env = dict(os.environ, NBDOCKER_HOME=str(nbdocker_home))
     procs = [subprocess.Popen([sys.executable, "-c", script, str(w)], env=env) for w in range(3)]
     assert [p.wait(timeout=300) for p in procs] == [0, 0, 0]
-    repos = _ok(nbdocker("images", "--format", "json")).splitlines()
+    repos = ok(nbdocker("images", "--format", "json")).splitlines()
     names = {(json.loads(r)["Repository"], json.loads(r)["Tag"]) for r in repos}
     for w in range(3):
         assert (f"imp{w}", "1") in names
@@ -331,7 +326,7 @@ def test_zstd_layers_on_request_still_save_for_docker(
     busybox_tarball: Path,
 ) -> None:
     zstd = {"NBDOCKER_COMPRESSION": "zstd"}
-    image_id = _ok(nbdocker("import", busybox_tarball, "nbd/zstd:1", env=zstd)).strip()
+    image_id = ok(nbdocker("import", busybox_tarball, "nbd/zstd:1", env=zstd)).strip()
     manifest_digest = next(
         d["digest"] for d in json.loads((nbdocker_home / "index.json").read_text())["manifests"]
     )

@@ -4,6 +4,7 @@
   missing; the session hooks that turn any skip into a failure in CI.
 - :mod:`tests.support.dockerd` — :class:`DockerEngine`, a private ``dockerd`` on its own socket.
 - :mod:`tests.support.rootfs` — a tiny busybox root filesystem and deterministic tarballs of it.
+- :func:`ok`/:func:`ok_bytes` — the output of an ``nbdocker`` command that must succeed.
 
 Fixtures built on these live in ``tests/conftest.py``.
 """
@@ -29,4 +30,16 @@ class RunNbdocker(Protocol):
     ) -> subprocess.CompletedProcess[bytes]: ...
 
 
-__all__ = ["RunNbdocker"]
+def ok(result: subprocess.CompletedProcess[bytes]) -> str:
+    """The output of a command that must have succeeded (else its output is the failure)."""
+    assert result.returncode == 0, result.stderr.decode() + result.stdout.decode()
+    return result.stdout.decode()
+
+
+def ok_bytes(result: subprocess.CompletedProcess[bytes]) -> bytes:
+    """:func:`ok` for binary output (a tar on stdout)."""
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout
+
+
+__all__ = ["RunNbdocker", "ok", "ok_bytes"]

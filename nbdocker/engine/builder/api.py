@@ -6,21 +6,21 @@ import contextlib
 import io
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
-from .. import userns
-from ..errors import DockerfileError, NbdockerError, UsageError
+from .. import layer, userns
+from ..errors import DockerfileError, InvalidReference, UsageError
 from ..events import EventSink
 from ..image import Image
+from ..reference import parse_reference
 from .build import Builder
 from .context import BuildContext
 from .options import BuildOptions
+from .services import BuildServices
 
-if TYPE_CHECKING:
-    from ..engine import Engine
-
-__all__ = ["run_build"]
+__all__ = ["BuildServices", "run_build"]
 
 
 def _looks_like_tar(head: bytes) -> bool:
@@ -29,10 +29,12 @@ def _looks_like_tar(head: bytes) -> bool:
 
 @contextlib.contextmanager
 def _context(
-    engine: Engine, context: str | os.PathLike[str] | IO[bytes] | None, options: BuildOptions
+    services: BuildServices,
+    context: str | os.PathLike[str] | IO[bytes] | None,
+    options: BuildOptions,
 ) -> Iterator[tuple[BuildContext | None, str, tuple[str, Path | None]]]:
     """(context, its label, (Dockerfile text, the file it was read from))."""
-    scratch = engine.store.root / "builds" / f"context-{os.urandom(6).hex()}"
+    scratch = services.store.root / "builds" / f"context-{os.urandom(6).hex()}"
     try:
         if context is None:
             yield None, "", _dockerfile_text(options, None)
@@ -47,11 +49,9 @@ def _context(
             ctx = BuildContext.from_dir(root)
             yield ctx, str(root), _dockerfile_text(options, ctx)
         else:
-            from ..layers import Peekable, decompressed  # (compression: only for streams)
-
-            stream = decompressed(context)
+            stream = layer.decompressed(context)
             head = stream.read(512)
-            rest = io.BufferedReader(Peekable(stream, head))
+            rest = io.BufferedReader(layer.Peekable(stream, head))
             if _looks_like_tar(head):
                 ctx = BuildContext.from_tar(rest, scratch)
                 text, path = _dockerfile_text(options, ctx)
@@ -89,25 +89,22 @@ def _dockerfile_text(options: BuildOptions, ctx: BuildContext | None) -> tuple[s
 
 
 def run_build(
-    engine: Engine,
+    services: BuildServices,
     context: str | os.PathLike[str] | IO[bytes] | None,
     options: BuildOptions,
     on_event: EventSink,
 ) -> Image:
-    """Build; a bad ``-t`` name fails here, before the context is read or any step runs."""
-    from ..reference import parse_reference
-
+    """Build the Dockerfile ``options`` name (or hold) with ``context``; the final image.
+    A bad ``-t`` name fails here, before the context is read or any step runs."""
     for tag in options.tags:
         try:
             parse_reference(tag)
-        except NbdockerError as exc:
+        except InvalidReference as exc:
             raise UsageError(f"-t {tag}: {exc}") from None
-    with _context(engine, context, options) as (ctx, label, (text, path)):
-        from dataclasses import replace
-
+    with _context(services, context, options) as (ctx, label, (text, path)):
         if options.dockerfile is not None and options.dockerfile_name == "Dockerfile":
             options = replace(options, dockerfile_name=options.dockerfile)
         if path is not None:  # builds of the file at this path are builds of one Dockerfile
             options = replace(options, lineage=(*options.lineage, f"file:{path.resolve()}"))
-        builder = Builder(engine, options, ctx, ctx.size if ctx else 0, label, on_event)
+        builder = Builder(services, options, ctx, ctx.size if ctx else 0, label, on_event)
         return builder.run(text)

@@ -25,10 +25,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, field
 from pathlib import Path
-from typing import Any
 
 from ..atomic import atomic_write
-from ..lazy_dataclasses import lazy_dataclass
+from ..lazy import lazy_dataclass
 from ..store import Store
 
 __all__ = ["FIRST_BUILD", "BuildCache", "CacheRecord", "StepKey"]
@@ -97,7 +96,7 @@ class BuildCache:
         digest = key.digest(parent)
         for record in reversed(self.records()):
             if record.key == digest and self.store.has_blob(record.manifest):
-                manifest = self.store.read_json(record.manifest)
+                manifest = self.store.read_manifest(record.manifest)
                 if all(self.store.has_blob(d["digest"]) for d in manifest["layers"]):
                     return record
         return None
@@ -203,10 +202,6 @@ class BuildCache:
     def intermediate_images(self) -> list[tuple[str, str]]:
         """(image ID, manifest digest) of every image the cache holds."""
         return [(r.image, r.manifest) for r in self.records()]
-
-
-def step_key_json(key: StepKey) -> dict[str, Any]:
-    return asdict(key)
 
 
 def _merged(old: Iterable[str], new: Iterable[str]) -> tuple[str, ...]:

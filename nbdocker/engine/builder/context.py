@@ -24,12 +24,14 @@ import stat
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
+from .. import layer
 from ..errors import ArchiveError, DockerfileError
-from ..lazy_dataclasses import lazy_dataclass
+from ..lazy import lazy_dataclass
+from . import copy
 from .dockerignore import IgnoreRules, PatternError
 
 if TYPE_CHECKING:
-    from .copy import ContextTree
+    from .copy.sources import ContextTree
 
 __all__ = ["BuildContext"]
 
@@ -160,16 +162,14 @@ class BuildContext:
         import tarfile
         import tempfile
 
-        from ..layers import decompressed
-
         scratch.mkdir(parents=True, exist_ok=True)
         root = Path(tempfile.mkdtemp(prefix="context-", dir=scratch))
         counter = _Counting(stream)
         try:
-            _extract(decompressed(cast(IO[bytes], counter)), root)
+            _extract(layer.decompressed(cast(IO[bytes], counter)), root)
             while counter.read(_CHUNK):
                 pass
-        except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
+        except (tarfile.TarError, ArchiveError, OSError, EOFError, ValueError) as exc:
             shutil.rmtree(root, ignore_errors=True)
             raise ArchiveError(f"the build context tar cannot be read: {exc}") from None
         except BaseException:
@@ -187,9 +187,7 @@ class BuildContext:
 
     def tree(self) -> ContextTree:
         """The files COPY may read (``.dockerignore`` applied, ignored build files hidden)."""
-        from .copy import ContextTree
-
-        return ContextTree(self.root, self.rules)
+        return copy.ContextTree(self.root, self.rules)
 
 
 class _Counting:
@@ -211,15 +209,13 @@ def _extract(stream: IO[bytes], root: Path) -> None:
     kept (COPY owns files by root anyway); modes and times are."""
     import tarfile
 
-    from ..tardiff import clean_name, parent_dir
-
     dir_times: list[tuple[Path, float]] = []
     with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK) as tar:
         for member in tar:
-            rel = clean_name(member.name, "the context")
+            rel = layer.clean_name(member.name, "the context")
             if not rel:
                 continue
-            path = parent_dir(root, rel) / posixpath.basename(rel)
+            path = layer.parent_dir(root, rel) / posixpath.basename(rel)
             if os.path.lexists(path) and not (member.isdir() and path.is_dir()):
                 shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
             if member.isdir():
@@ -236,7 +232,7 @@ def _extract(stream: IO[bytes], root: Path) -> None:
                 os.symlink(member.linkname, path)
                 continue
             elif member.islnk():
-                target = clean_name(member.linkname, "the context")
+                target = layer.clean_name(member.linkname, "the context")
                 os.link(root / target, path, follow_symlinks=False)
                 continue
             else:

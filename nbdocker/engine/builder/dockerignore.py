@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import field
 
-from ..lazy_dataclasses import lazy_dataclass
+from ..lazy import lazy_dataclass
 
 __all__ = [
     "IgnoreRules",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..lazy_dataclasses import lazy_dataclass
+from ..lazy import lazy_dataclass
 
 __all__ = ["BuildOptions"]
 

@@ -8,7 +8,7 @@ from dataclasses import field
 
 from ..dockerfile import Arg, Copy, From, Instruction, Run, expand_instruction
 from ..errors import DockerfileError
-from ..lazy_dataclasses import lazy_dataclass
+from ..lazy import lazy_dataclass
 
 __all__ = ["BuildPlan", "Stage", "plan_build"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ..lazy_dataclasses import lazy_dataclass
+from ..lazy import lazy_dataclass
 from .flags import Mount
 from .nodes import Heredoc
 
@@ -29,6 +29,7 @@ __all__ = [
     "Onbuild",
     "Run",
     "Shell",
+    "SourcesAndDest",
     "Stopsignal",
     "User",
     "Volume",
@@ -41,7 +42,7 @@ class Instruction:
     """Common to all instructions: where it came from, for messages and ``Step N : …``.
 
     Lazy dataclasses: a build makes a few kinds of instruction out of these nineteen, and only
-    those pay for their generated methods (see :mod:`..lazy_dataclasses`).
+    those pay for their generated methods (see :mod:`..lazy`).
     """
 
     keyword: ClassVar[str] = ""
@@ -113,10 +114,39 @@ class Expose(Instruction):
     ports: tuple[str, ...]
 
 
-@lazy_dataclass(frozen=True)
-class Add(Instruction):
-    """``sources`` are paths or URLs; heredoc sources are in ``heredocs`` (file name = name)."""
+class SourcesAndDest(Instruction):
+    """What COPY and ADD share (BuildKit's ``SourcesAndDest`` and their common flags):
+    ``sources`` are paths (ADD: also URLs), heredoc sources are in ``heredocs`` (file name =
+    name). What only one of them takes reads as None/False on the other, so a step needs no
+    type probe: ``from_`` (COPY ``--from``), ``checksum`` and ``keep_git_dir`` (ADD).
 
+    Not a dataclass itself: each of the two declares its fields, in the order of its flags, as
+    they are made positionally in that order."""
+
+    sources: tuple[str, ...]
+    dest: str
+    chown: str | None
+    chmod: str | None
+    link: bool
+    heredocs: tuple[Heredoc, ...]
+
+    @property
+    def from_(self) -> str | None:
+        """``--from``: the stage name, index or image the sources come from (COPY only)."""
+        return None
+
+    @property
+    def checksum(self) -> str | None:
+        """``--checksum``: the expected ``sha256:`` of a URL source (ADD only)."""
+        return None
+
+    @property
+    def keep_git_dir(self) -> bool:
+        return False
+
+
+@lazy_dataclass(frozen=True)
+class Add(SourcesAndDest):
     keyword: ClassVar[str] = "ADD"
     sources: tuple[str, ...]
     dest: str
@@ -129,9 +159,7 @@ class Add(Instruction):
 
 
 @lazy_dataclass(frozen=True)
-class Copy(Instruction):
-    """``from_`` is ``--from`` (a stage name, index or image); heredoc sources in ``heredocs``."""
-
+class Copy(SourcesAndDest):
     keyword: ClassVar[str] = "COPY"
     sources: tuple[str, ...]
     dest: str

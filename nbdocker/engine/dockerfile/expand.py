@@ -11,9 +11,8 @@ import dataclasses
 from collections.abc import Mapping
 
 from ..errors import DockerfileError
-from ..lazy_dataclasses import lazy_dataclass
+from ..lazy import lazy_dataclass
 from .commands import (
-    Add,
     Arg,
     Copy,
     Env,
@@ -22,6 +21,7 @@ from .commands import (
     Instruction,
     Label,
     Run,
+    SourcesAndDest,
     Stopsignal,
     User,
     Volume,
@@ -86,25 +86,20 @@ class _Expander:
             return r(ins, pairs=tuple((self.word(k), self.word(v)) for k, v in ins.pairs))
         if isinstance(ins, Arg):
             return r(ins, pairs=tuple((self.word(k), self.optional(v)) for k, v in ins.pairs))
-        if isinstance(ins, Add):
-            return r(
-                ins,
-                sources=self.words(ins.sources),
-                dest=self.word(ins.dest),
-                chown=self.optional(ins.chown),
-                chmod=self.optional(ins.chmod),
-                checksum=self.optional(ins.checksum),
-                heredocs=self.heredocs(ins.heredocs),
+        if isinstance(ins, SourcesAndDest):
+            own: dict[str, str | None] = (
+                {"from_": self.optional(ins.from_)}
+                if isinstance(ins, Copy)
+                else {"checksum": self.optional(ins.checksum)}
             )
-        if isinstance(ins, Copy):
             return r(
                 ins,
                 sources=self.words(ins.sources),
                 dest=self.word(ins.dest),
-                from_=self.optional(ins.from_),
                 chown=self.optional(ins.chown),
                 chmod=self.optional(ins.chmod),
                 heredocs=self.heredocs(ins.heredocs),
+                **own,
             )
         if isinstance(ins, Expose):
             return r(ins, ports=self.split(ins.ports))

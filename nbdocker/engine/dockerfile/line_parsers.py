@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import NoReturn
 
 from .nodes import Node, go_quote
 from .shell import is_go_space
@@ -107,7 +107,7 @@ def _parse_json(rest: str) -> tuple[str, ...] | None:
     if not rest.startswith("["):
         return None
 
-    def reject_constant(name: str) -> Any:
+    def reject_constant(name: str) -> NoReturn:
         raise ValueError(name)  # NaN/Infinity are not JSON
 
     try:

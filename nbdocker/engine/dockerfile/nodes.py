@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
-from ..lazy_dataclasses import lazy_dataclass
+from ..lazy import lazy_dataclass
 
 __all__ = ["Dockerfile", "Heredoc", "Node", "dump", "go_quote"]
 

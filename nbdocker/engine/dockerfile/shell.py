@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping
 
 from ..errors import NbdockerError
-from ..lazy_dataclasses import lazy_dataclass
+from ..lazy import lazy_dataclass
 
 __all__ = ["ExpansionError", "Lexer", "WordResult", "is_go_space"]
 

@@ -19,13 +19,13 @@ import re
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import field
 from urllib.parse import urlencode
 
 import httpx
 
 from ..errors import AuthenticationError, RegistryError
+from ..lazy import lazy_dataclass
 from .transport import Transport
 
 __all__ = ["Authenticator", "Challenge", "Credentials", "parse_challenges"]
@@ -38,7 +38,7 @@ _SCHEME_RE = re.compile(rf"\s*({_TOKEN_RE})(?=\s|$|,)")
 _PARAM_RE = re.compile(rf'\s*({_TOKEN_RE})\s*=\s*(?:"((?:[^"\\]|\\.)*)"|({_TOKEN_RE}))\s*')
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Credentials:
     """A user name and a password or token; ``repr`` hides the secret."""
 
@@ -50,7 +50,7 @@ class Credentials:
         return "Basic " + base64.b64encode(raw).decode()
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Challenge:
     """One challenge of a ``WWW-Authenticate`` header: scheme (lower-case) and parameters."""
 
@@ -100,7 +100,7 @@ def parse_challenges(header: str) -> list[Challenge]:
     return challenges
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class _Token:
     value: str
     expires_at: float
@@ -227,10 +227,12 @@ class Authenticator:
                 f"{response.reason_phrase}; try again later"
             )
         try:
-            body: Any = response.json()
+            body = response.json()
+            if not isinstance(body, dict):
+                raise TypeError("not a JSON object")
             value = body.get("token") or body.get("access_token")
             expires_in = int(body.get("expires_in") or DEFAULT_EXPIRY)
-        except (ValueError, AttributeError, TypeError):
+        except (ValueError, TypeError):
             value = None
             expires_in = 0
         if not isinstance(value, str) or not value:

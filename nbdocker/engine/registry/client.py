@@ -17,13 +17,14 @@ upload never leaves a wrong blob behind.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 from urllib.parse import urlencode
 
 import httpx
 
+from ..chunks import ChunkStream
 from ..digest import sha256_digest
 from ..errors import (
     AuthenticationError,
@@ -32,26 +33,32 @@ from ..errors import (
     NbdockerError,
     RegistryError,
 )
-from ..streams import ChunkStream
+from ..lazy import lazy_dataclass
+from ..oci import (
+    DOCKER_MANIFEST_LIST_MEDIA_TYPE,
+    DOCKER_MANIFEST_MEDIA_TYPE,
+    INDEX_MEDIA_TYPE,
+    MANIFEST_MEDIA_TYPE,
+)
 from .auth import Authenticator, Credentials
 from .transport import RegistrySettings, Transport, registry_host, translate
 
 __all__ = [
-    "INDEX_TYPES",
     "MANIFEST_ACCEPT",
-    "Manifest",
+    "ManifestBlob",
     "RegistryClient",
     "pull_scope",
     "push_scope",
 ]
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
-IMAGE_MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
-MANIFEST_ACCEPT = ", ".join((DOCKER_MANIFEST, DOCKER_LIST, OCI_MANIFEST, OCI_INDEX))
+MANIFEST_ACCEPT = ", ".join(
+    (
+        DOCKER_MANIFEST_MEDIA_TYPE,
+        DOCKER_MANIFEST_LIST_MEDIA_TYPE,
+        MANIFEST_MEDIA_TYPE,
+        INDEX_MEDIA_TYPE,
+    )
+)
 MAX_MANIFEST = 4 << 20  # as distribution limits manifests
 _CHUNK = 1 << 20
 
@@ -64,17 +71,16 @@ def push_scope(repo: str) -> str:
     return f"repository:{repo}:pull,push"
 
 
-@dataclass(frozen=True)
-class Manifest:
+@lazy_dataclass(frozen=True)
+class ManifestBlob:
     """A manifest or index exactly as the registry served it (its digest is of ``data``)."""
 
     data: bytes
     media_type: str
     digest: str
 
-    def json(self) -> Any:
-        import json
-
+    def document(self) -> object:
+        """``data`` parsed (JSON from outside: check it before use)."""
         return json.loads(self.data)
 
 
@@ -82,7 +88,7 @@ def _errors_of(response: httpx.Response) -> list[tuple[str, str]]:
     try:
         body = response.json()
         return [(str(e.get("code", "")), str(e.get("message", ""))) for e in body["errors"]]
-    except Exception:
+    except (ValueError, KeyError, TypeError, AttributeError):  # not Docker's error body
         return []
 
 
@@ -169,7 +175,7 @@ class RegistryClient:
 
     # -- manifests -----------------------------------------------------------------------------
 
-    def get_manifest(self, repo: str, reference: str, *, by_digest: bool = False) -> Manifest:
+    def get_manifest(self, repo: str, reference: str, *, by_digest: bool = False) -> ManifestBlob:
         """GET a manifest by tag or digest, verified when its digest is known."""
         url = f"/v2/{repo}/manifests/{reference}"
         response = self._send("GET", url, [pull_scope(repo)], headers={"Accept": MANIFEST_ACCEPT})
@@ -197,13 +203,13 @@ class RegistryClient:
             )
         media_type = response.headers.get("content-type", "").split(";", 1)[0].strip()
         try:
-            body = Manifest(data, media_type, digest).json()
+            body = json.loads(data)
             media_type = body.get("mediaType") or media_type
         except (ValueError, AttributeError):
             raise RegistryError(f"pull {what}: the manifest is not valid JSON") from None
-        return Manifest(data, media_type, digest)
+        return ManifestBlob(data, media_type, digest)
 
-    def put_manifest(self, repo: str, reference: str, manifest: Manifest) -> str:
+    def put_manifest(self, repo: str, reference: str, manifest: ManifestBlob) -> str:
         """PUT a manifest byte-exact under a tag; return the digest the registry reports."""
         url = f"/v2/{repo}/manifests/{reference}"
         response = self._send(

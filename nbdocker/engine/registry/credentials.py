@@ -22,13 +22,30 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from ..atomic import atomic_output
 from ..errors import AuthenticationError, StorageError
 from .auth import Credentials
 
 __all__ = ["config_key", "config_path", "erase", "load", "store"]
+
+if TYPE_CHECKING:
+
+    class AuthEntry(TypedDict, total=False):
+        auth: str  # base64 of user:password
+        identitytoken: str
+
+    class DockerConfig(TypedDict, total=False):
+        """``config.json`` as nbdocker reads it (other keys are kept as they are)."""
+
+        auths: dict[str, AuthEntry]
+        credsStore: str
+        credHelpers: dict[str, str]
+
+else:  # at run time these are the dicts json makes: the names cost nothing to import
+    AuthEntry = dict
+    DockerConfig = dict
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 
@@ -52,7 +69,7 @@ def _hostname(key: str) -> str:
     return key.split("/", 1)[0]
 
 
-def _read() -> dict[str, Any]:
+def _read() -> DockerConfig:
     path = config_path()
     try:
         data = json.loads(path.read_bytes())
@@ -62,10 +79,10 @@ def _read() -> dict[str, Any]:
         raise AuthenticationError(
             f"cannot read the credentials file {path} ({exc.__class__.__name__}); fix or remove it"
         ) from None
-    return data if isinstance(data, dict) else {}
+    return cast(DockerConfig, data) if isinstance(data, dict) else {}
 
 
-def _write(data: dict[str, Any]) -> None:
+def _write(data: DockerConfig) -> None:
     path = config_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -78,7 +95,7 @@ def _write(data: dict[str, Any]) -> None:
         ) from None
 
 
-def _helper_for(data: dict[str, Any], domain: str) -> str | None:
+def _helper_for(data: DockerConfig, domain: str) -> str | None:
     helpers = data.get("credHelpers") or {}
     key = config_key(domain)
     for name in (key, domain, _hostname(key)):
@@ -121,14 +138,14 @@ def load(domain: str) -> Credentials | None:
                 "cannot read"
             ) from None
     auths = data.get("auths") or {}
-    entry: Any = auths.get(key)
+    entry: object = auths.get(key)
     if entry is None:
         entry = next((v for k, v in auths.items() if _hostname(k) == _hostname(key)), None)
     if not isinstance(entry, dict):
         return None
-    if entry.get("identitytoken"):
-        return Credentials("<token>", str(entry["identitytoken"]))
-    auth = entry.get("auth")
+    token, auth = entry.get("identitytoken"), entry.get("auth")
+    if token:
+        return Credentials("<token>", str(token))
     if not auth:
         return None
     try:

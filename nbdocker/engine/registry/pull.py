@@ -21,32 +21,39 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, cast
 
 from ..errors import ImageNotFound, RegistryError
 from ..events import EventSink, Progress, TaskDone, TaskStarted
-from ..image import Catalog, Image, host_platform
-from ..layercache import chain_ids
-from ..layers import ingest_compressed_layer
+from ..image import Catalog, Image, find_image
+from ..layer.ingest import ingest_compressed_layer
+from ..layer.unpacked import LayerCache, chain_ids
+from ..lazy import lazy_dataclass
+from ..oci import (
+    IMAGE_MANIFEST_MEDIA_TYPES,
+    INDEX_MEDIA_TYPES,
+    Descriptor,
+    Index,
+    Manifest,
+    check_index,
+    check_manifest,
+    host_platform,
+)
 from ..reference import Reference, parse_reference
-from ..store import LayerRecord, Transaction
+from ..store import ImageEntry, LayerRecord, Store, Transaction
 from . import credentials
 from ._parallel import run_parallel
 from ._sources import record_sources
-from .client import INDEX_TYPES, Manifest, RegistryClient
+from .client import ManifestBlob, RegistryClient
 from .transport import RegistrySettings
-
-if TYPE_CHECKING:
-    from ..engine import Engine
 
 __all__ = ["PullResult", "pull"]
 
 MAX_CONFIG = 8 << 20
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class PullResult:
     image: Image
     reference: Reference
@@ -58,17 +65,17 @@ def short(digest: str) -> str:
     return digest.split(":", 1)[1][:12]
 
 
-def _pick_platform(index: dict[str, Any], what: str) -> dict[str, Any]:
+def _pick_platform(index: Index, what: str) -> Descriptor:
     os_name, arch = host_platform()
-    entries = [m for m in index.get("manifests") or [] if isinstance(m, dict)]
+    entries = index["manifests"]
     matching = [
         m
         for m in entries
-        if (m.get("platform") or {}).get("os") == os_name
-        and (m.get("platform") or {}).get("architecture") == arch
+        if m.get("platform", {}).get("os") == os_name
+        and m.get("platform", {}).get("architecture") == arch
     ]
     if not matching:
-        platforms = [m.get("platform") or {} for m in entries]
+        platforms = [m.get("platform", {}) for m in entries]
         found = sorted({f"{p.get('os')}/{p.get('architecture')}" for p in platforms})
         raise ImageNotFound(
             f"{what}: no image for this platform ({os_name}/{arch}) in the manifest list; it "
@@ -77,41 +84,56 @@ def _pick_platform(index: dict[str, Any], what: str) -> dict[str, Any]:
     return matching[0]
 
 
-def _resolve(client: RegistryClient, ref: Reference) -> tuple[Manifest, str]:
-    """The image manifest to pull and the digest to record (index digest if any)."""
+def _index(blob: ManifestBlob, what: str) -> Index:
+    try:
+        return check_index(blob.document())
+    except ValueError as exc:
+        raise RegistryError(f"{what}: the registry sent a broken manifest list ({exc})") from None
+
+
+def _manifest(blob: ManifestBlob, what: str) -> Manifest:
+    try:
+        return check_manifest(blob.document())
+    except ValueError as exc:
+        raise RegistryError(f"{what}: the registry sent a broken manifest ({exc})") from None
+
+
+def _resolve(client: RegistryClient, ref: Reference) -> tuple[ManifestBlob, Manifest, str]:
+    """The image manifest to pull (as served, and parsed) and the digest to record (the
+    index's, for a multi-platform image)."""
     if ref.digest is not None:
         top = client.get_manifest(ref.path, ref.digest, by_digest=True)
     else:
         top = client.get_manifest(ref.path, ref.tag or "latest")
-    if top.media_type in INDEX_TYPES:
-        entry = _pick_platform(top.json(), ref.familiar)
-        manifest = client.get_manifest(ref.path, str(entry["digest"]), by_digest=True)
-        if manifest.media_type in INDEX_TYPES:
+    if top.media_type in INDEX_MEDIA_TYPES:
+        entry = _pick_platform(_index(top, ref.familiar), ref.familiar)
+        blob = client.get_manifest(ref.path, entry["digest"], by_digest=True)
+        if blob.media_type in INDEX_MEDIA_TYPES:
             raise RegistryError(f"{ref.familiar}: nested manifest lists are not supported")
-        return manifest, top.digest
-    if top.media_type not in (
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-    ):
+        return blob, _manifest(blob, ref.familiar), top.digest
+    if top.media_type not in IMAGE_MANIFEST_MEDIA_TYPES:
         raise RegistryError(
             f"{ref.familiar}: unsupported manifest type {top.media_type or 'unknown'!r} "
             "(Docker schema 1 is not supported); push the image again with a current tool"
         )
-    return top, top.digest
+    return top, _manifest(top, ref.familiar), top.digest
 
 
-def pull(engine: Engine, reference: str, settings: RegistrySettings) -> PullResult:
-    """Pull ``reference`` (``name[:tag]`` or ``name@sha256:…``) into ``engine``'s store."""
-    from ..engine import _name_image  # shared with load/import; engine imports us lazily
-
+def pull(
+    store: Store,
+    layer_cache: LayerCache,
+    reference: str,
+    settings: RegistrySettings,
+    on_event: EventSink,
+) -> PullResult:
+    """Pull ``reference`` (``name[:tag]`` or ``name@sha256:…``) into ``store``; as root, its
+    layers are unpacked into ``layer_cache`` on the way."""
     ref = parse_reference(reference)
-    store = engine.store
     with RegistryClient(ref.domain, settings, credentials.load(ref.domain)) as client:
-        manifest, pulled_digest = _resolve(client, ref)
-        doc = manifest.json()
-        config_desc = doc.get("config") or {}
-        layers: list[dict[str, Any]] = list(doc.get("layers") or [])
-        config_data = client.read_small_blob(ref.path, str(config_desc.get("digest")), MAX_CONFIG)
+        blob, doc, pulled_digest = _resolve(client, ref)
+        config_desc = doc["config"]
+        layers = doc["layers"]
+        config_data = client.read_small_blob(ref.path, config_desc["digest"], MAX_CONFIG)
         try:
             diff_ids: list[str] = list(json.loads(config_data)["rootfs"]["diff_ids"])
         except (ValueError, KeyError, TypeError):
@@ -126,61 +148,60 @@ def pull(engine: Engine, reference: str, settings: RegistrySettings) -> PullResu
         # As root, layers are unpacked into the layer cache while they download (one pass, one
         # decompression); rootless, in the user namespace at first run.
         unpack = os.geteuid() == 0
-        with store.staging() as txn, engine.layer_cache.batch() as unpacked:
+        with store.staging() as txn, layer_cache.batch() as unpacked:
             jobs: list[Callable[[EventSink], LayerRecord]] = []
             seen: set[str] = set()
             fetched = False
             chains = chain_ids(diff_ids)
             for desc, diff_id, chain in zip(layers, diff_ids, chains, strict=True):
-                item = short(str(desc["digest"]))
+                item = short(desc["digest"])
                 if diff_id in seen:
                     continue
                 seen.add(diff_id)
                 if txn.layer(diff_id) is not None:
-                    engine.on_event(TaskDone("pull", item, "Already exists"))
+                    on_event(TaskDone("pull", item, "Already exists"))
                     continue
                 fetched = True
                 into = unpacked.new(chain) if unpack else None
                 jobs.append(_layer_job(client, txn, ref, desc, diff_id, item, into))
-            run_parallel(jobs, settings.parallel, engine.on_event)
-            image_id = txn.put_bytes(config_data, str(config_desc.get("digest")), "image config")
-            txn.put_bytes(manifest.data)
-            index_desc = {
-                "mediaType": manifest.media_type,
-                "digest": manifest.digest,
-                "size": len(manifest.data),
-            }
+            run_parallel(jobs, settings.parallel, on_event)
+            image_id = txn.put_bytes(config_data, config_desc["digest"], "image config")
+            txn.put_bytes(blob.data)
+            image = ImageEntry(
+                image_id,
+                {"mediaType": blob.media_type, "digest": blob.digest, "size": len(blob.data)},
+            )
             digest_ref = ref.with_digest(pulled_digest)
             tag_ref = ref if ref.digest is None else None
-            blobs = [str(d["digest"]) for d in layers]
+            blobs = [d["digest"] for d in layers]
 
             def update(t: Transaction) -> bool:
                 before = Catalog(store, t.index).by_name
                 known = before.get(tag_ref or digest_ref) == image_id
                 if tag_ref is not None:
-                    _name_image(t, (image_id, index_desc), tag_ref)
-                _name_image(t, (image_id, index_desc), digest_ref)
+                    t.name(image, tag_ref)
+                t.name(image, digest_ref)
                 record_sources(store, blobs, ref.domain, ref.path)
                 return known
 
             known = store.commit_staged(txn, update)
             unpacked.publish()
     downloaded = fetched or not known
-    engine.on_event(
+    on_event(
         TaskDone(
             "pull",
             ref.familiar,
             "Downloaded newer image" if downloaded else "Image is up to date",
         )
     )
-    return PullResult(engine.get(str(digest_ref)), ref, pulled_digest, downloaded)
+    return PullResult(find_image(store, str(digest_ref)), ref, pulled_digest, downloaded)
 
 
 def _layer_job(
     client: RegistryClient,
     txn: Transaction,
     ref: Reference,
-    desc: dict[str, Any],
+    desc: Descriptor,
     diff_id: str,
     item: str,
     unpack_into: Path | None,
@@ -188,10 +209,10 @@ def _layer_job(
     """Download, verify and store one layer (and unpack it into ``unpack_into``)."""
 
     def job(emit: EventSink) -> LayerRecord:
-        total = int(desc.get("size") or 0) or None
+        total = desc["size"] or None
         emit(TaskStarted("pull", item, total))
         where = f"{ref.familiar} layer {item}"
-        with client.open_blob(ref.path, str(desc["digest"])) as blob:
+        with client.open_blob(ref.path, desc["digest"]) as blob:
             counted = _Counting(blob, lambda done: emit(Progress("pull", item, done, total)))
             stream = cast(IO[bytes], counted)
             record = ingest_compressed_layer(txn, stream, desc, diff_id, where, unpack_into)

@@ -17,28 +17,25 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from ..errors import ImageNotFound, NbdockerError, UsageError
 from ..events import EventSink, Progress, TaskDone, TaskStarted
 from ..image import Catalog, Image
+from ..lazy import lazy_dataclass
+from ..oci import MANIFEST_MEDIA_TYPE
 from ..reference import Reference, parse_reference
-from ..store import Store, Transaction
+from ..store import ImageEntry, Store, Transaction, descriptor_in
 from . import credentials
 from ._parallel import run_parallel
 from ._sources import record_sources, sources_of
-from .client import Manifest, RegistryClient, pull_scope, push_scope
+from .client import ManifestBlob, RegistryClient, pull_scope, push_scope
 from .pull import short
 from .transport import RegistrySettings
-
-if TYPE_CHECKING:
-    from ..engine import Engine
 
 __all__ = ["PushResult", "push"]
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class PushResult:
     """One pushed tag: its reference, the manifest digest and size the registry holds."""
 
@@ -69,47 +66,49 @@ def _targets(catalog: Catalog, ref: Reference) -> list[tuple[Reference, Image]]:
     return found
 
 
-def push(engine: Engine, reference: str, settings: RegistrySettings) -> list[PushResult]:
+def push(
+    store: Store, reference: str, settings: RegistrySettings, on_event: EventSink
+) -> list[PushResult]:
     """Push the tag ``reference`` names, or every tag of its repository when it has none."""
-    from ..engine import _descriptor_of
-
     ref = parse_reference(reference, default_tag=False)
     if ref.digest is not None:
         raise UsageError(f"push {reference}: push a tag, not a digest")
-    store = engine.store
     with store.locked(exclusive=False):
         index = store.read_index()
         catalog = Catalog(store, index)
         targets = _targets(catalog, ref)
-        media_types = {t[1].id: _descriptor_of(index, t[1].manifest_digest) for t in targets}
+        entries = {
+            image.id: ImageEntry(image.id, descriptor_in(index, image.manifest_digest))
+            for _, image in targets
+        }
     results: list[PushResult] = []
     with RegistryClient(ref.domain, settings, credentials.load(ref.domain)) as client:
         for tag_ref, image in targets:
-            desc = media_types[image.id]
+            entry = entries[image.id]
             manifest_data = store.read_blob(image.manifest_digest)
-            media_type = str(
+            media_type = (
                 image.manifest.get("mediaType")
-                or desc.get("mediaType")
-                or "application/vnd.oci.image.manifest.v1+json"
+                or entry.manifest.get("mediaType")
+                or MANIFEST_MEDIA_TYPE
             )
-            layers: list[dict[str, Any]] = list(image.manifest.get("layers") or [])
+            layers = image.manifest["layers"]
             jobs: list[Callable[[EventSink], None]] = []
             seen: set[str] = set()
             for layer in layers:
-                digest = str(layer["digest"])
+                digest = layer["digest"]
                 if digest not in seen:
                     seen.add(digest)
-                    jobs.append(_blob_job(client, store, ref.path, digest, int(layer["size"])))
-            run_parallel(jobs, settings.parallel, engine.on_event)
+                    jobs.append(_blob_job(client, store, ref.path, digest, layer["size"]))
+            run_parallel(jobs, settings.parallel, on_event)
             config = image.manifest["config"]
-            _push_blob(client, store, ref.path, str(config["digest"]), int(config["size"]), None)
-            manifest = Manifest(manifest_data, media_type, image.manifest_digest)
+            _push_blob(client, store, ref.path, config["digest"], config["size"], None)
+            manifest = ManifestBlob(manifest_data, media_type, image.manifest_digest)
             assert tag_ref.tag is not None
             digest = client.put_manifest(ref.path, tag_ref.tag, manifest)
             results.append(PushResult(tag_ref, digest, len(manifest_data)))
-            blobs = [str(layer["digest"]) for layer in layers]
+            blobs = [layer["digest"] for layer in layers]
             update = functools.partial(
-                _record_push, store, (image.id, desc), tag_ref.with_digest(digest), blobs
+                _record_push, store, entry, tag_ref.with_digest(digest), blobs
             )
             with store.staging() as txn:
                 store.commit_staged(txn, update)
@@ -118,15 +117,13 @@ def push(engine: Engine, reference: str, settings: RegistrySettings) -> list[Pus
 
 def _record_push(
     store: Store,
-    image: tuple[str, dict[str, Any]],
+    image: ImageEntry,
     digest_ref: Reference,
     blobs: list[str],
     txn: Transaction,
 ) -> None:
     """Under the store lock: name the image ``name@digest``; note where its blobs now are."""
-    from ..engine import _name_image
-
-    _name_image(txn, image, digest_ref)
+    txn.name(image, digest_ref)
     record_sources(store, blobs, digest_ref.domain, digest_ref.path)
 
 

@@ -27,12 +27,13 @@ import os
 import ssl
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 import httpx
 
 from ..errors import RegistryError
+from ..lazy import lazy_dataclass
 
 __all__ = [
     "ENV_CA",
@@ -72,7 +73,7 @@ def is_insecure(host: str, listed: Iterable[str] = ()) -> bool:
         return False
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class RegistrySettings:
     """How to reach registries: insecure hosts, a CA bundle, retry policy.
 

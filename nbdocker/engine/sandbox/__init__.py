@@ -24,41 +24,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._errors import SandboxError, UnsupportedError
+from ..lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ._defaults import DEFAULT_PATH
+    from ._errors import SandboxError, UnsupportedError
     from ._exec import DEFAULT_CAPS
     from ._run import run
     from ._spec import BindMount, RootfsMode, SandboxSpec, Started
     from ._support import ROOTFS_ENV, Support, check_support
-
-# Names are loaded from their modules on first use: every build needs DEFAULT_PATH, but only a
-# RUN step that really runs needs the namespace machinery (``_run``, ``_exec``: ctypes, socket, …),
-# so a cached build never imports it.
-_HOMES = {
-    "DEFAULT_CAPS": "_exec",
-    "run": "_run",
-    "DEFAULT_PATH": "_defaults",
-    "BindMount": "_spec",
-    "RootfsMode": "_spec",
-    "SandboxSpec": "_spec",
-    "Started": "_spec",
-    "ROOTFS_ENV": "_support",
-    "Support": "_support",
-    "check_support": "_support",
-}
-
-
-def __getattr__(name: str) -> object:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    # (__import__ rather than importlib.import_module: it shows in python -X importtime)
-    value = getattr(__import__(f"{__name__}.{home}", fromlist=[name]), name)
-    globals()[name] = value
-    return value
-
 
 __all__ = [
     "DEFAULT_CAPS",
@@ -74,3 +48,23 @@ __all__ = [
     "check_support",
     "run",
 ]
+
+# Every build needs DEFAULT_PATH, but only a RUN step that really runs needs the namespace
+# machinery (``_run``, ``_exec``: ctypes, socket, …), so a cached build never imports it.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "DEFAULT_CAPS": "._exec",
+        "DEFAULT_PATH": "._defaults",
+        "ROOTFS_ENV": "._support",
+        "BindMount": "._spec",
+        "RootfsMode": "._spec",
+        "SandboxError": "._errors",
+        "SandboxSpec": "._spec",
+        "Started": "._spec",
+        "Support": "._support",
+        "UnsupportedError": "._errors",
+        "check_support": "._support",
+        "run": "._run",
+    },
+)

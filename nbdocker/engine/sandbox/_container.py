@@ -21,19 +21,20 @@ import socket
 import struct
 import termios
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn, cast
 
-from . import _sys
+from .. import linux
 from ._copy import populate
 from ._exec import build_env, drop_privileges, final_exec
 from ._rootfs import SetupError, assemble, pivot
+from ._spec import ContainerMessage, HelperConfig, RootfsMode
 from ._users import UserLookupError, resolve_user
 
 TIOCSPTLCK = 0x40045431
 TIOCGPTN = 0x80045430
 
 
-def send(sock: socket.socket, msg: dict[str, Any], fds: tuple[int, ...] = ()) -> None:
+def send(sock: socket.socket, msg: ContainerMessage, fds: tuple[int, ...] = ()) -> None:
     data = (json.dumps(msg) + "\n").encode()
     if fds:
         socket.send_fds(sock, [data], list(fds))
@@ -41,7 +42,7 @@ def send(sock: socket.socket, msg: dict[str, Any], fds: tuple[int, ...] = ()) ->
         sock.sendall(data)
 
 
-def _overlay(cfg: dict[str, Any], root: Path, lowers: list[str]) -> None:
+def _overlay(cfg: HelperConfig, root: Path, lowers: list[str]) -> None:
     """Mount the overlay; lower paths go through /proc/self/fd when the option gets long."""
     work = Path(cfg["work"]) / "ovl"
     work.mkdir(exist_ok=True)
@@ -55,29 +56,31 @@ def _overlay(cfg: dict[str, Any], root: Path, lowers: list[str]) -> None:
     if cfg["rootless"]:
         data += ",userxattr"
     try:
-        _sys.mount("overlay", root, "overlay", 0, data)
+        linux.mount("overlay", root, "overlay", 0, data)
     finally:
         for fd in opened:
             os.close(fd)
 
 
-def _root(cfg: dict[str, Any], sock: socket.socket) -> Path:
+def _root(cfg: HelperConfig, sock: socket.socket) -> Path:
     root = Path(cfg["work"]) / "root"
     lowers = [*cfg["layers"], str(Path(cfg["work"]) / "init")]
-    mode = cfg["rootfs"]
-    if mode != "copy":
+    mode: RootfsMode
+    if cfg["rootfs"] != "copy":
         try:
             _overlay(cfg, root, lowers)
             mode = "overlay"
         except OSError as exc:
-            if mode == "overlay":
+            if cfg["rootfs"] == "overlay":
                 raise SetupError(
                     f"cannot mount the overlay root file system: {exc.strerror}"
                 ) from exc
             mode = "copy"
+    else:
+        mode = "copy"
     if mode == "copy":
         populate(root, tuple(Path(p) for p in [*lowers, cfg["upper"]]))
-        _sys.mount(root, root, None, _sys.MS_BIND)
+        linux.mount(root, root, None, linux.MS_BIND)
     send(sock, {"mode": mode})
     return root
 
@@ -91,18 +94,20 @@ def _open_pty(root: Path, sock: socket.socket) -> int:
     return int(number)
 
 
-def container_main(cfg: dict[str, Any], sock: socket.socket) -> NoReturn:
+def container_main(cfg: HelperConfig, sock: socket.socket) -> NoReturn:
     """PID 1's body: set everything up, then exec. Setup failures become an ``error`` message."""
     step = "starting"
     try:
+        # the helper holds the signals it forwards (see _helper); the command gets them
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
         os.setsid()
-        _sys.prctl(_sys.PR_SET_PDEATHSIG, signal.SIGKILL)
-        flags = _sys.CLONE_NEWNS | _sys.CLONE_NEWUTS | _sys.CLONE_NEWIPC
+        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+        flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC
         if cfg["network"] == "none":
-            flags |= _sys.CLONE_NEWNET
+            flags |= linux.CLONE_NEWNET
         step = "creating namespaces"
-        _sys.unshare(flags)
-        _sys.mount(None, "/", None, _sys.MS_REC | _sys.MS_PRIVATE)
+        linux.unshare(flags)
+        linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
         step = "setting up the root file system"
         root = _root(cfg, sock)
         binds = [(str(s), str(t), bool(r)) for s, t, r in cfg["mounts"]]
@@ -112,7 +117,7 @@ def container_main(cfg: dict[str, Any], sock: socket.socket) -> NoReturn:
         pivot(root)
         socket.sethostname(cfg["hostname"])
         if cfg["network"] == "none":
-            _sys.loopback_up()
+            linux.loopback_up()
         step = "resolving the user"
         user = resolve_user(cfg["user"])
         env = build_env(tuple(cfg["env"]), user, cfg["hostname"], cfg["tty"])
@@ -147,9 +152,9 @@ def container_main(cfg: dict[str, Any], sock: socket.socket) -> NoReturn:
     os._exit(127)
 
 
-def read_messages(sock: socket.socket) -> tuple[list[dict[str, Any]], list[int]]:
+def read_messages(sock: socket.socket) -> tuple[list[ContainerMessage], list[int]]:
     """Everything the container process sent, until it exec'd or exited."""
-    msgs: list[dict[str, Any]] = []
+    msgs: list[ContainerMessage] = []
     fds: list[int] = []
     buf = b""
     while True:
@@ -160,5 +165,5 @@ def read_messages(sock: socket.socket) -> tuple[list[dict[str, Any]], list[int]]
         buf += data
     for line in buf.decode().splitlines():
         if line.strip():
-            msgs.append(json.loads(line))
+            msgs.append(cast(ContainerMessage, json.loads(line)))
     return msgs, fds

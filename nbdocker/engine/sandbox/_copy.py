@@ -20,7 +20,9 @@ import shutil
 import stat
 from pathlib import Path
 
-from ._view import LowerView, copy_meta, copy_node, copy_tree, is_opaque, is_whiteout, lstat, remove
+from ..layer.overlay import is_opaque, is_whiteout
+from ..layer.view import LowerView, lstat
+from ._files import copy_meta, copy_node, copy_tree, remove
 
 
 def _apply(layer: Path, root: Path) -> None:

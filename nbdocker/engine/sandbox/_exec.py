@@ -16,7 +16,7 @@ import stat
 from pathlib import Path
 from typing import NoReturn
 
-from . import _sys
+from .. import linux
 from ._defaults import DEFAULT_PATH
 from ._users import ExecUser
 
@@ -61,13 +61,13 @@ def build_env(env: tuple[str, ...], user: ExecUser, hostname: str, tty: bool) ->
 
 def drop_privileges(user: ExecUser) -> None:
     """no_new_privs, bounding set, groups and ids, then the capability sets."""
-    _sys.prctl(_sys.PR_SET_NO_NEW_PRIVS, 1)
+    linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
     for cap in range(_last_cap() + 1):
         if not DEFAULT_CAPS & (1 << cap):
             with contextlib.suppress(OSError):
-                _sys.prctl(_sys.PR_CAPBSET_DROP, cap)
+                linux.prctl(linux.PR_CAPBSET_DROP, cap)
     with contextlib.suppress(OSError):
-        _sys.prctl(_sys.PR_CAP_AMBIENT, _sys.PR_CAP_AMBIENT_CLEAR_ALL)
+        linux.prctl(linux.PR_CAP_AMBIENT, linux.PR_CAP_AMBIENT_CLEAR_ALL)
     try:
         os.setgroups(list(user.groups))
     except PermissionError:
@@ -75,7 +75,7 @@ def drop_privileges(user: ExecUser) -> None:
         if Path("/proc/self/setgroups").read_text().strip() != "deny":
             raise
     os.setresgid(user.gid, user.gid, user.gid)
-    _sys.capset(DEFAULT_CAPS, DEFAULT_CAPS, 0)
+    linux.capset(DEFAULT_CAPS, DEFAULT_CAPS, 0)
     os.setresuid(user.uid, user.uid, user.uid)  # a non-zero uid clears permitted/effective
 
 

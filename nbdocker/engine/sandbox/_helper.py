@@ -1,4 +1,4 @@
-"""The helper process between the caller and the container (run as ``python -I -c``).
+"""The helper process between the caller and the container (``interpreter.helper_argv``).
 
 Why a separate process: the caller may be a threaded Jupyter kernel, where ``fork`` without
 ``exec`` is unsafe and ``unshare`` would change the caller itself. The helper is a fresh,
@@ -20,17 +20,18 @@ import socket
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO, cast
 
-from . import _sys
+from .. import linux
+from ..layer.view import LowerView
 from ._container import container_main, read_messages
 from ._copy import compute_upper
 from ._rootfs import ETC_FILES, build_init_layer
+from ._spec import HelperConfig, HelperMessage, RootfsMode
 from ._tty import pump
-from ._view import LowerView
 
 
-def _prepare(cfg: dict[str, Any]) -> None:
+def _prepare(cfg: HelperConfig) -> None:
     """Fresh scratch dirs: generated /etc files and the init layer of mountpoints."""
     work = Path(cfg["work"])
     for name in ("init", "etc", "root", "ovl", "upper.new"):
@@ -51,10 +52,13 @@ def _prepare(cfg: dict[str, Any]) -> None:
     build_init_layer(work / "init", view, dirs, files)
 
 
-def _cleanup(cfg: dict[str, Any]) -> None:
+def _cleanup(cfg: HelperConfig) -> None:
     work = Path(cfg["work"])
     for name in ("init", "etc", "root", "ovl", "upper.new"):
         shutil.rmtree(work / name, ignore_errors=True)
+
+
+_HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # as FORWARDED in _run
 
 
 class _Forwarder:
@@ -78,19 +82,19 @@ class _Forwarder:
             os.kill(self.pid, signal.SIGKILL)
 
 
-def _helper(cfg: dict[str, Any], status: IO[str], ctl: IO[str]) -> int:
-    def tell(msg: dict[str, Any]) -> None:
+def _helper(cfg: HelperConfig, status: IO[str], ctl: IO[str]) -> int:
+    def tell(msg: HelperMessage) -> None:
         status.write(json.dumps(msg) + "\n")
         status.flush()
 
     if cfg["rootless"]:
-        _sys.unshare(_sys.CLONE_NEWUSER)
+        linux.unshare(linux.CLONE_NEWUSER)
         tell({"userns": os.getpid()})
         answer = ctl.readline().strip()
         if answer != "go":
             raise RuntimeError(answer or "the caller did not map the user namespace")
     _prepare(cfg)
-    _sys.unshare(_sys.CLONE_NEWPID)
+    linux.unshare(linux.CLONE_NEWPID)
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     pid = os.fork()
     if pid == 0:
@@ -98,9 +102,12 @@ def _helper(cfg: dict[str, Any], status: IO[str], ctl: IO[str]) -> int:
         container_main(cfg, child_sock)
     child_sock.close()
     _Forwarder(pid, cfg["stop_timeout"])
+    # The caller started this helper with its signals held (interpreter.helper_argv): one that
+    # came meanwhile is delivered now, to the container.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
     msgs, fds = read_messages(parent_sock)
     parent_sock.close()
-    mode = next((m["mode"] for m in msgs if "mode" in m), "overlay")
+    mode: RootfsMode = next((m["mode"] for m in msgs if "mode" in m), "overlay")
     error = next((m["error"] for m in msgs if "error" in m), None)
     if error is None:
         tell({"started": {"rootfs": mode, "pid": pid}})
@@ -125,11 +132,11 @@ def _helper(cfg: dict[str, Any], status: IO[str], ctl: IO[str]) -> int:
 def main() -> None:
     """Entry point: ``argv`` = caller pid, config fd, status fd, control fd."""
     caller, cfg_fd, status_fd, ctl_fd = (int(a) for a in sys.argv[1:5])
-    _sys.prctl(_sys.PR_SET_PDEATHSIG, signal.SIGKILL)
+    linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != caller:
         os._exit(1)
     with os.fdopen(cfg_fd) as f:
-        cfg = json.load(f)
+        cfg = cast(HelperConfig, json.load(f))
     status = os.fdopen(status_fd, "w")
     ctl = os.fdopen(ctl_fd)
     try:

@@ -20,8 +20,9 @@ import os
 import stat
 from pathlib import Path
 
-from . import _sys
-from ._view import LinkLoop, LowerView, copy_meta, follow_links, lstat
+from .. import linux
+from ..layer.view import LinkLoop, LowerView, lstat, resolve_under
+from ._files import copy_meta
 
 DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
 MASKED = (
@@ -39,7 +40,7 @@ MASKED = (
 )
 READONLY = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 ETC_FILES = ("hosts", "hostname", "resolv.conf")
-NOSUID_NODEV_NOEXEC = _sys.MS_NOSUID | _sys.MS_NODEV | _sys.MS_NOEXEC
+NOSUID_NODEV_NOEXEC = linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC
 
 
 class SetupError(Exception):
@@ -47,18 +48,9 @@ class SetupError(Exception):
 
 
 def secure_join(root: Path, unsafe_path: str) -> Path:
-    """``unsafe_path`` resolved inside ``root``: symlinks (absolute or ``..``) cannot leave it.
-
-    Missing trailing components are kept as they are, so the result may not exist yet.
-    """
-
-    def link_target(rel: str) -> str | None:
-        candidate = root / rel
-        st = lstat(candidate)
-        return os.readlink(candidate) if st is not None and stat.S_ISLNK(st.st_mode) else None
-
+    """:func:`~nbdocker.engine.layer.view.resolve_under`, a link loop being a SetupError."""
     try:
-        return root / follow_links(unsafe_path, link_target)
+        return resolve_under(root, unsafe_path)
     except LinkLoop:
         raise SetupError(f"too many levels of symbolic links in {unsafe_path}") from None
 
@@ -106,15 +98,15 @@ def _ensure(root: Path, target: str, is_dir: bool) -> Path:
 
 
 def _bind(source: str, target: Path, readonly: bool, recursive: bool = True) -> None:
-    flags = _sys.MS_BIND | (_sys.MS_REC if recursive else 0)
-    _sys.mount(source, target, None, flags)
+    flags = linux.MS_BIND | (linux.MS_REC if recursive else 0)
+    linux.mount(source, target, None, flags)
     if readonly:
         try:
-            _sys.mount_setattr_rdonly_recursive(str(target))
+            linux.mount_setattr_rdonly_recursive(str(target))
         except OSError as exc:
             if exc.errno not in (errno.ENOSYS, errno.EINVAL):
                 raise
-            _sys.bind_readonly(str(target))
+            linux.bind_readonly(str(target))
 
 
 def _mask(root: Path) -> None:
@@ -125,32 +117,36 @@ def _mask(root: Path) -> None:
             continue
         if stat.S_ISDIR(st.st_mode):
             with contextlib.suppress(OSError):
-                _sys.mount("tmpfs", target, "tmpfs", _sys.MS_RDONLY | NOSUID_NODEV_NOEXEC, "size=0")
+                linux.mount(
+                    "tmpfs", target, "tmpfs", linux.MS_RDONLY | NOSUID_NODEV_NOEXEC, "size=0"
+                )
         else:
             with contextlib.suppress(OSError):
-                _sys.mount("/dev/null", target, None, _sys.MS_BIND)
+                linux.mount("/dev/null", target, None, linux.MS_BIND)
     for path in READONLY:
         target = secure_join(root, path)
         if lstat(target) is not None:
-            _sys.mount(target, target, None, _sys.MS_BIND | _sys.MS_REC)
-            _sys.bind_readonly(str(target))
+            linux.mount(target, target, None, linux.MS_BIND | linux.MS_REC)
+            linux.bind_readonly(str(target))
 
 
 def _dev(root: Path, devpts_gid: int | None) -> None:
     dev = _ensure(root, "/dev", True)
-    _sys.mount("tmpfs", dev, "tmpfs", _sys.MS_NOSUID | _sys.MS_STRICTATIME, "mode=755,size=65536k")
+    linux.mount(
+        "tmpfs", dev, "tmpfs", linux.MS_NOSUID | linux.MS_STRICTATIME, "mode=755,size=65536k"
+    )
     for name in DEV_NODES:
         (dev / name).touch(0o666)
-        _sys.mount(f"/dev/{name}", dev / name, None, _sys.MS_BIND)
+        linux.mount(f"/dev/{name}", dev / name, None, linux.MS_BIND)
     (dev / "pts").mkdir()
     opts = "newinstance,ptmxmode=0666,mode=0620" + (f",gid={devpts_gid}" if devpts_gid else "")
-    _sys.mount("devpts", dev / "pts", "devpts", _sys.MS_NOSUID | _sys.MS_NOEXEC, opts)
+    linux.mount("devpts", dev / "pts", "devpts", linux.MS_NOSUID | linux.MS_NOEXEC, opts)
     os.symlink("pts/ptmx", dev / "ptmx")
     (dev / "shm").mkdir()
-    _sys.mount("shm", dev / "shm", "tmpfs", NOSUID_NODEV_NOEXEC, "mode=1777,size=65536k")
+    linux.mount("shm", dev / "shm", "tmpfs", NOSUID_NODEV_NOEXEC, "mode=1777,size=65536k")
     (dev / "mqueue").mkdir()
     with contextlib.suppress(OSError):
-        _sys.mount("mqueue", dev / "mqueue", "mqueue", NOSUID_NODEV_NOEXEC)
+        linux.mount("mqueue", dev / "mqueue", "mqueue", NOSUID_NODEV_NOEXEC)
     for name, target in (
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),
@@ -163,9 +159,9 @@ def _dev(root: Path, devpts_gid: int | None) -> None:
 
 def _sys_ro(root: Path) -> None:
     target = _ensure(root, "/sys", True)
-    flags = _sys.MS_RDONLY | NOSUID_NODEV_NOEXEC
+    flags = linux.MS_RDONLY | NOSUID_NODEV_NOEXEC
     try:
-        _sys.mount("sysfs", target, "sysfs", flags)
+        linux.mount("sysfs", target, "sysfs", flags)
     except OSError:
         # In a user namespace sysfs mounts only in a network namespace that namespace owns;
         # with the host's network, bind the host's /sys read-only instead.
@@ -180,7 +176,7 @@ def assemble(
 ) -> None:
     """Mount everything under ``root`` (already a mount point). Raises OSError/SetupError."""
     proc = _ensure(root, "/proc", True)
-    _sys.mount("proc", proc, "proc", NOSUID_NODEV_NOEXEC)
+    linux.mount("proc", proc, "proc", NOSUID_NODEV_NOEXEC)
     _dev(root, devpts_gid)
     _sys_ro(root)
     _mask(root)
@@ -188,7 +184,7 @@ def assemble(
         target = _ensure(root, f"/etc/{name}", False)
         if not stat.S_ISREG(os.lstat(target).st_mode):
             raise SetupError(f"/etc/{name} in the image is not a regular file")
-        _sys.mount(str(etc_dir / name), target, None, _sys.MS_BIND)
+        linux.mount(str(etc_dir / name), target, None, linux.MS_BIND)
     for source, target_path, readonly in binds:
         is_dir = os.path.isdir(source)
         target = _ensure(root, target_path, is_dir)
@@ -201,6 +197,6 @@ def assemble(
 def pivot(root: Path) -> None:
     """Make ``root`` the process's ``/`` and detach the old root entirely."""
     os.chdir(root)
-    _sys.pivot_root(".", ".")
-    _sys.umount(".", _sys.MNT_DETACH)
+    linux.pivot_root(".", ".")
+    linux.umount(".", linux.MNT_DETACH)
     os.chdir("/")

@@ -8,27 +8,21 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import termios
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
+from ..interpreter import helper_argv
+from ..userns.ids import SubIds, map_ids, subids
 from ._errors import SandboxError
-from ._spec import SandboxSpec, Started
-from ._support import SubIds, check_support, forced_rootfs, require, subids
+from ._spec import HelperConfig, HelperMessage, SandboxSpec, Started
+from ._support import check_support, forced_rootfs, require
 
-# The helper loads this directory as a bare package: no parent ``__init__`` runs, so starting a
-# container never imports the rest of the engine (and stays fast). Its modules use only stdlib.
-_PKG_DIR = str(Path(__file__).resolve().parent)
-_BOOT = (
-    "import sys, types; m = types.ModuleType('_nbdocker_sandbox'); "
-    "m.__path__ = [sys.argv.pop(1)]; sys.modules['_nbdocker_sandbox'] = m; "
-    "from _nbdocker_sandbox._helper import main; main()"
-)
-_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_HELPER_MODULE = "nbdocker.engine.sandbox._helper"
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _validate(spec: SandboxSpec) -> None:
@@ -66,28 +60,6 @@ def _etc_files(spec: SandboxSpec, hostname: str) -> dict[str, str]:
     return {"hosts": hosts, "hostname": hostname + "\n", "resolv.conf": resolv}
 
 
-def map_ids(pid: int, ids: SubIds | None) -> str:
-    """Write the helper's uid/gid maps; '' on success, else why not."""
-    uid, gid = os.getuid(), os.getgid()
-    if ids is not None:
-        for tool, own, start, count in (
-            ("newuidmap", uid, ids.uid_start, ids.uid_count),
-            ("newgidmap", gid, ids.gid_start, ids.gid_count),
-        ):
-            args = [tool, str(pid), "0", str(own), "1", "1", str(start), str(count)]
-            done = subprocess.run(args, capture_output=True, text=True, check=False)
-            if done.returncode != 0:
-                return f"{tool} failed: {done.stderr.strip() or done.returncode}"
-        return ""
-    try:
-        Path(f"/proc/{pid}/setgroups").write_text("deny")
-        Path(f"/proc/{pid}/uid_map").write_text(f"0 {uid} 1")
-        Path(f"/proc/{pid}/gid_map").write_text(f"0 {gid} 1")
-    except OSError as exc:
-        return f"writing the id map failed: {exc.strerror}"
-    return ""
-
-
 def run(
     spec: SandboxSpec,
     stdin: int | None = None,
@@ -115,7 +87,7 @@ def run(
     hostname = spec.hostname or (socket.gethostname() if spec.network == "host" else "localhost")
     spec.work.mkdir(parents=True, exist_ok=True)
     spec.upper.mkdir(parents=True, exist_ok=True)
-    cfg = {
+    cfg: HelperConfig = {
         "layers": [str(p.resolve()) for p in spec.layers],
         "upper": str(spec.upper.resolve()),
         "work": str(spec.work.resolve()),
@@ -125,7 +97,7 @@ def run(
         "user": spec.user,
         "hostname": hostname,
         "network": spec.network,
-        "mounts": [[str(m.source.resolve()), m.target, m.readonly] for m in spec.mounts],
+        "mounts": [(str(m.source.resolve()), m.target, m.readonly) for m in spec.mounts],
         "tty": spec.tty,
         "stdin": spec.stdin,
         "rootless": rootless,
@@ -138,7 +110,7 @@ def run(
 
 
 def _spawn(
-    cfg: dict[str, Any],
+    cfg: HelperConfig,
     spec: SandboxSpec,
     stdin: int | None,
     stdout: int | None,
@@ -159,8 +131,8 @@ def _spawn(
     in_fd = 0 if stdin is None else stdin
     if spec.tty and os.isatty(in_fd):
         saved_tty = termios.tcgetattr(in_fd)
-    argv = [sys.executable, "-I", "-c", _BOOT, _PKG_DIR, str(os.getpid())]
-    argv += [str(cfg_r), str(status_w), str(ctl_r)]
+    fds = (str(os.getpid()), str(cfg_r), str(status_w), str(ctl_r))
+    argv = helper_argv(_HELPER_MODULE, *fds, hold_signals=FORWARDED)
     try:
         proc = subprocess.Popen(
             argv,
@@ -181,7 +153,7 @@ def _spawn(
     try:
         with os.fdopen(status_r) as status, os.fdopen(ctl_w, "w") as ctl:
             for line in status:
-                msg = json.loads(line)
+                msg = cast(HelperMessage, json.loads(line))
                 if "userns" in msg:
                     why = map_ids(proc.pid, ids)
                     ctl.write("go\n" if not why else why + "\n")
@@ -224,7 +196,7 @@ def _forward_signals(pid: int) -> dict[int, _Handler]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
 
-    return {sig: signal.signal(sig, forward) for sig in _FORWARDED}
+    return {sig: signal.signal(sig, forward) for sig in FORWARDED}
 
 
 def _restore_signals(previous: dict[int, _Handler]) -> None:

@@ -1,15 +1,65 @@
-"""The sandbox's value types: what to run (:class:`SandboxSpec`) and what happened."""
+"""The sandbox's value types: what to run (:class:`SandboxSpec`) and what happened
+(:class:`Started`); and what the caller, the helper and the container's PID 1 say to each other
+(:class:`HelperConfig` and the messages), the seam a new isolation level extends."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypedDict
+
+from ..lazy import lazy_dataclass
 
 RootfsMode = Literal["overlay", "copy"]
 
+if TYPE_CHECKING:
 
-@dataclass(frozen=True)
+    class HelperConfig(TypedDict):
+        """What ``run()`` sends the helper (JSON, on its config fd): the spec with paths
+        resolved, and how this machine runs it (``rootless``, ``rootfs``)."""
+
+        layers: list[str]
+        upper: str
+        work: str
+        argv: list[str]
+        env: list[str]
+        cwd: str
+        user: str
+        hostname: str
+        network: str
+        mounts: list[tuple[str, str, bool]]  # (host path, container path, read-only)
+        tty: bool
+        stdin: bool
+        rootless: bool
+        rootfs: RootfsMode | Literal["auto"]
+        stop_timeout: float
+        devpts_gid: int | None
+        etc: dict[str, str]  # the generated /etc files by name
+
+    class StartedInfo(TypedDict):
+        rootfs: RootfsMode
+        pid: int
+
+    class HelperMessage(TypedDict, total=False):
+        """One line from the helper to the caller: ``userns`` (map my ids), then ``started``,
+        then ``exit`` or ``error``."""
+
+        userns: int
+        started: StartedInfo
+        exit: int
+        error: str
+
+    class ContainerMessage(TypedDict, total=False):
+        """One line from the container's PID 1 to the helper, before it execs the command."""
+
+        mode: RootfsMode
+        pty: int
+        error: str
+
+else:  # at run time these are the dicts json makes: the names cost nothing to import
+    HelperConfig = StartedInfo = HelperMessage = ContainerMessage = dict
+
+
+@lazy_dataclass(frozen=True)
 class BindMount:
     """A host path made visible at ``target`` (an absolute path inside the container)."""
 
@@ -18,7 +68,7 @@ class BindMount:
     readonly: bool = False
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class SandboxSpec:
     """Everything :func:`run` needs.
 
@@ -44,7 +94,7 @@ class SandboxSpec:
     stdin: bool = False
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Started:
     """Reported (through ``run(..., on_start=)``) once the container's root is set up.
 

@@ -8,31 +8,19 @@ from __future__ import annotations
 
 import functools
 import os
-import pwd
-import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
+from ..lazy import lazy_dataclass
+from ..userns.ids import subids
 from ._errors import UnsupportedError
 from ._spec import RootfsMode
 
 ROOTFS_ENV = "NBDOCKER_SANDBOX_ROOTFS"
-SUBID_COUNT = 65536
 
 
-@dataclass(frozen=True)
-class SubIds:
-    """The caller's subordinate uid and gid ranges (from /etc/subuid and /etc/subgid)."""
-
-    uid_start: int
-    uid_count: int
-    gid_start: int
-    gid_count: int
-
-
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class Support:
     """What :func:`run` can do here. ``reason`` explains any ``False`` in one line."""
 
@@ -90,37 +78,6 @@ def _userns_probe() -> str:
             )
         return "creating a user namespace was refused (seccomp or a security module forbids it)"
     return ""
-
-
-def _ranges(path: str, user: str, uid: int) -> tuple[int, int] | None:
-    try:
-        lines = Path(path).read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        parts = line.strip().split(":")
-        if len(parts) == 3 and parts[0] in (user, str(uid)):
-            try:
-                return int(parts[1]), int(parts[2])
-            except ValueError:
-                continue
-    return None
-
-
-def subids() -> SubIds | None:
-    """The caller's sub-id ranges, when both files list them and newuidmap/newgidmap exist."""
-    if not (shutil.which("newuidmap") and shutil.which("newgidmap")):
-        return None
-    uid = os.getuid()
-    try:
-        name = pwd.getpwuid(uid).pw_name
-    except KeyError:
-        name = str(uid)
-    u = _ranges("/etc/subuid", name, uid)
-    g = _ranges("/etc/subgid", name, uid)
-    if u is None or g is None:
-        return None
-    return SubIds(u[0], min(u[1], SUBID_COUNT), g[0], min(g[1], SUBID_COUNT))
 
 
 def forced_rootfs() -> RootfsMode | None:

@@ -8,15 +8,16 @@ the user's name as a member.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+from ..lazy import lazy_dataclass
 
 
 class UserLookupError(Exception):
     """Raised with Docker's wording when a user or group name is unknown."""
 
 
-@dataclass(frozen=True)
+@lazy_dataclass(frozen=True)
 class ExecUser:
     uid: int
     gid: int

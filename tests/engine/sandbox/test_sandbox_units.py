@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from nbdocker.engine.layer.view import LowerView
 from nbdocker.engine.sandbox import UnsupportedError, _support
 from nbdocker.engine.sandbox._copy import compute_upper, populate
 from nbdocker.engine.sandbox._exec import build_env, lookup
 from nbdocker.engine.sandbox._rootfs import SetupError, secure_join
 from nbdocker.engine.sandbox._users import ExecUser, UserLookupError, resolve_user
-from nbdocker.engine.sandbox._view import LowerView
 
 from .support import GROUP, PASSWD, upper_listing
 

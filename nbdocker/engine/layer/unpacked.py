@@ -1,0 +1,184 @@
+"""Unpacked layers, ready to be overlay lower dirs: ``<home>/layers/<chainID hex>/``.
+
+Keyed by chain ID (the digest that names a layer *and* everything below it), each directory
+holds the one layer's files in overlay form (see :mod:`.overlay`). They are a cache: built from
+the blobs when first needed (or by ``pull`` while the blobs arrive, see :class:`UnpackBatch`),
+atomically — unpacked beside in ``.tmp-<pid>-…``, then renamed — and safe to delete. A temp
+dir left by a process that died is removed by the next one that unpacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from .. import layer, userns
+from ..errors import ArchiveError, StorageError
+from ..store import Store, storage_errors
+from .overlay import opaque_xattr
+
+__all__ = ["LayerCache", "UnpackBatch", "chain_ids"]
+
+_TEMP = ".tmp-"
+
+
+def chain_ids(diff_ids: Sequence[str]) -> list[str]:
+    """OCI chain IDs: ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + Ln)."""
+    out: list[str] = []
+    for diff_id in diff_ids:
+        if not out:
+            out.append(diff_id)
+        else:
+            text = f"{out[-1]} {diff_id}".encode()
+            out.append("sha256:" + hashlib.sha256(text).hexdigest())
+    return out
+
+
+class LayerCache:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.root = store.root / "layers"
+        self._swept = False  # temp dirs of dead processes removed (once per instance)
+
+    def path(self, chain_id: str) -> Path:
+        return self.root / chain_id.split(":", 1)[1]
+
+    @contextlib.contextmanager
+    def _lock(self, chain_id: str) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / f".lock-{chain_id.split(':', 1)[1][:16]}", "a+b") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    def ensure(self, diff_ids: Sequence[str]) -> list[Path]:
+        """The unpacked directories of an image's layers, bottom-most first, built if missing.
+
+        Opaque directories carry the xattr overlayfs reads as this user
+        (:func:`~.overlay.opaque_xattr`)."""
+        dirs: list[Path] = []
+        with storage_errors(self.store.root):
+            for diff_id, chain_id in zip(diff_ids, chain_ids(diff_ids), strict=True):
+                target = self.path(chain_id)
+                if not target.is_dir():
+                    with self._lock(chain_id):
+                        if not target.is_dir():
+                            self._unpack(diff_id, target)
+                dirs.append(target)
+        return dirs
+
+    def adopt(self, diff_ids: Sequence[str], unpacked: Path) -> None:
+        """Take ``unpacked`` (the top layer of ``diff_ids``, already in overlay form, on this
+        file system) as the cache's directory for it, unless the cache has one already."""
+        target = self.path(chain_ids(diff_ids)[-1])
+        if not target.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            _move_in(unpacked, target)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[UnpackBatch]:
+        """An :class:`UnpackBatch`; what it did not publish is removed when the block ends."""
+        batch = UnpackBatch(self)
+        try:
+            yield batch
+        finally:
+            batch.discard()
+
+    def _temp_dir(self) -> Path:
+        """A new empty directory beside the cache's ones, to unpack a layer into."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not self._swept:
+            self._swept = True
+            for entry in self.root.iterdir():
+                pid = entry.name[len(_TEMP) :].split("-", 1)[0]
+                if entry.name.startswith(_TEMP) and pid.isdigit() and not _alive(int(pid)):
+                    userns.remove_tree(entry)
+        import tempfile
+
+        tmp = Path(tempfile.mkdtemp(prefix=f"{_TEMP}{os.getpid()}-", dir=self.root))
+        os.chmod(tmp, 0o755)  # it becomes the root directory of containers
+        return tmp
+
+    def _unpack(self, diff_id: str, target: Path) -> None:
+        import tarfile
+
+        record = self.store.layer(diff_id)
+        if record is None:
+            raise StorageError(
+                f"the store has no blob for layer {diff_id}; remove the image and import, "
+                "load or pull it again"
+            )
+        tmp = self._temp_dir()
+        try:
+            # (the tar and compression code through the package: running an image whose layers
+            # are unpacked, as a build's next step or a pull leaves them, never loads it)
+            with self.store.open_blob(record.blob) as blob:
+                if userns.needed():
+                    layer.unpack_in_userns(layer.decompressed(blob), tmp, opaque_xattr())
+                else:
+                    layer.unpack(layer.decompressed(blob), tmp, opaque_xattr=opaque_xattr())
+            os.rename(tmp, target)
+        except (ArchiveError, tarfile.TarError, EOFError) as exc:
+            userns.remove_tree(tmp)
+            raise ArchiveError(f"layer {diff_id} cannot be unpacked: {exc}") from None
+        except BaseException:
+            userns.remove_tree(tmp)
+            raise
+
+    def prune(self, keep: set[str]) -> None:
+        """Remove unpacked layers whose chain ID is not in ``keep`` (call under the store lock)."""
+        if not self.root.is_dir():
+            return
+        for entry in self.root.iterdir():
+            if entry.name.startswith("."):
+                continue
+            if "sha256:" + entry.name not in keep:
+                userns.remove_tree(entry)
+
+
+class UnpackBatch:
+    """Layers unpacked beside the cache while their blobs are being stored (``pull`` as root).
+
+    :meth:`publish` moves them into the cache once the store has committed the blobs; whatever
+    was not published is removed by :meth:`discard` — so the cache never holds a partial layer,
+    nor one whose blob the store lacks (a pull that failed half-way leaves nothing behind).
+    """
+
+    def __init__(self, cache: LayerCache) -> None:
+        self._cache = cache
+        self._targets: dict[Path, Path] = {}  # temp dir → the cache's directory for it
+
+    def new(self, chain_id: str) -> Path | None:
+        """An empty directory to unpack layer ``chain_id`` into; None when the cache has it."""
+        target = self._cache.path(chain_id)
+        if target.exists():
+            return None
+        tmp = self._cache._temp_dir()
+        self._targets[tmp] = target
+        return tmp
+
+    def publish(self) -> None:
+        for tmp, target in self._targets.items():
+            _move_in(tmp, target)
+        self.discard()  # those another process had unpacked first
+
+    def discard(self) -> None:
+        for tmp in self._targets:
+            if tmp.exists():
+                userns.remove_tree(tmp)
+        self._targets.clear()
+
+
+def _move_in(unpacked: Path, target: Path) -> None:
+    with contextlib.suppress(OSError):  # another process got there first: keep theirs
+        os.rename(unpacked, target)
+
+
+def _alive(pid: int) -> bool:
+    return pid == os.getpid() or Path(f"/proc/{pid}").exists()

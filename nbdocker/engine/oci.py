@@ -1,0 +1,275 @@
+"""The OCI documents the engine reads and writes, typed: descriptors, manifests, indexes, image
+configs — and their media types, canonical bytes and time format, in one place.
+
+The types are :class:`~typing.TypedDict`\\ s for the type checker only: at run time a document
+is the ``dict`` json made (nothing converted or copied) and the names are ``dict`` itself, so
+they cost nothing to import (ARCHITECTURE.md, "Start-up"). Keys are the specifications' own spelling
+(``mediaType``, ``diff_ids``, Docker's ``Env``…), so a document reads as its JSON does.
+Documents that come from outside (a registry, an archive) are untrusted until checked where they
+enter; those the store holds were checked then, or written by the engine.
+
+References: the OCI image spec (``descriptor.md``, ``manifest.md``, ``image-index.md``,
+``config.md``, ``image-layout.md``) and Docker's image spec v1.2 for the config keys Docker adds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, TypedDict, cast
+
+__all__ = [
+    "CONFIG_MEDIA_TYPE",
+    "DOCKER_LAYER_MEDIA_TYPES",
+    "DOCKER_MANIFEST_LIST_MEDIA_TYPE",
+    "DOCKER_MANIFEST_MEDIA_TYPE",
+    "IMAGE_MANIFEST_MEDIA_TYPES",
+    "INDEX_MEDIA_TYPE",
+    "INDEX_MEDIA_TYPES",
+    "LAYER_MEDIA_TYPES",
+    "MANIFEST_MEDIA_TYPE",
+    "REF_NAME",
+    "ContainerConfig",
+    "Descriptor",
+    "HealthConfig",
+    "HistoryRecord",
+    "ImageConfig",
+    "Index",
+    "Manifest",
+    "Platform",
+    "RootFS",
+    "check_index",
+    "check_manifest",
+    "config_bytes",
+    "host_platform",
+    "manifest_bytes",
+    "parse_time",
+    "rfc3339",
+]
+
+
+if TYPE_CHECKING:
+
+    class Platform(TypedDict, total=False):
+        architecture: str
+        os: str
+        variant: str
+
+    class _DescriptorBase(TypedDict):
+        mediaType: str
+        digest: str
+        size: int
+
+    class Descriptor(_DescriptorBase, total=False):
+        """A pointer to a blob: what it is, its digest and its length."""
+
+        annotations: dict[str, str]
+        platform: Platform
+        urls: list[str]
+
+    class _ManifestBase(TypedDict):
+        schemaVersion: int
+        config: Descriptor
+        layers: list[Descriptor]
+
+    class Manifest(_ManifestBase, total=False):
+        """An image manifest (OCI, or Docker schema 2 with the same keys)."""
+
+        mediaType: str
+        annotations: dict[str, str]
+
+    class _IndexBase(TypedDict):
+        schemaVersion: int
+        manifests: list[Descriptor]
+
+    class Index(_IndexBase, total=False):
+        """An image index / manifest list: one manifest per platform, or an OCI layout's names."""
+
+        mediaType: str
+        annotations: dict[str, str]
+
+    class HealthConfig(TypedDict, total=False):
+        Test: list[str]
+        Interval: int
+        Timeout: int
+        StartPeriod: int
+        StartInterval: int
+        Retries: int
+
+    class ContainerConfig(TypedDict, total=False):
+        """What a container of the image runs with (the config's ``config``; Docker's keys).
+
+        Docker writes ``null`` for the lists and maps it leaves unset, hence ``| None``."""
+
+        User: str
+        ExposedPorts: dict[str, dict[str, object]] | None
+        Env: list[str] | None
+        Entrypoint: list[str] | None
+        Cmd: list[str] | None
+        Volumes: dict[str, dict[str, object]] | None
+        WorkingDir: str
+        Labels: dict[str, str] | None
+        StopSignal: str
+        Healthcheck: HealthConfig | None
+        OnBuild: list[str] | None
+        Shell: list[str] | None
+        ArgsEscaped: bool
+
+    class RootFS(TypedDict):
+        type: str
+        diff_ids: list[str]
+
+    class HistoryRecord(TypedDict, total=False):
+        """One step that made the image; ``empty_layer`` when it added no layer."""
+
+        created: str
+        created_by: str
+        author: str
+        comment: str
+        empty_layer: bool
+
+    class ImageConfig(TypedDict, total=False):
+        """An image config: the image's ID is the digest of its bytes."""
+
+        created: str
+        author: str
+        architecture: str
+        os: str
+        variant: str
+        config: ContainerConfig
+        rootfs: RootFS
+        history: list[HistoryRecord]
+        # Docker's additions
+        comment: str
+        container: str
+        docker_version: str
+
+else:  # at run time a document is the dict json made: the names cost nothing to import
+    Platform = Descriptor = Manifest = Index = dict
+    HealthConfig = ContainerConfig = RootFS = HistoryRecord = ImageConfig = dict
+
+
+MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
+CONFIG_MEDIA_TYPE = "application/vnd.oci.image.config.v1+json"
+INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_MANIFEST_LIST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.list.v2+json"
+IMAGE_MANIFEST_MEDIA_TYPES = (MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE)
+INDEX_MEDIA_TYPES = (INDEX_MEDIA_TYPE, DOCKER_MANIFEST_LIST_MEDIA_TYPE)
+# layer media types by compression ("none", "gzip", "zstd"): OCI's, and Docker's older ones
+LAYER_MEDIA_TYPES: dict[str, str] = {
+    "none": "application/vnd.oci.image.layer.v1.tar",
+    "gzip": "application/vnd.oci.image.layer.v1.tar+gzip",
+    "zstd": "application/vnd.oci.image.layer.v1.tar+zstd",
+}
+DOCKER_LAYER_MEDIA_TYPES: dict[str, str] = {
+    "none": "application/vnd.docker.image.rootfs.diff.tar",
+    "gzip": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "zstd": "application/vnd.docker.image.rootfs.diff.tar.zstd",
+}
+# the index annotation that names an image in an OCI layout (the store's index.json)
+REF_NAME = "org.opencontainers.image.ref.name"
+
+
+_ARCH = {
+    "x86_64": "amd64",
+    "aarch64": "arm64",
+    "armv7l": "arm",
+    "i686": "386",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+}
+
+
+def host_platform() -> tuple[str, str]:
+    """(os, architecture) of this machine in OCI terms, e.g. ("linux", "amd64")."""
+    machine = os.uname().machine  # what platform.machine() says, without importing platform
+    return "linux", _ARCH.get(machine, machine)
+
+
+def rfc3339(moment: datetime) -> str:
+    """Docker's timestamp form: UTC with nanoseconds, ``2026-11-27T22:06:27.123456789Z``."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}000Z"
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """An RFC 3339 time as configs write it (nanoseconds allowed), or None if it is not one."""
+    if not text:
+        return None
+    core = text.rstrip("Z")
+    offset = "+00:00"
+    for sign in ("+", "-"):
+        pos = core.rfind(sign)
+        if pos > 10:
+            core, offset = core[:pos], core[pos:]
+            break
+    if "." in core:
+        whole, frac = core.split(".", 1)
+        core = f"{whole}.{frac[:6].ljust(6, '0')}"
+    try:
+        return datetime.fromisoformat(core + offset)
+    except ValueError:
+        return None
+
+
+def config_bytes(config: ImageConfig) -> bytes:
+    """Canonical bytes of a config we write (compact JSON, as Docker writes it)."""
+    return json.dumps(config, separators=(",", ":")).encode()
+
+
+def manifest_bytes(config_digest: str, config_size: int, layers: Sequence[Descriptor]) -> bytes:
+    """Canonical bytes of the OCI manifest of a config and its layers, in order."""
+    manifest: Manifest = {
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_MEDIA_TYPE,
+        "config": {"mediaType": CONFIG_MEDIA_TYPE, "digest": config_digest, "size": config_size},
+        "layers": list(layers),
+    }
+    return json.dumps(manifest, separators=(",", ":")).encode()
+
+
+# -- documents from outside ------------------------------------------------------------------------
+
+
+def _check_descriptor(obj: object, what: str) -> Descriptor:
+    if not isinstance(obj, dict):
+        raise ValueError(f"{what} is not a JSON object")
+    digest, size, media_type = obj.get("digest"), obj.get("size"), obj.get("mediaType", "")
+    if not isinstance(digest, str) or not digest:
+        raise ValueError(f"{what} has no digest")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ValueError(f"{what} has no valid size")
+    if not isinstance(media_type, str):
+        raise ValueError(f"{what} has an invalid mediaType")
+    return cast(Descriptor, obj)
+
+
+def check_manifest(obj: object) -> Manifest:
+    """``obj`` (parsed JSON from outside) as a :class:`Manifest`, once its config and layer
+    descriptors have the keys the engine reads; ValueError saying what is missing."""
+    if not isinstance(obj, dict):
+        raise ValueError("the manifest is not a JSON object")
+    _check_descriptor(obj.get("config"), "its config descriptor")
+    layers = obj.get("layers")
+    if not isinstance(layers, list):
+        raise ValueError("the manifest has no list of layers")
+    for number, layer in enumerate(layers, 1):
+        _check_descriptor(layer, f"its layer {number}")
+    return cast(Manifest, obj)
+
+
+def check_index(obj: object) -> Index:
+    """``obj`` (parsed JSON from outside) as an :class:`Index` whose entries are descriptors;
+    ValueError saying what is wrong."""
+    if not isinstance(obj, dict):
+        raise ValueError("the index is not a JSON object")
+    manifests = obj.get("manifests")
+    if not isinstance(manifests, list):
+        raise ValueError("the index has no list of manifests")
+    for number, entry in enumerate(manifests, 1):
+        _check_descriptor(entry, f"its entry {number}")
+    return cast(Index, obj)
