@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.spec.ts'],
+    include: ['test/**/*.spec.{ts,tsx}'],
     environment: 'node'
   }
 });

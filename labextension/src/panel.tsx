@@ -1,7 +1,8 @@
 /**
  * The images panel in the left sidebar: the store's images (repository, tag, ID, created,
- * size, in use), its containers (running or stopped) and the builds and pushes started from
- * the lab, with their live log. Every button runs a command (see commands.ts).
+ * size, in use), its containers (running or stopped), the builds and pushes started from
+ * the lab, with their live log, and the builds and transfers running elsewhere (kernels, the
+ * CLI) with their progress. Every button runs a command (see commands.ts).
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
@@ -9,7 +10,7 @@ import * as React from 'react';
 
 import type { IContainer, IImage } from './api';
 import { CommandIDs } from './commands';
-import { describeTask, ITask, taskFraction } from './model';
+import { activityFraction, describeActivity, describeTask, ITask, taskFraction } from './model';
 import { StoreModel } from './store';
 
 interface IProps {
@@ -134,6 +135,9 @@ function Panel(props: IProps): JSX.Element {
   const [openTasks, setOpenTasks] = React.useState<Set<string>>(new Set());
   const images = model.images.filter(i => !(hideDangling.value && i.dangling));
   const tasks = model.activity.recent;
+  // This server's own work is in `tasks`, with its log; the rest runs in kernels or the CLI.
+  const elsewhere = model.activity.activity.filter(w => w.where !== 'JupyterLab');
+  const kernelWork = model.activity.otherKernelWork;
   const isOpen = (id: string) => openTasks.has(id) || id === model.selectedTask;
   const toggle = (id: string) => {
     const next = new Set(openTasks);
@@ -179,11 +183,22 @@ function Panel(props: IProps): JSX.Element {
         ))}
         {model.loaded && model.containers.length === 0 && <li className="nbdocker-Empty">No containers.</li>}
       </ul>
-      {(tasks.length > 0 || model.activity.kernelWork.size > 0) && (
+      {(tasks.length > 0 || elsewhere.length > 0 || kernelWork.length > 0) && (
         <>
           <div className="nbdocker-Section">Builds and transfers</div>
           <ul className="nbdocker-Tasks">
-            {[...model.activity.kernelWork.values()].map(w => (
+            {elsewhere.map(work => {
+              const fraction = activityFraction(work);
+              return (
+                <li key={work.id} className="nbdocker-Task nbdocker-Task-running nbdocker-Elsewhere">
+                  <span className="nbdocker-TaskTitle">{describeActivity(work)}</span>
+                  {fraction !== null && (
+                    <progress className="nbdocker-Progress" max={100} value={Math.round(fraction * 100)} />
+                  )}
+                </li>
+              );
+            })}
+            {kernelWork.map(w => (
               <li key={w.id} className="nbdocker-Task nbdocker-Task-running nbdocker-KernelWork">
                 <span className="nbdocker-TaskTitle">
                   {w.kind} running in {w.where}

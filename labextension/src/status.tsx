@@ -1,8 +1,9 @@
-/** The status bar item: builds and transfers running (this server's and the kernels'). */
-import { TextItem } from '@jupyterlab/statusbar';
+/** The status bar item: builds and transfers running in any process on the store, with their
+ * progress; a click opens the images panel. */
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { ActivityStatusView } from './statusview';
 import { StoreModel } from './store';
 
 export class ActivityStatus extends ReactWidget {
@@ -18,18 +19,7 @@ export class ActivityStatus extends ReactWidget {
 
   render(): JSX.Element {
     return (
-      <UseSignal signal={this.model.changed}>
-        {() => {
-          const text = this.model.activity.summary();
-          const progress = this.model.activity.progress();
-          return (
-            <span className="nbdocker-StatusText">
-              <TextItem source={text} />
-              {progress !== null && <progress max={100} value={progress} />}
-            </span>
-          );
-        }}
-      </UseSignal>
+      <UseSignal signal={this.model.changed}>{() => <ActivityStatusView activity={this.model.activity} />}</UseSignal>
     );
   }
 }

@@ -33,9 +33,10 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
 from . import builder, containers, dockerfile, layer
+from .activity import ActivityRecord
 from .builder.options import BuildOptions
 from .errors import Conflict, ImageNotFound, InvalidReference, UsageError
-from .events import EventSink, Progress, TaskDone, TaskStarted, ignore
+from .events import Event, EventSink, Progress, TaskDone, TaskStarted, ignore
 from .image import Catalog, Image, diff_ids, find_image, image_size, new_config
 from .lazy import lazy_dataclass
 from .oci import MANIFEST_MEDIA_TYPE, Descriptor, parse_time, rfc3339
@@ -149,6 +150,30 @@ class Engine:
 
     def _container_service(self) -> ContainerService:
         return containers.ContainerService(self.store, self.layer_cache, self.compression)
+
+    _recording = False
+
+    @contextlib.contextmanager
+    def _recorded(self, kind: str, title: str) -> Iterator[None]:
+        """Keep this work's record in the store's ``activity/`` (:mod:`.activity`) while the
+        block runs, fed by the events it emits, so other processes see it and its progress.
+        Work nested in it (a build's pull of its base) is part of it and gets no record."""
+        if self._recording:
+            yield
+            return
+        record = ActivityRecord(self.home, kind, title).begin()
+        outer = self.on_event
+
+        def sink(event: Event) -> None:
+            record.apply(event)
+            outer(event)
+
+        self.on_event, self._recording = sink, True
+        try:
+            yield
+        finally:
+            self.on_event, self._recording = outer, False
+            record.end()
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -316,7 +341,11 @@ class Engine:
             nonlocal newest
             newest = max(newest, int(member.mtime))
 
-        with self.store.staging() as txn, self._open_source(source) as (stream, where, total):
+        with (
+            self._recorded("import", _source_title(source)),
+            self.store.staging() as txn,
+            self._open_source(source) as (stream, where, total),
+        ):
             self.on_event(TaskStarted("import", where, total))
 
             def report(done: int) -> None:
@@ -367,8 +396,10 @@ class Engine:
         ``docker build - < Dockerfile``), or None for no context. Reports build events
         (:mod:`.events`). On error or interrupt nothing is named; completed steps stay cached.
         """
+        options = options or BuildOptions()
         services = builder.BuildServices(self.store, self.compression, self._pull_image)
-        return builder.run_build(services, context, options or BuildOptions(), self.on_event)
+        with self._recorded("build", _build_title(context, options)):
+            return builder.run_build(services, context, options, self.on_event)
 
     def _pull_image(self, reference: str) -> Image:
         """What a build does with an image it lacks (FROM, COPY --from): pull it."""
@@ -507,7 +538,7 @@ class Engine:
         of untagged images). Every blob is verified; on error nothing is stored or tagged."""
         from .archive import read_archive
 
-        with self.store.staging() as txn:
+        with self._recorded("load", _source_title(source)), self.store.staging() as txn:
             loaded = read_archive(txn, source, self.compression, self.on_event)
             staged = [(txn.write_image(img.config_bytes, img.layers), img) for img in loaded]
 
@@ -590,13 +621,14 @@ class Engine:
         from .registry import RegistrySettings  # httpx: only the registry verbs load it
         from .registry.pull import pull
 
-        result = pull(
-            self.store,
-            self.layer_cache,
-            reference,
-            settings or RegistrySettings.from_env(),
-            self.on_event,
-        )
+        with self._recorded("pull", reference):
+            result = pull(
+                self.store,
+                self.layer_cache,
+                reference,
+                settings or RegistrySettings.from_env(),
+                self.on_event,
+            )
         return result.image
 
     def push(self, reference: str, *, settings: RegistrySettings | None = None) -> list[PushResult]:
@@ -610,7 +642,8 @@ class Engine:
         from .registry.push import push
 
         settings = settings or RegistrySettings.from_env()
-        return push(self.store, reference, settings, self.on_event)
+        with self._recorded("push", reference):
+            return push(self.store, reference, settings, self.on_event)
 
     def login(
         self,
@@ -633,6 +666,26 @@ class Engine:
         from .registry.login import logout
 
         return logout(server)
+
+
+# -- activity records ------------------------------------------------------------------------------
+
+
+def _source_title(source: str | os.PathLike[str] | IO[bytes]) -> str:
+    """How an activity record names what is imported or loaded: a URL, a file's name, ``-``."""
+    if not isinstance(source, (str, os.PathLike)):
+        return "-"
+    text = os.fspath(source)
+    return text if text.startswith(("http://", "https://")) else Path(text).name
+
+
+def _build_title(context: object, options: BuildOptions) -> str:
+    """How an activity record names a build: its tags, else its context folder's name."""
+    if options.tags:
+        return ", ".join(options.tags)
+    if isinstance(context, (str, os.PathLike)) and os.fspath(context) not in ("", "-"):
+        return Path(os.fspath(context)).resolve().name or os.fspath(context)
+    return "an image"
 
 
 # -- helpers --------------------------------------------------------------------------------------

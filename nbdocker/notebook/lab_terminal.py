@@ -14,6 +14,8 @@ end is JupyterLab with nbdocker's extension:
    the lab extension asks the server extension for a terminal running ``nbdocker run ARGS…``
    and opens its tab: the CLI creates and starts the container on that terminal, ``exit`` ends
    it, and the container stays for ``%commit`` (unless ``--rm``) — Docker's ``run -it``.
+   ``-i`` without ``-t`` opens the tab too, the container's stdin and output on it but no TTY
+   in the container, as ``docker run -i`` typed in a terminal (Ctrl-D ends its input).
 """
 
 from __future__ import annotations
@@ -49,10 +51,24 @@ def open_in_jupyterlab(command: list[str]) -> bool:
     """Ask JupyterLab to open a terminal running ``command`` (``nbdocker run …``)."""
     from comm import create_comm
 
+    from ..cli.grammar import build_parser
+
     args = command[2:] if command[:2] == ["nbdocker", "run"] else command
     request = create_comm(target_name=TARGET, data={"run": args})
     request.close()
-    print(
-        tr("The shell opens in a JupyterLab terminal tab: {command}", command=shlex.join(command))
-    )
+    if build_parser("run").parse_args(["run", *args]).tty:
+        print(
+            tr(
+                "The shell opens in a JupyterLab terminal tab: {command}",
+                command=shlex.join(command),
+            )
+        )
+    else:
+        print(
+            tr(
+                "The container's input and output open in a JupyterLab terminal tab, with no "
+                "TTY (-i without -t: no prompt or job control; add -t for a shell): {command}",
+                command=shlex.join(command),
+            )
+        )
     return True

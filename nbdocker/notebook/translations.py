@@ -151,6 +151,11 @@ _ZH: dict[str, str] = {
     "The shell opens in a JupyterLab terminal tab: {command}": (
         "shell 在 JupyterLab 的终端标签页中打开：{command}"
     ),
+    "The container's input and output open in a JupyterLab terminal tab, with no TTY (-i "
+    "without -t: no prompt or job control; add -t for a shell): {command}": (
+        "容器的输入和输出在 JupyterLab 的终端标签页中打开，没有 TTY（-i 不带 -t：没有提示符和"
+        "作业控制；加上 -t 得到 shell）：{command}"
+    ),
     "For a shell in {image}, open a terminal (JupyterLab: File → New → Terminal) and run:": (
         "要在 {image} 中得到 shell，请打开一个终端（JupyterLab：文件 → 新建 → 终端）并运行："
     ),

@@ -8,8 +8,9 @@ serves, under the server's base URL and behind Jupyter's own authentication and 
   a new container's TTY) and builds of Dockerfiles in the server's file tree
   (:mod:`.handlers`);
 - ``nbdocker/api/events`` — a websocket of live events: the store changed (any process — a
-  kernel, the CLI — built, pulled, imported, committed, removed…), and the progress of the
-  builds and pushes this server runs (:mod:`.events`).
+  kernel, the CLI — built, pulled, imported, committed, removed…), the builds and transfers
+  running on the store in any process with their progress (the status bar), and the logs of
+  the builds and pushes this server runs (:mod:`.events`).
 
 The engine does the work; this package only translates HTTP to engine calls and engine events
 to JSON. It is the only part of nbdocker that imports jupyter_server.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +11,11 @@ from tornado.ioloop import IOLoop, PeriodicCallback
 
 from ..engine import Engine
 from .handlers import handlers, resolve_in_root
-from .hub import POLL_SECONDS, Hub, StoreWatcher
+from .hub import POLL_SECONDS, ActivityWatcher, Hub, StoreWatcher
 from .shells import ShellLauncher
 from .tasks import Task, TaskRunner
 
-__all__ = ["LabState", "setup", "teardown"]
+__all__ = ["LabState", "setup", "teardown", "where"]
 
 
 class LabState:
@@ -29,7 +30,47 @@ class LabState:
         self._settings = settings
         self._shells: ShellLauncher | None = None
         self.poller: PeriodicCallback | None = None
-        self.watcher = StoreWatcher(Engine().home, lambda: self.hub.send({"type": "store"}))
+        home = Engine().home
+        self.watcher = StoreWatcher(home, lambda: self.hub.send({"type": "store"}))
+        self.activity: list[dict[str, Any]] = []  # as last sent, with where each runs
+        self._activity_serial = 0
+        self.activity_watcher = ActivityWatcher(
+            home, lambda records: self.loop.add_callback(self._send_activity, records)
+        )
+
+    def poll(self) -> None:
+        self.watcher.poll()
+        self.activity_watcher.poll()
+
+    async def _send_activity(self, records: list[dict[str, Any]]) -> None:
+        """Name where each piece of work runs, then send the list to every socket — unless a
+        newer list came while the kernels were looked up (it is sent instead; never the older
+        one after it)."""
+        self._activity_serial += 1
+        serial = self._activity_serial
+        kernels = await self._notebooks_by_pid() if records else {}
+        if serial != self._activity_serial:
+            return
+        self.activity = [{**r, "where": where(r, kernels)} for r in records]
+        self.hub.send({"type": "activity", "activity": self.activity})
+
+    async def _notebooks_by_pid(self) -> dict[int, str]:
+        """The path of the notebook (or console) each local kernel process serves."""
+        kernels = self._settings.get("kernel_manager")
+        sessions = self._settings.get("session_manager")
+        if kernels is None or sessions is None:
+            return {}
+        pids: dict[str, int] = {}
+        for kernel_id in kernels.list_kernel_ids():
+            pid = getattr(getattr(kernels.get_kernel(kernel_id), "provisioner", None), "pid", None)
+            if isinstance(pid, int):
+                pids[kernel_id] = pid
+        out: dict[int, str] = {}
+        for session in await sessions.list_sessions():
+            pid = pids.get((session.get("kernel") or {}).get("id", ""))
+            if pid is not None:
+                out[pid] = str(session.get("path") or session.get("name") or "")
+        return out
 
     def _publish_task(self, task: Task) -> None:
         """From any thread: send the task's state on the event loop."""
@@ -49,6 +90,22 @@ class LabState:
         return resolve_in_root(self.root, path)
 
 
+def where(record: dict[str, Any], notebooks: dict[int, str]) -> str:
+    """Where a piece of work runs, as the status bar says it: a notebook's path, ``JupyterLab``
+    (this server's own builds and pushes), ``nbdocker CLI``, ``a kernel``, else its PID."""
+    pid = record.get("pid")
+    if pid in notebooks:
+        return notebooks[pid]
+    if pid == os.getpid():
+        return "JupyterLab"
+    program = str(record.get("program") or "")
+    if program == "nbdocker":
+        return "nbdocker CLI"
+    if program.startswith("ipykernel"):
+        return "a kernel"
+    return f"process {pid}"
+
+
 def setup(serverapp: Any) -> None:
     web_app = serverapp.web_app
     root = Path(serverapp.root_dir).resolve()
@@ -56,7 +113,7 @@ def setup(serverapp: Any) -> None:
     web_app.settings["nbdocker"] = state
     prefix = url_path_join(web_app.settings["base_url"], "nbdocker", "api")
     web_app.add_handlers(".*$", handlers(prefix))
-    state.poller = PeriodicCallback(state.watcher.poll, POLL_SECONDS * 1000)
+    state.poller = PeriodicCallback(state.poll, POLL_SECONDS * 1000)
     state.poller.start()
     serverapp.log.info("nbdocker: serving %s (store %s)", prefix, state.watcher.home)
 

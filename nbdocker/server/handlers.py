@@ -204,7 +204,7 @@ class ShellsHandler(_Base):
     """POST ``{"image", "command"?: [...], "name"?}``: a new container with a terminal;
     POST ``{"container", "rm"?}``: the terminal of a container made for one (``create -it``);
     POST ``{"run": [ARGS...]}``: a terminal running ``nbdocker run ARGS...`` (``%docker run
-    -it`` in a notebook)."""
+    -it`` or ``-i`` in a notebook)."""
 
     auth_resource = "terminals"
 
@@ -296,8 +296,9 @@ class EventsHandler(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
     def open(self, *args: Any, **kwargs: Any) -> None:
         super().open(*args, **kwargs)
         self.lab.hub.sockets.add(self)
+        tasks = [t.to_json() for t in self.lab.tasks.list()]
         self.write_message(
-            json.dumps({"type": "hello", "tasks": [t.to_json() for t in self.lab.tasks.list()]})
+            json.dumps({"type": "hello", "tasks": tasks, "activity": self.lab.activity})
         )
 
     def on_message(self, message: str | bytes) -> None:

@@ -12,7 +12,11 @@ Messages (JSON objects, each with ``type``):
 
 - ``hello`` — on connect: ``tasks`` (every task this server knows, with logs);
 - ``store`` — the store's images or containers changed;
-- ``task`` — ``task``: a build or push this server runs changed (progress, log, end).
+- ``task`` — ``task``: a build or push this server runs changed (progress, log, end);
+- ``activity`` — ``activity``: the builds and transfers running now on the store, in any
+  process (a kernel, the CLI, this server), each with its progress and ``where`` it runs; sent
+  on connect too. The engine keeps one record per piece of work in the store's ``activity/``
+  folder (:mod:`nbdocker.engine.activity`); :class:`ActivityWatcher` reads them.
 """
 
 from __future__ import annotations
@@ -21,11 +25,16 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tornado.websocket import WebSocketClosedError
 
-__all__ = ["Hub", "StoreWatcher", "store_signature"]
+from ..engine import activity
+
+if TYPE_CHECKING:
+    from ..engine.activity import Activity
+
+__all__ = ["ActivityWatcher", "Hub", "StoreWatcher", "public_record", "store_signature"]
 
 POLL_SECONDS = 0.5
 
@@ -79,3 +88,43 @@ class StoreWatcher:
         if signature != self.signature:
             self.signature = signature
             self.changed()
+
+
+# What of an activity record the browser gets (the rest says which process, for liveness).
+_PUBLIC = (
+    "id",
+    "kind",
+    "title",
+    "step",
+    "steps",
+    "instruction",
+    "done_bytes",
+    "total_bytes",
+    "started",
+    "pid",
+    "program",
+)
+
+
+def public_record(record: Activity) -> dict[str, Any]:
+    return {key: record.get(key) for key in _PUBLIC}
+
+
+class ActivityWatcher:
+    """Calls ``changed(records)`` when the work running on the store changes: a record
+    appears, moves on or goes — or its process died without removing it, which a signature
+    cannot show, so while any record exists every ``poll`` reads them (a few small files) and
+    checks their processes."""
+
+    def __init__(self, home: Path, changed: Callable[[list[dict[str, Any]]], None]) -> None:
+        self.home = home
+        self.changed = changed
+        self.records: list[dict[str, Any]] = []
+
+    def poll(self) -> None:
+        if not activity.signature(self.home) and not self.records:
+            return
+        records = [public_record(r) for r in activity.running(self.home)]
+        if records != self.records:
+            self.records = records
+            self.changed(records)

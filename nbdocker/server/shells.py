@@ -109,18 +109,28 @@ class ShellLauncher:
 
     @staticmethod
     def run_command(engine: Engine, args: list[str]) -> list[str]:
-        """The terminal's command for ``nbdocker run ARGS…`` (``%docker run -it`` in a
-        notebook), checked first with the CLI's own grammar (worker thread): the image must
-        exist and ``-i -t`` be given. A bare non-bash shell gets the ``root@<id>:/#`` prompt."""
+        """The terminal's command for ``nbdocker run ARGS…`` (``%docker run -it`` or ``-i`` in
+        a notebook), checked first with the CLI's own grammar (worker thread): the image must
+        exist and ``-i`` be given. A bare non-bash shell run with ``-t`` gets the
+        ``root@<id>:/#`` prompt.
+
+        ``-i`` without ``-t`` opens the terminal tab too, as Docker would run it there: what is
+        typed goes to the container's stdin and its output comes back, but the container gets
+        no TTY (no job control; ``vi`` or ``top`` complain; a shell may print no prompt).
+        Ctrl-D ends its input. The terminal's own line editing still works, as it does for
+        ``docker run -i`` typed in any terminal."""
         from ..cli.grammar import build_parser
 
         parsed = build_parser("run").parse_args(["run", *args])
-        if not (parsed.interactive and parsed.tty):
-            raise UsageError("a terminal runs containers with -i -t; add them")
+        if not parsed.interactive:
+            raise UsageError(
+                "a terminal runs containers with -i (keep stdin open), -it for a shell with a "
+                "TTY; add them"
+            )
         config = engine.get(parsed.image).config
         prompt = (
             []
-            if any(e.startswith("PS1=") for e in parsed.env)
+            if not parsed.tty or any(e.startswith("PS1=") for e in parsed.env)
             else prompt_env(config, parsed.command)
         )
         extra = [a for env in prompt for a in ("-e", env)]

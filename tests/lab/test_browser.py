@@ -16,7 +16,7 @@ from tests.support.lab import JupyterLab
 DOCKERFILE_CELL = f"""%%dockerfile -t lab/hello:v1
 # the image the tutorial's shell starts from
 FROM {BASE}
-RUN echo hello > /hello.txt && sleep 2
+RUN echo hello > /hello.txt && sleep 3
 COPY <<EOF /greeting.txt
 hi from a heredoc
 EOF
@@ -161,13 +161,24 @@ def test_tutorial_path_in_jupyterlab(lab: JupyterLab, page: Any, shots: Screensh
     run_cell(page, cells.nth(0))
     wait_kernel_idle(page)
     run_cell(page, dockerfile_cell)
-    # The status bar shows the kernel's build while it runs.
-    page.locator(".nbdocker-Status").get_by_text("Building in tutorial.ipynb").wait_for()
+    # The status bar shows the kernel's build while it runs: its step, where it runs, a bar.
+    # Step 2 of 4 running (its RUN sleeps): one step done, a quarter of the bar.
+    status = page.locator(".nbdocker-Status")
+    page.wait_for_function(
+        """() => {
+            const item = document.querySelector('.nbdocker-Status');
+            const bar = item?.querySelector('progress');
+            return item?.textContent === 'Building lab/hello:v1 (step 2/4) · tutorial.ipynb'
+                && bar?.getAttribute('value') === '25';
+        }""",
+        timeout=60000,
+    )
     shots("build-running-in-kernel")
     built = dockerfile_cell.locator(".jp-OutputArea").get_by_text(
         re.compile("Successfully built [0-9a-f]{12}")
     )
     built.first.wait_for(timeout=120000)
+    status.wait_for(state="hidden", timeout=30000)  # the build's record went with it
     shots("build-successfully-built")
 
     # 3. The image appears in the images panel (the kernel wrote the store; the server saw it).

@@ -205,6 +205,99 @@ def test_a_build_reports_its_progress_and_names_the_image(lab: JupyterLab) -> No
     assert "web/page:v1" in {r["reference"] for r in data["images"]}
 
 
+def _cli_build(home: Path, folder: Path, run: str, tag: str) -> subprocess.Popen[str]:
+    """``nbdocker build`` in a process of its own (and process group) on the lab's store."""
+    folder.mkdir(exist_ok=True)
+    (folder / "Dockerfile").write_text(f"FROM {BASE}\nRUN echo {tag}\n{run}\nRUN echo done\n")
+    return subprocess.Popen(
+        [sys.executable, "-m", "nbdocker", "build", "--no-cache", "-t", tag, str(folder)],
+        env={**os.environ, "NBDOCKER_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _activity(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return [m["activity"] for m in messages if m["type"] in ("activity", "hello")]
+
+
+def _shows(title: str, step: int | None = None) -> Any:
+    """A predicate: an ``activity`` message lists ``title`` (at ``step``, when given)."""
+
+    def done(message: dict[str, Any]) -> bool:
+        return message["type"] == "activity" and any(
+            a["title"] == title and (step is None or a["step"] == step) for a in message["activity"]
+        )
+
+    return done
+
+
+def _gone(title: str) -> Any:
+    """A predicate: an ``activity`` message no longer lists ``title``."""
+    return lambda m: m["type"] == "activity" and not any(a["title"] == title for a in m["activity"])
+
+
+def test_a_build_in_the_cli_shows_its_progress_until_it_ends(
+    lab: JupyterLab, lab_home: Path, tmp_path: Path
+) -> None:
+    """What the status bar reads: a build another process runs on the store, step by step,
+    named with where it runs, and gone when it is done."""
+
+    async def scenario() -> list[dict[str, Any]]:
+        socket = await _socket(lab)
+        hello = json.loads(await socket.read_message())
+        assert hello["type"] == "hello" and "activity" in hello
+        build = _cli_build(lab_home, tmp_path / "ctx", "RUN sleep 4", "cli/progress:1")
+        try:
+            running = await _messages_until(socket, _shows("cli/progress:1", step=3))
+            await _messages_until(socket, _gone("cli/progress:1"))
+        finally:
+            socket.close()
+            out, _ = await asyncio.get_running_loop().run_in_executor(None, build.communicate)
+        assert build.returncode == 0, out
+        assert "Successfully tagged cli/progress:1" in out
+        return running
+
+    running = run_async(scenario)
+    ours = [[a for a in m if a["title"] == "cli/progress:1"] for m in _activity(running)]
+    (work,) = ours[-1]
+    assert work["kind"] == "build"
+    assert (work["step"], work["steps"], work["instruction"]) == (3, 4, "RUN sleep 4")
+    assert work["where"] == "nbdocker CLI"
+    steps = [a["step"] for m in ours for a in m]
+    assert steps == sorted(steps)
+    assert not any(p.name.startswith(f"{work['pid']}-") for p in (lab_home / "activity").iterdir())
+
+
+def test_a_killed_process_does_not_stay_in_the_status_bar(
+    lab: JupyterLab, lab_home: Path, tmp_path: Path
+) -> None:
+    build = _cli_build(lab_home, tmp_path / "ctx", "RUN sleep 60", "cli/killed:1")
+
+    async def scenario() -> None:
+        socket = await _socket(lab)
+        await socket.read_message()  # hello
+        try:
+            await _messages_until(socket, _shows("cli/killed:1", step=3))
+            os.killpg(build.pid, 9)  # no chance to remove its record
+            build.wait()
+            await _messages_until(socket, _gone("cli/killed:1"))
+        finally:
+            socket.close()
+
+    try:
+        run_async(scenario)
+    finally:
+        if build.poll() is None:
+            os.killpg(build.pid, 9)
+        build.communicate()
+    assert not any(p.name.startswith(f"{build.pid}-") for p in (lab_home / "activity").iterdir())
+    _, data = lab.request("GET", "/nbdocker/api/images")
+    assert "cli/killed:1" not in {r["reference"] for r in data["images"]}
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -301,7 +394,12 @@ async def _terminal_until(lab: JupyterLab, name: str, send: list[str], expect: l
                 await socket.write_message(json.dumps(["stdin", text]))
             deadline = time.monotonic() + 30
             while pattern not in screen:
-                message = await asyncio.wait_for(socket.read_message(), deadline - time.monotonic())
+                try:
+                    message = await asyncio.wait_for(
+                        socket.read_message(), deadline - time.monotonic()
+                    )
+                except TimeoutError:
+                    break  # the assertion below shows the screen
                 if message is None:
                     break
                 kind, *rest = json.loads(message)
@@ -430,10 +528,33 @@ def test_a_terminal_runs_nbdocker_run_it_as_a_notebook_asks(lab: JupyterLab) -> 
     lab.request("POST", "/nbdocker/api/containers/remove", {"container": "from-nb"})
 
 
+def test_a_terminal_runs_nbdocker_run_i_without_a_tty(lab: JupyterLab) -> None:
+    """``%docker run -i`` (no ``-t``): the tab opens; the container reads what is typed and
+    answers, without a TTY of its own; Ctrl-D ends its input, the container stays."""
+    status, shell = lab.request(
+        "POST", "/nbdocker/api/shells", {"run": ["-i", "--name", "from-nb-i", BASE, "sh"]}
+    )
+    assert status == 201, shell
+    screen = run_async(
+        lambda: _terminal_until(
+            lab,
+            shell["terminal"],
+            ["", "echo $((40+2)); tty -s || echo no-tty-$((6*7))\r", "\x04"],
+            ["", "no-tty-42", "[disconnected]"],
+        )
+    )
+    assert "\r\n42\r\n" in screen and "root@" not in screen
+    _, data = lab.request("GET", "/nbdocker/api/containers")
+    row = next(c for c in data["containers"] if c["name"] == "from-nb-i")
+    assert row["state"] == "exited" and row["exit_code"] == 0 and not row["tty"]
+    lab.request("POST", "/nbdocker/api/containers/remove", {"container": "from-nb-i"})
+
+
 @pytest.mark.parametrize(
     ("args", "status", "message"),
     [
-        (["no/such:image"], 400, "-i -t"),
+        (["no/such:image"], 400, "with -i"),
+        (["-t", BASE], 400, "with -i"),
         (["-it", "no/such:image"], 404, "no such image"),
         (["-it", "--bogus", BASE], 400, "unrecognized arguments"),
     ],

@@ -19,17 +19,19 @@ from nbdocker.server.shells import PROMPT, prompt_env, shell_command
 from .kernel import execute, kernel, text_of
 
 
-def _comm_opens(kc: Any, seconds: float = 10) -> list[dict[str, Any]]:
-    """The comm_open messages on iopub within ``seconds`` (or until the kernel is idle)."""
+def _comm_opens(kc: Any, seconds: float = 60) -> list[dict[str, Any]]:
+    """The comm_open messages on iopub until the kernel is idle again (at most ``seconds``)."""
     opens = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             msg = kc.get_iopub_msg(timeout=0.5)
         except queue.Empty:
-            break
+            continue
         if msg["msg_type"] == "comm_open":
             opens.append(msg)
+        elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
     return opens
 
 
@@ -67,6 +69,19 @@ def test_with_jupyterlab_the_shell_is_asked_of_it(
             {"run": ["-it", "--name", "s1", "nbdtest/base:1", "/bin/sh"]}
         ]
         assert Engine(nbdocker_home).ps(all=True) == []  # the terminal's nbdocker run makes it
+
+        # -i without -t: the terminal is asked for all the same; the cell says it has no TTY.
+        seen.clear()
+        result = execute(kc, "%docker run -i nbdtest/base:1", on_output=seen.append)
+        assert result["reply"]["status"] == "ok"
+        said = text_of(result["outputs"])
+        assert "with no TTY (-i without -t" in said and "nbdocker run -i nbdtest/base:1" in said
+        requests = [
+            m
+            for m in seen
+            if m["msg_type"] == "comm_open" and m["content"]["target_name"] == TARGET
+        ]
+        assert [r["content"]["data"] for r in requests] == [{"run": ["-i", "nbdtest/base:1"]}]
 
 
 def test_without_a_front_end_that_answers_the_magic_says_how(
