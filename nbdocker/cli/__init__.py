@@ -1,6 +1,8 @@
 """The ``nbdocker`` command line: Docker's verbs and flags over the engine.
 
-Expected failures print one line on stderr and exit 1 (2 for usage errors); no traceback.
+Expected failures print one line on stderr and exit with the error's ``exit_code``: 1, 2 for
+usage errors, and for a build whose RUN command failed that command's status (as ``docker
+build``); no traceback.
 """
 
 from __future__ import annotations

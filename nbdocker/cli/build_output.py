@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import IO, Any
 
@@ -23,22 +24,39 @@ from ..formatting import human_size
 __all__ = ["ClassicOutput", "JsonOutput", "LiveOutput", "QuietOutput"]
 
 
+# Steps that write their layer themselves: Docker's classic builder starts no container for them.
+_NO_CONTAINER = frozenset({"COPY", "ADD", "FROM", ""})
+
+
 def _short(image_id: str) -> str:
     return image_id.split(":", 1)[-1][:12]
 
 
 class ClassicOutput:
     """``docker build``'s classic text; with ``explain`` (``--progress plain``) each cache miss
-    also says why."""
+    also says why.
+
+    As Docker's classic builder, every step that misses the cache "runs in" an intermediate
+    container that is removed before the step's ``---> <id>``, except FROM (and the ARGs before
+    it) and COPY/ADD, which write their layer directly. Docker commits even a config step (ENV,
+    CMD, LABEL…) from such a container; nbdocker edits the config and runs none, so for those
+    the ID shown is made up here — the text is Docker's, the engine's events stay true. A failed
+    step's container is not reported removed (Docker keeps it, unless ``--force-rm``)."""
 
     def __init__(self, out: IO[str], explain: bool) -> None:
         self.out = out
         self.explain = explain
-        self.container: dict[int, str] = {}
+        self.container: dict[int, str] = {}  # step → its container, until reported removed
 
     def _print(self, text: str) -> None:
         self.out.write(text + "\n")
         self.out.flush()
+
+    def _removed(self, step: int) -> None:
+        """The step's container (if any) is done with: the step or its ONBUILD trigger ended."""
+        container = self.container.pop(step, None)
+        if container:
+            self._print(f"Removing intermediate container {container}")
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, BuildStarted):
@@ -49,21 +67,26 @@ class ClassicOutput:
         elif isinstance(event, StepStarted):
             self._print(f"Step {event.step}/{event.total} : {event.instruction}")
         elif isinstance(event, StepCached):
+            self._removed(event.step)  # (an ONBUILD trigger before this one ran)
             self._print(" ---> Using cache")
         elif isinstance(event, StepMiss):
+            self._removed(event.step)
             if self.explain:
                 self._print(f" ---> Cache miss: {event.reason}")
-            if event.container_id:
-                self.container[event.step] = event.container_id
-                self._print(f" ---> Running in {event.container_id}")
+            container = event.container_id
+            if not container and event.keyword not in _NO_CONTAINER:
+                container = os.urandom(6).hex()
+            if container:
+                self.container[event.step] = container
+                self._print(f" ---> Running in {container}")
         elif isinstance(event, StepLog):
             self._print(event.line)
         elif isinstance(event, IsolationInUse):
             self._print(f" ---> Isolation: {event.explanation}")
         elif isinstance(event, StepDone):
-            self._print(f" ---> {_short(event.image_id)}")
-            if event.step in self.container:
-                self._print(f"Removing intermediate container {self.container.pop(event.step)}")
+            self._removed(event.step)
+            if event.image_id:  # (an ARG before FROM makes no image)
+                self._print(f" ---> {_short(event.image_id)}")
         elif isinstance(event, BuildFinished):
             self._print(f"Successfully built {_short(event.image_id)}")
             for tag in event.tags:

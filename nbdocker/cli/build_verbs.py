@@ -151,10 +151,16 @@ def do_build(engine: Engine, args: argparse.Namespace, io: Streams) -> int:
 
 VERBS = ("build",)  # what register() adds
 
+EXIT_STATUS = (
+    "Exit status, as docker build's: 0 when the image was built; the status of the RUN command "
+    "that failed (RUN exit 7: 7, a failed apt-get: 100); 1 for any other failure; 2 for a usage "
+    "error."
+)
+
 
 def register(verbs: Any) -> None:
     """Add ``build`` to the ``nbdocker`` sub-command parser."""
-    p = verbs.add_parser("build", help="Build an image from a Dockerfile")
+    p = verbs.add_parser("build", help="Build an image from a Dockerfile", epilog=EXIT_STATUS)
     add_build_arguments(p)
     p.add_argument(
         "-q",

@@ -60,7 +60,10 @@ class TaskDone(NamedTuple):
 # A build reports, in order: BuildStarted; per step StepStarted, then either StepCached or
 # StepMiss (why the cache could not be used) followed by StepLog lines and StepDone; finally
 # BuildFinished or BuildFailed. ``step`` numbers count from 1 over the steps that run, across
-# stages; ``total`` is their number.
+# stages, as Docker numbers them: an ARG before the first FROM is a step too (StepStarted and a
+# StepDone with no image, for it makes none); ``total`` is their number. A FROM whose image has
+# ONBUILD triggers is one step: StepStarted, a StepLog ``# Executing N build triggers``, each
+# trigger's StepCached or StepMiss and StepLog lines, then the one StepDone of the step.
 
 
 class BuildStarted(NamedTuple):
@@ -90,6 +93,7 @@ class StepMiss(NamedTuple):
     step: int
     reason: str
     container_id: str = ""  # for RUN, the container it runs in (" ---> Running in …")
+    keyword: str = ""  # the instruction's (RUN, ENV, COPY…; for an ONBUILD trigger, the trigger's)
 
 
 class StepLog(NamedTuple):
@@ -101,7 +105,7 @@ class StepLog(NamedTuple):
 
 class StepDone(NamedTuple):
     step: int
-    image_id: str  # the image after this step
+    image_id: str  # the image after this step ("" for an ARG before the first FROM: none yet)
     layer_size: int  # bytes of files in the layer it added (0 for config-only steps)
     duration: float  # seconds
     empty_layer: bool = False

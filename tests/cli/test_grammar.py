@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+import pytest
+
 from nbdocker.cli.grammar import VERB_GROUPS, build_parser
 
 
@@ -27,3 +29,11 @@ def test_help_and_unknown_words_get_every_verb() -> None:
     assert _verbs(build_parser("--help")) == _verbs(build_parser("bild")) == every
     args = build_parser("build").parse_args(["build", "-t", "x:1", "."])
     assert (args.verb, args.tag, args.context) == ("build", ["x:1"], ".")
+
+
+def test_build_help_states_its_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser("build").parse_args(["build", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "the status of the RUN command that failed" in help_text
+    assert "1 for any other failure; 2 for a usage error" in help_text

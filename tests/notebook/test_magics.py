@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 
 from nbdocker.engine import Engine, Image, ImageNotFound
+from nbdocker.engine.errors import NbdockerError
 from nbdocker.notebook.magic_grammar import verb_parsers
 from nbdocker.notebook.magics import CELL_LABEL
 from nbdocker.notebook.results import ImageList
+from tests.support.dockerd import DockerEngine
 
 from .conftest import BASE, run_cell
 
@@ -132,6 +134,25 @@ def test_dockerfile_failure_tags_nothing(ip: Any, magics: Any, base: str) -> Non
     assert magics.last_progress.status == "failed"
     assert [r.state for r in magics.last_progress.rows][-1] == "failed"
     assert not ip.run_line_magic("images", "ouruser/bad")
+
+
+@pytest.mark.docker
+def test_dockerfile_failure_has_docker_builds_exit_status(
+    ip: Any, base: str, docker_engine: DockerEngine, busybox_tarball: Path, tmp_path: Path
+) -> None:
+    dockerfile = f"FROM {BASE}\nRUN echo before\nRUN exit 7\n"
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    docker_engine.run("import", "-c", 'CMD ["/bin/sh"]', busybox_tarball, BASE)
+    docker = docker_engine.run(
+        "build", "--network", "host", tmp_path, check=False, env={"DOCKER_BUILDKIT": "0"}
+    )
+    assert docker.returncode == 7, docker.stderr
+    result, _ = run_cell(ip, f"%%dockerfile\n{dockerfile}")
+    assert not result.success
+    error = result.error_in_exec
+    assert isinstance(error, NbdockerError)
+    assert error.exit_code == docker.returncode
+    assert str(error) == f"cell:4: {docker.stderr.strip()}"  # (line 1: the magic)
 
 
 def test_dockerfile_in_text_mode_prints_classic_output(ip: Any, base: str) -> None:

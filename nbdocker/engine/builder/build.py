@@ -150,6 +150,7 @@ class Builder:
         plan = plan_build(instructions, self.build_args, self.options.target, self.path)
         self.plan = plan
         self.emit(BuildStarted(self.context_label, self.context_size, plan.total))
+        self._report_leading_args(plan)
         try:
             self._run_stages(plan)
             final = self.results[plan.target]
@@ -168,6 +169,14 @@ class Builder:
             userns.remove_tree(self.scratch)
         self.emit(BuildFinished(image.id, tuple(r.familiar for r in image.tags)))
         return image
+
+    def _report_leading_args(self, plan: BuildPlan) -> None:
+        """The ARGs before the first FROM are steps, as Docker numbers them; they make no image
+        (their values were read when the build was planned), so their StepDone names none."""
+        for number, ins in enumerate(plan.leading_args, 1):
+            location = f"{self.path}:{ins.line}"
+            self.emit(StepStarted(number, plan.total, ins.original, "", location))
+            self.emit(StepDone(number, "", 0, 0.0, True))
 
     def _run_stages(self, plan: BuildPlan) -> None:
         done: set[int] = set()
@@ -284,15 +293,18 @@ class Builder:
         env = list(run.state.run_config.get("Env") or [])
         if not any(e.startswith("PATH=") for e in env):  # as Docker: steps get a default PATH
             run.state.run_config["Env"] = [f"PATH={sandbox.DEFAULT_PATH}", *env]
-        self.emit(StepDone(number, run.state.image_id, 0, time.monotonic() - start, True))
         triggers = list(run.state.run_config.get("OnBuild") or [])
-        if triggers:
+        size, empty = 0, True
+        if triggers:  # part of the FROM step, as in Docker: one step, one resulting image
             run.state.run_config["OnBuild"] = None
+            plural = "s" if len(triggers) > 1 else ""
+            self.emit(StepLog(number, f"# Executing {len(triggers)} build trigger{plural}"))
             for text in triggers:
-                self.emit(StepLog(number, f"# Executing build trigger: {text}"))
                 node = parse(text, f"{self.path} (ONBUILD of {stage.base.base})").instructions[0]
                 trigger = parse_instruction(node, self.path)
-                self._step(run, trigger, number, trigger_of=stage.base.line)
+                done = self._step(run, trigger, number, trigger_of=stage.base.line)
+                size, empty = size + done.layer_size, empty and done.empty_layer
+        self.emit(StepDone(number, run.state.image_id, size, time.monotonic() - start, empty))
         for position, ins in enumerate(stage.instructions, 1):
             self._step(run, ins, self.plan.numbers[(stage.index, position)])
         return run.state
@@ -316,8 +328,9 @@ class Builder:
 
     def _step(
         self, run: _StageRun, ins: Instruction, number: int, trigger_of: int | None = None
-    ) -> None:
-        """One step: expand it, key it, reuse the cached result or run its handler, commit."""
+    ) -> StepDone:
+        """Run one step and report its StepDone, which it returns; an ONBUILD trigger
+        (``trigger_of``: the FROM's line) is part of the FROM step, which reports it."""
         start = time.monotonic()
         self.current = number
         line = trigger_of or ins.line
@@ -335,8 +348,10 @@ class Builder:
         parent = run.state.image_id
         if self.options.no_cache:
             reason = "--no-cache"
-        elif self._reuse(run, ins, parent, key, number, start):
-            return
+        elif (done := self._reuse(run, ins, parent, key, number, start)) is not None:
+            if trigger_of is None:
+                self.emit(done)
+            return done
         elif self._first_build():
             reason = FIRST_BUILD
         elif run.rebuilt:
@@ -346,7 +361,7 @@ class Builder:
         if isinstance(ins, MAKES_LAYER):
             self._check_layers(len(run.state.layers) + 1, line)
         container = os.urandom(6).hex() if isinstance(ins, RUNS_CONTAINER) else ""
-        self.emit(StepMiss(number, reason, container))
+        self.emit(StepMiss(number, reason, container, ins.keyword))
         state = run.state.copy()
         now = self._now()
         ctx = StepContext(
@@ -375,7 +390,10 @@ class Builder:
         run.rebuilt = run.rebuilt or number
         run.cmd_set = run.cmd_set or isinstance(ins, Cmd)
         duration = time.monotonic() - start
-        self.emit(StepDone(number, state.image_id, result.size, duration, result.empty))
+        done = StepDone(number, state.image_id, result.size, duration, result.empty)
+        if trigger_of is None:
+            self.emit(done)
+        return done
 
     def _key(
         self, run: _StageRun, ins: Instruction, args: dict[str, str], referenced: frozenset[str]
@@ -400,11 +418,12 @@ class Builder:
         key: StepKey,
         number: int,
         start: float,
-    ) -> bool:
-        """Take the cached result of the step, if the cache has one."""
+    ) -> StepDone | None:
+        """Take the cached result of the step, if the cache has one; return the StepDone to
+        report (after StepCached, reported here), or None for a miss."""
         record = self.cache.lookup(parent, key)
         if record is None:
-            return False
+            return None
         # From the blobs, not an Image: that would also add up the sizes of all its layers,
         # which no step reads.
         run.state = ImageState.of_blobs(
@@ -417,8 +436,7 @@ class Builder:
             with self._lock:  # tagged with this Dockerfile when the build commits
                 self.reused.append(record.key)
         self.emit(StepCached(number, record.image))
-        self.emit(StepDone(number, record.image, 0, time.monotonic() - start))
-        return True
+        return StepDone(number, record.image, 0, time.monotonic() - start)
 
     def _check_layers(self, count: int, line: int) -> None:
         if count > MAX_LAYERS:

@@ -37,6 +37,9 @@ class BuildPlan:
     numbers: dict[tuple[int, int], int]  # (stage, position; FROM is 0) → step number
     total: int
     depends: dict[int, set[int]]  # stage index → stages it needs
+    # The ARG instructions before the first FROM: steps 1 to N, as Docker numbers them (they
+    # make no image; the stages' steps follow them).
+    leading_args: tuple[Arg, ...] = ()
 
 
 def _stage_ref(stages: Sequence[Stage], ref: str, upto: int) -> int | None:
@@ -58,6 +61,7 @@ def plan_build(
     """Split ``instructions`` into stages and choose what to build; DockerfileError at
     ``path:line`` for a file without FROM, an unknown ``--target`` or a bad stage reference."""
     global_args: dict[str, str | None] = {}
+    leading_args: list[Arg] = []
     stages: list[Stage] = []
     for ins in instructions:
         if isinstance(ins, From):
@@ -73,6 +77,7 @@ def plan_build(
                     path,
                     ins.line,
                 )
+            leading_args.append(ins)
             for name, default in ins.pairs:
                 global_args[name] = build_args.get(name, default) if name in build_args else default
         else:
@@ -125,9 +130,11 @@ def plan_build(
     visit(target_index)
     needed.sort()
     numbers: dict[tuple[int, int], int] = {}
-    count = 0
+    count = len(leading_args)
     for index in needed:
         for position in range(len(stages[index].instructions) + 1):
             count += 1
             numbers[(index, position)] = count
-    return BuildPlan(global_args, stages, needed, target_index, numbers, count, depends)
+    return BuildPlan(
+        global_args, stages, needed, target_index, numbers, count, depends, tuple(leading_args)
+    )

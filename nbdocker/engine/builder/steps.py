@@ -78,7 +78,11 @@ _STEP_STOP_TIMEOUT = 0.0
 
 
 class BuildError(DockerfileError):
-    """A step failed; ``command_status`` and ``last_lines`` tell what its command said."""
+    """A step failed; ``command_status`` and ``last_lines`` tell what its command said.
+
+    A failed command's status is also the error's ``exit_code``, the status ``nbdocker build``
+    exits with, as ``docker build`` exits with the status of the RUN command that failed (``RUN
+    exit 7``: 7; a failed ``apt-get``: 100). Every other build failure exits 1."""
 
     def __init__(
         self,
@@ -89,7 +93,9 @@ class BuildError(DockerfileError):
         last_lines: tuple[str, ...] = (),
     ) -> None:
         super().__init__(message, path, line)
-        self.command_status = exit_code  # (``exit_code`` is the CLI's own status, 1)
+        self.command_status = exit_code
+        if exit_code:
+            self.exit_code = exit_code
         self.last_lines = last_lines
 
 

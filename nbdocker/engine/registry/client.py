@@ -364,7 +364,7 @@ class RegistryClient:
                 repo, _with_query(location, digest), source, 0, size, on_bytes
             )
             if response.status_code != 201:
-                self._restart_on_digest_error(response, repo, location, what)
+                self._restart_on_upload_error(response, repo, location, what)
             return
         while offset < size:
             n = min(chunk, size - offset)
@@ -381,7 +381,9 @@ class RegistryClient:
             if response.status_code != 202:
                 if response.status_code == 416:
                     raise _Broken()
-                raise self._fail(response, what)
+                # A connection broken mid-chunk can leave the registry's upload unusable
+                # (BLOB_UPLOAD_INVALID on the next chunk): start again, as for a bad digest.
+                self._restart_on_upload_error(response, repo, location, what)
             location = self._location(response)
             rng = response.headers.get("range", "")
             offset = int(rng.split("-", 1)[1]) + 1 if "-" in rng else offset + n
@@ -395,15 +397,18 @@ class RegistryClient:
         except RegistryError:
             raise _Broken() from None
         if response.status_code != 201:
-            self._restart_on_digest_error(response, repo, location, what)
+            self._restart_on_upload_error(response, repo, location, what)
 
-    def _restart_on_digest_error(
+    def _restart_on_upload_error(
         self, response: httpx.Response, repo: str, location: str, what: str
     ) -> None:
+        """The registry refused what it got of this upload (other bytes than the digest says,
+        or an upload a broken connection left unusable): drop it and start again (bounded by
+        ``retries``); any other refusal is the push's one-line error."""
         codes = {c for c, _ in _errors_of(response)}
         if "DIGEST_INVALID" in codes or "BLOB_UPLOAD_INVALID" in codes:
             self._cancel(repo, location)
-            raise _Broken()  # the registry got different bytes: start again
+            raise _Broken()
         raise self._fail(response, what)
 
     def _put_stream(
