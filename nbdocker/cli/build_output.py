@@ -12,6 +12,7 @@ from ..engine.events import (
     BuildFinished,
     BuildStarted,
     Event,
+    IsolationInUse,
     StepCached,
     StepDone,
     StepLog,
@@ -80,6 +81,8 @@ class ClassicOutput:
                 self._print(f" ---> Running in {container}")
         elif isinstance(event, StepLog):
             self._print(event.line)
+        elif isinstance(event, IsolationInUse):
+            self._print(f" ---> Isolation: {event.explanation}")
         elif isinstance(event, StepDone):
             self._removed(event.step)
             if event.image_id:  # (an ARG before FROM makes no image)
@@ -113,6 +116,7 @@ class JsonOutput:
                 StepMiss,
                 StepLog,
                 StepDone,
+                IsolationInUse,
                 BuildFinished,
                 BuildFailed,
             ),
@@ -135,9 +139,12 @@ class LiveOutput:
         self.total = 0
         self.live = Live(console=self.console, refresh_per_second=8, transient=False)
         self.started = False
+        self.isolation = ""  # the line shown above the steps when they run at a weaker level
 
     def _render(self) -> Any:
+        from rich.console import Group
         from rich.table import Table
+        from rich.text import Text
 
         table = Table.grid(padding=(0, 1))
         for number in sorted(self.steps):
@@ -159,6 +166,8 @@ class LiveOutput:
             )
             if state == "running" and s.get("last"):
                 table.add_row("", "", f"[dim]{s['last'][:90]}[/]", "", "")
+        if self.isolation:
+            return Group(Text(f"Isolation: {self.isolation}", style="yellow"), table)
         return table
 
     def __call__(self, event: Event) -> None:
@@ -176,6 +185,8 @@ class LiveOutput:
             self.steps[event.step]["state"] = "cached"
         elif isinstance(event, StepLog) and event.step in self.steps:
             self.steps[event.step]["last"] = event.line
+        elif isinstance(event, IsolationInUse):
+            self.isolation = event.explanation
         elif isinstance(event, StepDone) and event.step in self.steps:
             s = self.steps[event.step]
             s["end"] = time.monotonic()

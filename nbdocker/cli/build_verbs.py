@@ -14,6 +14,7 @@ from ..engine.errors import UsageError
 from ..engine.events import BuildFailed, Event
 from .build_output import ClassicOutput, JsonOutput, LiveOutput, QuietOutput
 from .streams import Streams
+from .system_verbs import add_isolation_argument
 
 __all__ = ["build_options", "register"]
 
@@ -64,6 +65,7 @@ def build_options(args: argparse.Namespace, dockerfile_text: str | None = None) 
         labels=_pairs(args.label, "--label", False),
         network=args.network,
         source_date_epoch=epoch,
+        isolation=args.isolation,
     )
 
 
@@ -93,6 +95,7 @@ def add_build_arguments(p: argparse.ArgumentParser, file_flag: bool = True) -> N
         choices=("default", "host", "none"),
         help="Networking mode for the RUN instructions during build",
     )
+    add_isolation_argument(p)
     p.add_argument(
         "--source-date-epoch",
         type=int,

@@ -17,6 +17,7 @@ from ..engine.errors import UsageError
 from ..engine.oci import parse_time
 from ..formatting import human_duration, since, table, truncate
 from .streams import Streams
+from .system_verbs import add_isolation_argument
 
 if TYPE_CHECKING:  # the container store is loaded by the engine methods that use it
     from ..engine.containers import Container
@@ -37,6 +38,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         volumes=tuple(args.volume),
         tty=args.tty,
         interactive=args.interactive,
+        isolation=args.isolation,
     )
 
 
@@ -191,6 +193,7 @@ def _run_flags(p: argparse.ArgumentParser) -> None:
         choices=("host", "none"),
         help="Connect a container to a network (host or none)",
     )
+    add_isolation_argument(p)
     p.add_argument("image", metavar="IMAGE")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
 

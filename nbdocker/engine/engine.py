@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
-from . import builder, containers, dockerfile, layer
+from . import builder, containers, dockerfile, layer, sandbox, userns
 from .activity import ActivityRecord
 from .builder.options import BuildOptions
 from .errors import Conflict, ImageNotFound, InvalidReference, UsageError
@@ -42,6 +42,7 @@ from .lazy import lazy_dataclass
 from .oci import MANIFEST_MEDIA_TYPE, Descriptor, parse_time, rfc3339
 from .reference import Reference, parse_reference
 from .store import ImageEntry, Store, Transaction
+from .system import system_info
 
 if TYPE_CHECKING:
     import tarfile
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from .layer.container_fs import Change
     from .layer.unpacked import LayerCache
     from .registry import PushResult, RegistrySettings
+    from .system import SystemInfo
 
 __all__ = ["BuildOptions", "Engine", "HistoryEntry", "ImageRow", "Removal"]
 
@@ -133,6 +135,9 @@ class Engine:
                 f"unknown layer compression {self.compression!r} (NBDOCKER_COMPRESSION): "
                 "use gzip or zstd"
             )
+        # The layers' form follows the sandbox's isolation level in use (chosen on first need).
+        root = self.store.root
+        userns.read_form_from(lambda: sandbox.layer_form(root))
 
     @property
     def home(self) -> Path:
@@ -660,6 +665,18 @@ class Engine:
 
         settings = settings or RegistrySettings.from_env()
         return login(server, username, password, settings)
+
+    def info(self) -> SystemInfo:
+        """``docker info``: the store, the isolation level in use and why not a stronger one,
+        overlay or copy, rootless or not, compression and versions (probes the sandbox)."""
+        rows = self.ps(all=True)
+        return system_info(
+            self.store.root,
+            self.compression,
+            images=len({row.id for row in self.images(all=True)}),
+            containers=len(rows),
+            running=sum(1 for c in rows if c.state == "running"),
+        )
 
     def logout(self, server: str | None) -> tuple[str, bool]:
         """``docker logout``: forget a registry's credentials; (registry, whether any were)."""

@@ -20,6 +20,7 @@ __all__ = [
     "BuildStarted",
     "Event",
     "EventSink",
+    "IsolationInUse",
     "Progress",
     "StepCached",
     "StepDone",
@@ -110,6 +111,15 @@ class StepDone(NamedTuple):
     empty_layer: bool = False
 
 
+class IsolationInUse(NamedTuple):
+    """Steps run at an isolation level weaker than namespaces (reported once per build, before
+    the first RUN step that runs): ``level`` (``chroot`` or ``ptrace``) and one line saying
+    what that means and why a stronger level is not available."""
+
+    level: str
+    explanation: str
+
+
 class BuildFinished(NamedTuple):
     image_id: str
     tags: tuple[str, ...]
@@ -132,6 +142,7 @@ Event = (
     | StepMiss
     | StepLog
     | StepDone
+    | IsolationInUse
     | BuildFinished
     | BuildFailed
 )

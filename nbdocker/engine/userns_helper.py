@@ -1,8 +1,10 @@
 """The user-namespace helper process: ``helper_argv("nbdocker.engine.userns_helper", …)``.
 
 Started by :func:`nbdocker.engine.userns.start` with two pipes (status and control, see
-:mod:`nbdocker.engine.userns.calls`): it enters a new user namespace, waits for the caller to
-write its id maps, becomes root there, reads one request, runs the operation that serves it,
+:mod:`nbdocker.engine.userns.calls`) and the layers' form: it enters a new user namespace, waits
+for the caller to write its id maps, becomes root there (or, at the chroot and ptrace isolation
+levels, installs their metadata emulation, :mod:`nbdocker.engine.layer.emulated`, instead),
+reads one request, runs the operation that serves it,
 and replies with the result or the failure as data (:mod:`nbdocker.engine.userns.protocol`).
 
 It sits at the top of the engine's imports, beside the engine facade, because the operations
@@ -19,6 +21,7 @@ from typing import BinaryIO, cast
 
 from . import layer, linux
 from .builder import copy
+from .layer.emulated import install as install_emulation
 from .userns.protocol import Failure, Reply, Request, failure_of
 
 __all__ = ["OPERATIONS", "main"]
@@ -53,16 +56,22 @@ def _serve(request: Request) -> Reply:
 
 
 def main() -> None:
-    """Entry point: ``argv`` = status fd, control fd."""
+    """Entry point: ``argv`` = status fd, control fd, form (``userns``, or ``emulated`` and
+    ``emulated-owners`` at the chroot and ptrace levels)."""
     status = os.fdopen(int(sys.argv[1]), "w")
     control = os.fdopen(int(sys.argv[2]))
-    linux.unshare(linux.CLONE_NEWUSER)
+    form = sys.argv[3] if len(sys.argv) > 3 else "userns"
+    if form == "userns":
+        linux.unshare(linux.CLONE_NEWUSER)
+    else:
+        install_emulation(emulate_owners=form == "emulated-owners")
     status.write(json.dumps({"userns": os.getpid()}) + "\n")
     status.flush()
     if control.readline().strip() != "go":
         sys.exit(1)  # the caller could not map the ids and has said so
-    os.setresgid(0, 0, 0)
-    os.setresuid(0, 0, 0)
+    if form == "userns":
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
     reply = _serve(cast(Request, json.loads(control.readline())))
     sys.stdout.flush()
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)  # the caller reads the output to its end first

@@ -50,6 +50,7 @@ __all__ = [
     "images_text",
     "inspect_html",
     "inspect_text",
+    "isolation_line",
     "layers_html",
     "layers_text",
     "mimebundle",
@@ -186,12 +187,28 @@ def build_summary(state: BuildState) -> str:
     )
 
 
+def isolation_line(state: BuildState) -> str:
+    """``Isolation: <what the level means>`` when steps run weaker than namespaces, else ''.
+    (The explanation is the engine's, in English, like its other messages.)"""
+    if not state.isolation:
+        return ""
+    return tr("Isolation: {explanation}", explanation=state.isolation_note)
+
+
 def build_summary_html(state: BuildState) -> str:
     color = _STATUS_COLOR.get(state.status, "#b58900")
-    return (
+    summary = (
         f'<span style="font-family:monospace;font-weight:bold;color:{color}">'
         f"{_E(build_summary(state))}</span>"
     )
+    if state.isolation:
+        note = _E(state.isolation_note)
+        label = _E(tr("isolation: {level}", level=state.isolation))
+        summary += (
+            f' <span style="font-family:monospace;color:#b58900" title="{note}">[{label}]</span>'
+            f'<div style="font-size:smaller;color:#666">{_E(isolation_line(state))}</div>'
+        )
+    return summary
 
 
 def _row_time(row: StepRow) -> str:
@@ -291,6 +308,8 @@ def build_text(state: BuildState) -> str:
         for row in state.steps
     ]
     parts = [build_summary(state)]
+    if state.isolation:
+        parts.append(isolation_line(state))
     failure = failure_lines(state)
     if failure:
         parts.append("\n".join([failure[0], *(f"  | {line}" for line in failure[1:])]))

@@ -15,6 +15,7 @@ import argparse
 
 from ..cli.build_verbs import add_build_arguments
 from ..cli.grammar import VerbParser, build_parser
+from ..cli.system_verbs import add_isolation_argument
 
 __all__ = [
     "LINE_VERBS",
@@ -85,6 +86,7 @@ def container_parser() -> argparse.ArgumentParser:
     p.add_argument("-w", "--workdir", help="Working directory inside the container")
     p.add_argument("-u", "--user", help="Username or UID")
     p.add_argument("--network", default="host", choices=("host", "none"), help="host or none")
+    add_isolation_argument(p)
     return p
 
 

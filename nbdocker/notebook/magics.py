@@ -507,6 +507,7 @@ class NbdockerMagics(Magics):
                     workdir=args.workdir,
                     user=args.user,
                     network=args.network,
+                    isolation=args.isolation,
                 )
                 container = engine.create(args.image, argv, options)
             else:

@@ -18,6 +18,7 @@ from ..engine.events import (
     BuildFinished,
     BuildStarted,
     Event,
+    IsolationInUse,
     Progress,
     StepCached,
     StepDone,
@@ -91,6 +92,8 @@ class BuildState:
     finished: float | None = None
     output_lines: int = 0
     kept_lines: int = 0
+    isolation: str = ""  # "" (namespaces), or the weaker level the steps run at
+    isolation_note: str = ""  # one line: what that level means and why no stronger one
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def apply(self, event: Event) -> bool:
@@ -111,6 +114,9 @@ class BuildState:
             self.status = RUNNING
             for n in range(1, event.total + 1):
                 self.rows.setdefault(n, StepRow(n))
+            return True
+        if isinstance(event, IsolationInUse):
+            self.isolation, self.isolation_note = event.level, event.explanation
             return True
         if isinstance(event, StepStarted):
             row = self.rows.setdefault(event.step, StepRow(event.step))

@@ -42,6 +42,8 @@ _ZH: dict[str, str] = {
     "interrupted": "已中断",
     "finished": "完成",
     # table headers
+    "isolation: {level}": "隔离级别：{level}",
+    "Isolation: {explanation}": "隔离级别：{explanation}",
     "STEP": "步骤",
     "STATE": "状态",
     "INSTRUCTION": "指令",

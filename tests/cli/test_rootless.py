@@ -1,4 +1,5 @@
-"""The tutorial's container path as an ordinary user: run, change, commit, run the result."""
+"""The tutorial's container path as an ordinary user at the namespaces level (with and without a
+sub-id range): run, change, commit, run the result."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def _as(user: User, home: Path, pythonpath: str, *args: str) -> subprocess.Compl
             "env",
             f"NBDOCKER_HOME={home}",
             f"PYTHONPATH={pythonpath}",
+            "NBDOCKER_ISOLATION=namespaces",  # (without a sub-id range, auto takes ptrace)
             user.python,
             "-m",
             "nbdocker",
@@ -120,6 +122,28 @@ def test_build_as_an_ordinary_user(rootless: tuple[User, str], busybox_tarball: 
     ]
     again = nb("build", "-t", "rootless:1", str(ctx))
     assert again.stdout.count("Using cache") == 3
+
+
+def test_an_unreadable_file_in_the_build_context_is_one_line(rootless: tuple[User, str]) -> None:
+    """As Docker checks the context first: the file it cannot read, and how to go on."""
+    user, pythonpath = rootless
+    ctx = user.home / "unreadable-ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM scratch\nCOPY . /app/\n")
+    (ctx / "secret").write_text("not for the image\n")
+    subprocess.run(["chown", "-R", f"{user.uid}:{user.gid}", str(ctx)], check=True)
+    (ctx / "secret").chmod(0)
+    home = user.home / "unreadable-store"
+    built = _as(user, home, pythonpath, "build", "-t", "unreadable:1", str(ctx))
+    assert built.returncode == 1
+    assert built.stderr.splitlines() == [
+        f"Error: error checking context: cannot read {ctx}/secret (permission denied); "
+        "make it readable, or leave it out with .dockerignore"
+    ]
+    (ctx / ".dockerignore").write_text("secret\n")
+    (ctx / ".dockerignore").chmod(0o644)
+    built = _as(user, home, pythonpath, "build", "-t", "unreadable:1", str(ctx))
+    assert built.returncode == 0, built.stderr
 
 
 def test_a_step_that_fails_in_the_user_namespace_names_its_line(

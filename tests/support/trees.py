@@ -103,3 +103,32 @@ def tree_of_export(export: bytes) -> dict[str, Entry]:
         for p, e in tree.items()
         if not any(p == r or p.startswith(r + "/") for r in DOCKER_RUNTIME_PATHS)
     }
+
+
+Meta = tuple[str, int, int, int, str]  # type, mode, uid, gid, link target ("" for files)
+
+
+def views_after_each_layer(archive: Path) -> list[dict[str, Meta]]:
+    """The file system of the first image of a ``docker save`` tar as it stands after each of
+    its layers: paths, types, modes, owners and link targets (contents left out: logs and
+    caches a build writes differ from run to run). What a container sees is compared, not how
+    a layer spells it (overlayfs copies up a file opened for writing even if it is unchanged,
+    a copy-and-compare diff does not)."""
+    views: list[dict[str, Meta]] = []
+    with tarfile.open(archive) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        tree: dict[str, Entry] = {}
+        for layer in manifest[0]["Layers"]:
+            apply_layer(tree, io.BytesIO(tar.extractfile(layer).read()))  # type: ignore[union-attr]
+            views.append(
+                {p: (e[0], e[1], e[2], e[3], "" if e[0] == "f" else e[4]) for p, e in tree.items()}
+            )
+    return views
+
+
+def view_differences(got: dict[str, Meta], want: dict[str, Meta], limit: int = 12) -> str:
+    """What differs between two views, shortly: paths only in one, and paths that differ."""
+    only_got = sorted(set(got) - set(want))[:limit]
+    only_want = sorted(set(want) - set(got))[:limit]
+    changed = [(p, got[p], want[p]) for p in sorted(set(got) & set(want)) if got[p] != want[p]]
+    return f"only here {only_got}; only in the reference {only_want}; differing {changed[:limit]}"

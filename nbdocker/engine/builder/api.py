@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
-from .. import layer, userns
+from .. import layer, sandbox, userns
 from ..errors import DockerfileError, InvalidReference, UsageError
 from ..events import EventSink
 from ..image import Image
@@ -95,7 +95,10 @@ def run_build(
     on_event: EventSink,
 ) -> Image:
     """Build the Dockerfile ``options`` name (or hold) with ``context``; the final image.
-    A bad ``-t`` name fails here, before the context is read or any step runs."""
+    A bad ``-t`` name or an isolation level this machine cannot give fails here, before the
+    context is read or any step runs."""
+    if options.isolation is not None:
+        sandbox.level_for(options.isolation, services.store.root)
     for tag in options.tags:
         try:
             parse_reference(tag)

@@ -38,6 +38,7 @@ from ..events import (
     BuildStarted,
     Event,
     EventSink,
+    IsolationInUse,
     StepCached,
     StepDone,
     StepLog,
@@ -113,6 +114,7 @@ class Builder:
         self.containers = BuildContainers()  # RUN steps' containers, killed on interrupt
         self.current = 0  # the step running (for BuildFailed)
         self._copy: CopyContext | None = None
+        self._isolation_told = False
         # What makes an earlier build one of this Dockerfile (see .cache): its names, its file,
         # what the caller adds; and the cache keys of the steps reused, to tag with it.
         self.lineage = (*options.lineage, *(f"tag:{parse_reference(t)}" for t in options.tags))
@@ -374,6 +376,7 @@ class Builder:
             cmd_set=run.cmd_set,
             container=container,
             emit=self.emit,
+            announce_isolation=self._announce_isolation,
             containers=self.containers,
             context_dir=self.context.root if self.context is not None else None,
             copy=self._copy,
@@ -467,3 +470,12 @@ class Builder:
         with self._lock:
             reused, self.reused = self.reused, []
         self.cache.note_reuse(reused, self.lineage)
+
+    def _announce_isolation(self) -> None:
+        """Say once per build when steps run at a level weaker than namespaces."""
+        isolation = sandbox.current(self.services.store.root)
+        with self._lock:
+            if self._isolation_told or not isolation.weaker:
+                return
+            self._isolation_told = True
+        self.emit(IsolationInUse(isolation.level, isolation.explanation()))

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
 from .. import layer
-from ..errors import ArchiveError, DockerfileError
+from ..errors import ArchiveError, DockerfileError, NbdockerError
 from ..lazy import lazy_dataclass
 from . import copy
 from .dockerignore import IgnoreRules, PatternError
@@ -115,7 +115,11 @@ def tar_size(root: Path, rules: IgnoreRules, always: tuple[str, ...] = ()) -> in
             total += _header_bytes(rel)
 
     def walk(rel: str) -> None:
-        for name in sorted(os.listdir(root / rel if rel else root)):
+        try:
+            names = sorted(os.listdir(root / rel if rel else root))
+        except OSError as exc:
+            raise _unreadable(root / rel, exc) from None
+        for name in names:
             child = f"{rel}/{name}" if rel else name
             st = os.lstat(root / child)
             excluded = rules.excluded(child)
@@ -124,12 +128,22 @@ def tar_size(root: Path, rules: IgnoreRules, always: tuple[str, ...] = ()) -> in
                     add(child, st)
                 continue
             if not excluded:
+                if stat.S_ISREG(st.st_mode) and not os.access(root / child, os.R_OK):
+                    raise _unreadable(root / child, PermissionError(13, "permission denied"))
                 add(child, st)
             if stat.S_ISDIR(st.st_mode):
                 walk(child)
 
     walk("")
     return total + 2 * _BLOCK
+
+
+def _unreadable(path: Path, exc: OSError) -> NbdockerError:
+    why = (exc.strerror or str(exc)).lower()
+    return NbdockerError(
+        f"error checking context: cannot read {path} ({why}); make it readable, "
+        "or leave it out with .dockerignore"
+    )
 
 
 @lazy_dataclass(frozen=True)
@@ -145,7 +159,8 @@ class BuildContext:
     @classmethod
     def from_dir(cls, root: Path, *, dockerfile: str = "Dockerfile") -> BuildContext:
         """The directory ``root`` as it is (nothing copied). Raises DockerfileError for a
-        malformed ``.dockerignore``."""
+        malformed ``.dockerignore``, NbdockerError for a file or folder it would send that
+        cannot be read (as Docker checks the context before it builds)."""
         rules = _rules(root)
         rel = posixpath.normpath(dockerfile)
         always = (rel, *_BUILD_FILES)

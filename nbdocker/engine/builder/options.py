@@ -13,7 +13,8 @@ class BuildOptions:
     default ``<context>/Dockerfile``) unless ``dockerfile_text`` gives the file itself (a notebook
     cell, ``-f -``), in which case ``dockerfile_name`` is how messages name it. ``network`` is
     the RUN steps' network (``default`` = the host's). With ``source_date_epoch`` every
-    timestamp in the image is that time (reproducible builds).
+    timestamp in the image is that time (reproducible builds). ``isolation`` asks for a
+    sandbox level (see ``nbdocker.engine.sandbox``); every level gives the same image.
 
     ``lineage`` names what else makes two builds builds of the same Dockerfile (a notebook
     passes ``cell:<id>``); the builder adds ``tag:<reference>`` for each tag and
@@ -32,3 +33,4 @@ class BuildOptions:
     source_date_epoch: int | None = None
     comment: str = ""  # recorded on the final image (e.g. the notebook cell it came from)
     lineage: tuple[str, ...] = ()
+    isolation: str | None = None  # auto|namespaces|chroot|ptrace; None: the level in use

@@ -143,8 +143,9 @@ class StepContext:
     ``number`` and ``line`` place it (``Step N``, ``Dockerfile:line``); ``described`` is
     :func:`describe` of the instruction; ``args`` the ARG values in scope; ``cmd_set`` whether
     CMD was set earlier in the stage; ``container`` the ID a RUN step's container gets;
-    ``emit`` reports its output; ``containers`` are the build's running containers (killed
-    on interrupt); ``copy``/``prepared`` are what a COPY/ADD step planned before the cache
+    ``emit`` reports its output; ``announce_isolation`` says (once per build) that a RUN step
+    runs at a level weaker than namespaces; ``containers`` are the build's running containers
+    (killed on interrupt); ``copy``/``prepared`` are what a COPY/ADD step planned before the cache
     look-up."""
 
     services: BuildServices
@@ -158,6 +159,7 @@ class StepContext:
     cmd_set: bool
     container: str
     emit: Callable[[Event], None]
+    announce_isolation: Callable[[], None]
     containers: BuildContainers
     context_dir: Path | None
     copy: CopyContext | None = None
@@ -274,7 +276,11 @@ def _run(ctx: StepContext, state: ImageState, ins: Instruction) -> StepResult:
         hostname=ctx.container,
         network="none" if network == "none" else "host",
         mounts=_mounts(ctx, ins),
+        trash=ctx.services.store.root / ".trash",
+        kept_roots=ctx.services.store.root / sandbox.KEPT_ROOTS,
+        keep_root=True,
     )
+    ctx.announce_isolation()
     last: list[str] = []
     read_fd, write_fd = os.pipe()
 
@@ -324,6 +330,10 @@ def _run(ctx: StepContext, state: ImageState, ins: Instruction) -> StepResult:
             tuple(last),
         )
     size = layer_from(ctx, state, upper)
+    if ctx.options.source_date_epoch is None:
+        # The root this step ran in now is the new image: the next step can start there.
+        made = ctx.services.layer_cache.path(layer.chain_ids(state.diff_ids)[-1])
+        sandbox.name_kept_root(ctx.services.store.root / sandbox.KEPT_ROOTS, upper, (*lowers, made))
     return StepResult(size, False, _created_by(ins, ctx.args, state))
 
 

@@ -89,6 +89,7 @@ class RunConfig:
     mounts: tuple[tuple[str, str, bool], ...] = ()  # (host path, container path, read-only)
     tty: bool = False
     stdin: bool = False
+    isolation: str = ""  # the level it was created at (its files are in that level's form)
 
     @property
     def argv(self) -> tuple[str, ...]:

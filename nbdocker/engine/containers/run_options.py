@@ -21,3 +21,4 @@ class RunOptions:
     volumes: tuple[str, ...] = ()
     tty: bool = False
     interactive: bool = False
+    isolation: str | None = None  # auto|namespaces|chroot|ptrace; None: $NBDOCKER_ISOLATION

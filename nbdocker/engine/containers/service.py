@@ -92,11 +92,17 @@ class ContainerService:
     def _image(self, text: str) -> Image:
         return find_image(self.store, text)
 
+    def _isolation(self, requested: str | None) -> str:
+        """Make ``requested`` (None: the level in use, or ``$NBDOCKER_ISOLATION``, or the
+        strongest available) this process's level; return its name."""
+        return sandbox.level_for(requested or None, self.store.root).level
+
     def create(
         self, image: str, command: Sequence[str] = (), options: RunOptions | None = None
     ) -> Container:
         """``docker create``: a container from ``image`` (not started)."""
         options = options or RunOptions()
+        level = self._isolation(options.isolation)
         img = self._image(image)
         cfg = img.run_config
         if options.network not in ("host", "none"):
@@ -126,6 +132,7 @@ class ContainerService:
             mounts=tuple(_parse_volume(v) for v in options.volumes),
             tty=options.tty,
             stdin=options.interactive,
+            isolation=level,
         )
         return self.records.create(config, options.name)
 
@@ -144,6 +151,7 @@ class ContainerService:
         """
         store = self.records
         c = store.get(container)
+        self._isolation(c.config.isolation)
         image = self._image(c.config.image)
         layers = self.layer_cache.ensure(image.diff_ids)
         spec = sandbox.SandboxSpec(
@@ -159,6 +167,8 @@ class ContainerService:
             mounts=tuple(sandbox.BindMount(Path(s), t, ro) for s, t, ro in c.config.mounts),
             tty=c.config.tty,
             stdin=c.config.stdin,
+            trash=self.store.root / ".trash",
+            kept_roots=self.store.root / sandbox.KEPT_ROOTS,
         )
         with store.running(c):
             c = replace(
@@ -205,6 +215,7 @@ class ContainerService:
     def diff(self, container: str) -> list[Change]:
         """``docker diff``: what the container changed, as (kind, path) pairs."""
         c = self.records.get(container)
+        self._isolation(c.config.isolation)
         layers = self.layer_cache.ensure(self._image(c.config.image).diff_ids)
         if userns.needed():
             what = f"reading the changes of container {c.short_id}"
@@ -214,6 +225,7 @@ class ContainerService:
     def export(self, container: str, out: IO[bytes]) -> None:
         """``docker export``: the container's root file system as a tar stream."""
         c = self.records.get(container)
+        self._isolation(c.config.isolation)
         layers = self.layer_cache.ensure(self._image(c.config.image).diff_ids)
         if userns.needed():
             layer.export_in_userns(layers, c.upper, out, f"exporting container {c.short_id}")
@@ -237,6 +249,7 @@ class ContainerService:
         """
         ref = parse_reference(reference) if reference else None
         c = self.records.get(container)
+        self._isolation(c.config.isolation)
         parent = self._image(c.config.image)
         cfg: ContainerConfig = {**parent.run_config}
         cfg["Env"] = list(c.config.env) or None

@@ -18,6 +18,8 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import emulated
+
 if TYPE_CHECKING:
     import tarfile
 
@@ -35,7 +37,12 @@ __all__ = [
 
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"
-OPAQUE_XATTRS = ("trusted.overlay.opaque", "user.overlay.opaque")
+# (the last: the trusted.* mark as the chroot and ptrace levels keep it, see :mod:`.emulated`)
+OPAQUE_XATTRS = (
+    "trusted.overlay.opaque",
+    "user.overlay.opaque",
+    emulated.XATTR_PREFIX + "trusted.overlay.opaque",
+)
 XATTR_PAX = "SCHILY.xattr."
 
 
@@ -45,9 +52,13 @@ def opaque_xattr() -> str:
     return OPAQUE_XATTRS[0] if os.geteuid() == 0 else OPAQUE_XATTRS[1]
 
 
-def is_whiteout(st: os.stat_result) -> bool:
-    """Whether an entry of an overlay directory marks a deletion (a 0:0 character device)."""
-    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+def is_whiteout(st: os.stat_result, path: Path | str | None = None) -> bool:
+    """Whether an entry of an overlay directory marks a deletion (a 0:0 character device); with
+    ``path``, also the empty file the chroot and ptrace levels keep one as where the kernel
+    refuses the device (see :mod:`.emulated`)."""
+    if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+        return True
+    return path is not None and emulated.recorded_whiteout(path, st)
 
 
 def is_opaque(path: Path | str) -> bool:

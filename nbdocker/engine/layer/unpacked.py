@@ -26,6 +26,13 @@ __all__ = ["LayerCache", "UnpackBatch", "chain_ids"]
 _TEMP = ".tmp-"
 
 
+def _cache_dir() -> str:
+    """``layers``, or ``layers.emulated`` at the chroot and ptrace isolation levels, whose
+    layers keep owners, whiteouts and devices in extended attributes (:mod:`.emulated`):
+    the two forms never mix, and a level change unpacks the layers again."""
+    return "layers.emulated" if userns.emulated() else "layers"
+
+
 def chain_ids(diff_ids: Sequence[str]) -> list[str]:
     """OCI chain IDs: ChainID(L0) = DiffID(L0); ChainID(Ln) = sha256(ChainID(Ln-1) + " " + Ln)."""
     out: list[str] = []
@@ -41,8 +48,13 @@ def chain_ids(diff_ids: Sequence[str]) -> list[str]:
 class LayerCache:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.root = store.root / "layers"
-        self._swept = False  # temp dirs of dead processes removed (once per instance)
+        self._swept: set[Path] = set()  # roots whose temp dirs of dead processes are removed
+
+    @property
+    def root(self) -> Path:
+        """The directory of the layers in the form of the isolation level in use (it may
+        change during a process's life: ``--isolation`` on one verb)."""
+        return self.store.root / _cache_dir()
 
     def path(self, chain_id: str) -> Path:
         return self.root / chain_id.split(":", 1)[1]
@@ -93,8 +105,8 @@ class LayerCache:
     def _temp_dir(self) -> Path:
         """A new empty directory beside the cache's ones, to unpack a layer into."""
         self.root.mkdir(parents=True, exist_ok=True)
-        if not self._swept:
-            self._swept = True
+        if self.root not in self._swept:
+            self._swept.add(self.root)
             for entry in self.root.iterdir():
                 pid = entry.name[len(_TEMP) :].split("-", 1)[0]
                 if entry.name.startswith(_TEMP) and pid.isdigit() and not _alive(int(pid)):

@@ -347,7 +347,11 @@ def unpack_in_userns(stream: IO[bytes], dest: Path, opaque_xattr: str) -> int:
 def serve_unpack(args: dict[str, object], stdin: BinaryIO, stdout: BinaryIO) -> dict[str, object]:
     request = cast(UnpackRequest, args)
     try:
-        size = unpack(stdin, Path(request["dest"]), opaque_xattr=request["opaque_xattr"])
+        # Owners from the tar always: the helper exists to keep them (root in a user namespace,
+        # or the caller with the copy levels' owner emulation, whose euid is not 0).
+        size = unpack(
+            stdin, Path(request["dest"]), opaque_xattr=request["opaque_xattr"], same_owner=True
+        )
     except (tarfile.TarError, EOFError) as exc:
         raise ArchiveError(str(exc) or "it ends early (truncated)") from None
     return {"content_size": size}

@@ -96,7 +96,7 @@ class LowerView:
                 st = lstat(layer / sub)
                 if st is None:
                     continue
-                if is_whiteout(st):
+                if is_whiteout(st, layer / sub):
                     break
                 if last:
                     return layer / sub
@@ -121,7 +121,7 @@ class LowerView:
                 st = lstat(path)
                 if st is None:
                     continue
-                if not stat.S_ISDIR(st.st_mode) or is_whiteout(st):
+                if not stat.S_ISDIR(st.st_mode) or is_whiteout(st, path):
                     break
                 layers.append(layer)
                 if is_opaque(path):
@@ -140,7 +140,7 @@ class LowerView:
                 if name in out or name in hidden:
                     continue
                 st = os.lstat(base / name)
-                if is_whiteout(st):
+                if is_whiteout(st, base / name):
                     hidden.add(name)
                 else:
                     out[name] = base / name

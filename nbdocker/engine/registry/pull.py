@@ -19,11 +19,11 @@ vanish).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, cast
 
+from .. import userns
 from ..errors import ImageNotFound, RegistryError
 from ..events import EventSink, Progress, TaskDone, TaskStarted
 from ..image import Catalog, Image, find_image
@@ -147,7 +147,7 @@ def pull(
             )
         # As root, layers are unpacked into the layer cache while they download (one pass, one
         # decompression); rootless, in the user namespace at first run.
-        unpack = os.geteuid() == 0
+        unpack = not userns.needed()
         with store.staging() as txn, layer_cache.batch() as unpacked:
             jobs: list[Callable[[EventSink], LayerRecord]] = []
             seen: set[str] = set()

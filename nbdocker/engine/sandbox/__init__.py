@@ -30,15 +30,32 @@ if TYPE_CHECKING:
     from ._defaults import DEFAULT_PATH
     from ._errors import SandboxError, UnsupportedError
     from ._exec import DEFAULT_CAPS
+    from ._kept import KEPT_ROOTS, name_kept_root
+    from ._levels import (
+        CHOICES,
+        Isolation,
+        LevelStatus,
+        current,
+        fakeroot_paths,
+        layer_form,
+        level_for,
+        probe_all,
+        proot_path,
+        rootfs_mode,
+    )
     from ._run import run
     from ._spec import BindMount, RootfsMode, SandboxSpec, Started
     from ._support import ROOTFS_ENV, Support, check_support
 
 __all__ = [
+    "CHOICES",
     "DEFAULT_CAPS",
     "DEFAULT_PATH",
+    "KEPT_ROOTS",
     "ROOTFS_ENV",
     "BindMount",
+    "Isolation",
+    "LevelStatus",
     "RootfsMode",
     "SandboxError",
     "SandboxSpec",
@@ -46,6 +63,14 @@ __all__ = [
     "Support",
     "UnsupportedError",
     "check_support",
+    "current",
+    "fakeroot_paths",
+    "layer_form",
+    "level_for",
+    "name_kept_root",
+    "probe_all",
+    "proot_path",
+    "rootfs_mode",
     "run",
 ]
 
@@ -65,6 +90,18 @@ __getattr__, __dir__ = lazy_exports(
         "Support": "._support",
         "UnsupportedError": "._errors",
         "check_support": "._support",
+        "CHOICES": "._levels",
+        "Isolation": "._levels",
+        "KEPT_ROOTS": "._kept",
+        "LevelStatus": "._levels",
+        "current": "._levels",
+        "fakeroot_paths": "._levels",
+        "layer_form": "._levels",
+        "level_for": "._levels",
+        "name_kept_root": "._kept",
+        "probe_all": "._levels",
+        "proot_path": "._levels",
+        "rootfs_mode": "._levels",
         "run": "._run",
     },
 )

@@ -111,7 +111,8 @@ def container_main(cfg: HelperConfig, sock: socket.socket) -> NoReturn:
         step = "setting up the root file system"
         root = _root(cfg, sock)
         binds = [(str(s), str(t), bool(r)) for s, t, r in cfg["mounts"]]
-        assemble(root, Path(cfg["work"]) / "etc", binds, cfg["devpts_gid"])
+        proc = assemble(root, Path(cfg["work"]) / "etc", binds, cfg["devpts_gid"])
+        send(sock, {"proc": proc})
         pty = _open_pty(root, sock) if cfg["tty"] else None
         step = "entering the root file system"
         pivot(root)

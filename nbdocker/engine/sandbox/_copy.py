@@ -85,8 +85,17 @@ def _changed(a: os.stat_result, b: os.stat_result, pa: Path, pb: Path) -> bool:
 
 
 class _Differ:
-    def __init__(self, root: Path, view: LowerView, out: Path) -> None:
-        self.root, self.view, self.out = root, view, out
+    """Writes the overlay-form difference between ``root`` and ``view`` into ``out``.
+
+    With ``since`` (a ctime, nanoseconds, taken after ``root`` was filled) only what the step
+    can have touched is compared: the kernel sets the ctime of every inode whose data,
+    metadata, extended attributes or links change, and of every directory an entry is added
+    to, removed from or renamed in. So a directory older than ``since`` holds the names it was
+    filled with, and of its entries only the newer ones need a look; the rest is walked with
+    plain ``lstat`` only (no look-up in the layers)."""
+
+    def __init__(self, root: Path, view: LowerView, out: Path, since: int | None) -> None:
+        self.root, self.view, self.out, self.since = root, view, out, since
         self.made: list[str] = []
 
     def _parents(self, rel: str) -> None:
@@ -110,25 +119,46 @@ class _Differ:
 
     def diff(self, rel: str) -> None:
         here = self.root / rel
+        if self.since is not None and os.stat(here, follow_symlinks=False).st_ctime_ns < self.since:
+            self._untouched_dir(rel)
+            return
         lower = self.view.listdir(rel)
         names = set(os.listdir(here))
         for name in sorted(set(lower) - names):
             self._whiteout(rel, name)
         for name in sorted(names):
+            self._entry(rel, name, lower.get(name))
+
+    def _untouched_dir(self, rel: str) -> None:
+        """A directory no entry was added to or removed from since ``since``: compare the
+        entries changed in place, walk into the others. (``DirEntry.stat`` is the kernel's
+        own ``lstat``, without the metadata emulation's extended-attribute reads.)"""
+        assert self.since is not None
+        with os.scandir(self.root / rel) as entries:
+            found = [(e.name, e.stat(follow_symlinks=False)) for e in entries]
+        for name, st in sorted(found):
             child = f"{rel}/{name}" if rel else name
-            st = os.lstat(here / name)
-            lp = lower.get(name)
-            lst = lstat(lp) if lp is not None else None
-            if lp is None or lst is None:
-                self._parents(rel)
-                copy_tree(here / name, self.out / child)
-            elif stat.S_ISDIR(st.st_mode) and stat.S_ISDIR(lst.st_mode):
-                if _changed(st, lst, here / name, lp):
-                    self._parents(child)
-                self.diff(child)
-            elif _changed(st, lst, here / name, lp):
-                self._parents(rel)
-                copy_tree(here / name, self.out / child)
+            if st.st_ctime_ns >= self.since:
+                self._entry(rel, name, self.view.lookup(child))
+            elif stat.S_ISDIR(st.st_mode):
+                self._untouched_dir(child)
+
+    def _entry(self, rel: str, name: str, lp: Path | None) -> None:
+        """Compare ``rel/name`` in the root with ``lp``, what the layers have there."""
+        here = self.root / rel
+        child = f"{rel}/{name}" if rel else name
+        st = os.lstat(here / name)
+        lst = lstat(lp) if lp is not None else None
+        if lp is None or lst is None:
+            self._parents(rel)
+            copy_tree(here / name, self.out / child)
+        elif stat.S_ISDIR(st.st_mode) and stat.S_ISDIR(lst.st_mode):
+            if _changed(st, lst, here / name, lp):
+                self._parents(child)
+            self.diff(child)
+        elif _changed(st, lst, here / name, lp):
+            self._parents(rel)
+            copy_tree(here / name, self.out / child)
 
     def finish(self) -> None:
         for sub in reversed(self.made):
@@ -136,13 +166,19 @@ class _Differ:
         copy_meta(os.lstat(self.root), self.out, self.root)
 
 
-def compute_upper(root: Path, lowers: tuple[Path, ...], upper: Path, scratch: Path) -> None:
-    """Rewrite ``upper`` as the overlay-form difference between ``root`` and ``lowers``."""
+def compute_upper(
+    root: Path, lowers: tuple[Path, ...], upper: Path, scratch: Path, since: int | None = None
+) -> None:
+    """Rewrite ``upper`` as the overlay-form difference between ``root`` and ``lowers``.
+
+    ``since``: the ctime (ns) of a file made after ``root`` was filled and before anything
+    ran in it, to compare only what changed after it (see :class:`_Differ`); ``root`` must
+    then hold exactly ``lowers`` at that time (``upper`` empty before the run)."""
     new = scratch / "upper.new"
     if new.exists():
         shutil.rmtree(new)
     new.mkdir()
-    differ = _Differ(root, LowerView(lowers), new)
+    differ = _Differ(root, LowerView(lowers), new, since)
     differ.diff("")
     differ.finish()
     for name in os.listdir(upper):

@@ -39,7 +39,7 @@ CAP_NAMES = {
 DEFAULT_CAPS = sum(1 << bit for bit in CAP_NAMES.values())  # 0xa80425fb
 
 
-def _last_cap() -> int:
+def last_cap_number() -> int:
     try:
         return int(Path("/proc/sys/kernel/cap_last_cap").read_text())
     except (OSError, ValueError):
@@ -62,7 +62,7 @@ def build_env(env: tuple[str, ...], user: ExecUser, hostname: str, tty: bool) ->
 def drop_privileges(user: ExecUser) -> None:
     """no_new_privs, bounding set, groups and ids, then the capability sets."""
     linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
-    for cap in range(_last_cap() + 1):
+    for cap in range(last_cap_number() + 1):
         if not DEFAULT_CAPS & (1 << cap):
             with contextlib.suppress(OSError):
                 linux.prctl(linux.PR_CAPBSET_DROP, cap)

@@ -108,9 +108,10 @@ def _helper(cfg: HelperConfig, status: IO[str], ctl: IO[str]) -> int:
     msgs, fds = read_messages(parent_sock)
     parent_sock.close()
     mode: RootfsMode = next((m["mode"] for m in msgs if "mode" in m), "overlay")
+    proc = next((m["proc"] for m in msgs if "proc" in m), "fresh")
     error = next((m["error"] for m in msgs if "error" in m), None)
     if error is None:
-        tell({"started": {"rootfs": mode, "pid": pid}})
+        tell({"started": {"rootfs": mode, "pid": pid, "proc": proc}})
         if cfg["tty"] and fds:
             pump(fds[0], 0 if cfg["stdin"] else None, 1)
     for fd in fds:

@@ -173,10 +173,19 @@ def assemble(
     etc_dir: Path,
     binds: list[tuple[str, str, bool]],
     devpts_gid: int | None,
-) -> None:
-    """Mount everything under ``root`` (already a mount point). Raises OSError/SetupError."""
+) -> str:
+    """Mount everything under ``root`` (already a mount point); return how ``/proc`` was made
+    (``fresh``, or ``bound`` where a fresh proc is refused). Raises OSError/SetupError."""
     proc = _ensure(root, "/proc", True)
-    linux.mount("proc", proc, "proc", NOSUID_NODEV_NOEXEC)
+    proc_kind = "fresh"
+    try:
+        linux.mount("proc", proc, "proc", NOSUID_NODEV_NOEXEC)
+    except PermissionError:
+        # In a user namespace, a runtime that masks parts of /proc (Docker, Kubernetes) makes
+        # the kernel refuse a fresh proc ("too revealing"); bind the existing one with what
+        # is mounted on it, as crun and podman do. It shows the outer PID namespace.
+        _bind("/proc", proc, readonly=False)
+        proc_kind = "bound"
     _dev(root, devpts_gid)
     _sys_ro(root)
     _mask(root)
@@ -192,6 +201,7 @@ def assemble(
             kind = "a directory" if is_dir else "a file"
             raise SetupError(f"cannot mount {source} on {target_path}: the target is not {kind}")
         _bind(source, target, readonly)
+    return proc_kind
 
 
 def pivot(root: Path) -> None:

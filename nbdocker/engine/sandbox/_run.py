@@ -18,10 +18,12 @@ from typing import Any, Literal, cast
 from ..interpreter import helper_argv
 from ..userns.ids import SubIds, map_ids, subids
 from ._errors import SandboxError
-from ._spec import HelperConfig, HelperMessage, SandboxSpec, Started
+from ._levels import current, fakeroot_paths, proot_path
+from ._spec import CopyRootConfig, HelperConfig, HelperMessage, SandboxSpec, Started
 from ._support import check_support, forced_rootfs, require
 
 _HELPER_MODULE = "nbdocker.engine.sandbox._helper"
+_COPYROOT_MODULE = "nbdocker.engine.sandbox._copyroot"  # the chroot and ptrace levels' helper
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
@@ -80,10 +82,23 @@ def run(
     be started. On return no process of the container and none of its mounts remain.
     """
     _validate(spec)
+    isolation = current(spec.work)
+    if isolation.level != "namespaces":
+        return _spawn(
+            _copyroot_config(spec, isolation.level, stop_timeout),
+            spec,
+            stdin,
+            stdout,
+            stderr,
+            on_start,
+            None,
+            module=_COPYROOT_MODULE,
+            level=isolation.level,
+        )
     support = check_support()
     require(support)
     rootless = not support.root
-    ids = subids() if rootless else None
+    ids = subids() if rootless and not isolation.root_only else None
     hostname = spec.hostname or (socket.gethostname() if spec.network == "host" else "localhost")
     spec.work.mkdir(parents=True, exist_ok=True)
     spec.upper.mkdir(parents=True, exist_ok=True)
@@ -109,14 +124,48 @@ def run(
     return _spawn(cfg, spec, stdin, stdout, stderr, on_start, ids)
 
 
+def _copyroot_config(spec: SandboxSpec, level: str, stop_timeout: float) -> CopyRootConfig:
+    """The helper's configuration at the ``chroot`` and ``ptrace`` levels."""
+    if spec.network == "none":
+        raise SandboxError(
+            f"--network none needs a network namespace, which the {level} isolation level "
+            "cannot make; its steps use the host's network"
+        )
+    hostname = spec.hostname or socket.gethostname()
+    spec.work.mkdir(parents=True, exist_ok=True)
+    spec.upper.mkdir(parents=True, exist_ok=True)
+    return {
+        "level": level,
+        "layers": [str(p.resolve()) for p in spec.layers],
+        "upper": str(spec.upper.resolve()),
+        "work": str(spec.work.resolve()),
+        "argv": list(spec.argv),
+        "env": list(spec.env),
+        "cwd": spec.cwd,
+        "user": spec.user,
+        "hostname": hostname,
+        "mounts": [(str(m.source.resolve()), m.target, m.readonly) for m in spec.mounts],
+        "stop_timeout": stop_timeout,
+        "etc": _etc_files(spec, hostname),
+        "proot": proot_path(),
+        "trash": str(spec.trash) if spec.trash else None,
+        "kept": str(spec.kept_roots) if spec.kept_roots else None,
+        "keep": spec.keep_root,
+        "fakeroot": fakeroot_paths() if level == "ptrace" else None,
+    }
+
+
 def _spawn(
-    cfg: HelperConfig,
+    cfg: HelperConfig | CopyRootConfig,
     spec: SandboxSpec,
     stdin: int | None,
     stdout: int | None,
     stderr: int | None,
     on_start: Callable[[Started], None] | None,
     ids: SubIds | None,
+    *,
+    module: str = _HELPER_MODULE,
+    level: str = "namespaces",
 ) -> int:
     cfg_r, cfg_w = os.pipe()
     status_r, status_w = os.pipe()
@@ -132,7 +181,7 @@ def _spawn(
     if spec.tty and os.isatty(in_fd):
         saved_tty = termios.tcgetattr(in_fd)
     fds = (str(os.getpid()), str(cfg_r), str(status_w), str(ctl_r))
-    argv = helper_argv(_HELPER_MODULE, *fds, hold_signals=FORWARDED)
+    argv = helper_argv(module, *fds, hold_signals=FORWARDED)
     try:
         proc = subprocess.Popen(
             argv,
@@ -161,7 +210,14 @@ def _spawn(
                 elif "started" in msg and on_start is not None:
                     info = msg["started"]
                     on_start(
-                        Started(info["rootfs"], bool(cfg["rootless"]), ids is not None, info["pid"])
+                        Started(
+                            info["rootfs"],
+                            bool(cfg.get("rootless", os.geteuid() != 0)),
+                            ids is not None,
+                            info["pid"],
+                            level,
+                            info.get("proc", "fresh"),
+                        )
                     )
                 elif "exit" in msg:
                     result = int(msg["exit"])

@@ -11,13 +11,17 @@ from ..lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .calls import Helper, call, start
-    from .local import needed, remove_tree
+    from .local import LayerForm, emulated, needed, read_form_from, remove_tree, root_only
 
 __all__ = [
     "Helper",
+    "LayerForm",
     "call",
+    "emulated",
     "needed",
+    "read_form_from",
     "remove_tree",
+    "root_only",
     "start",
 ]
 
@@ -26,7 +30,11 @@ __getattr__, __dir__ = lazy_exports(
     {
         "Helper": ".calls",
         "call": ".calls",
+        "LayerForm": ".local",
+        "emulated": ".local",
         "needed": ".local",
+        "read_form_from": ".local",
+        "root_only": ".local",
         "remove_tree": ".local",
         "start": ".calls",
     },

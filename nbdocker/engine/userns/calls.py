@@ -8,6 +8,11 @@ inside a namespace with the same mapping, as ``podman unshare`` does. :func:`sta
 request in a fresh helper process (:mod:`nbdocker.engine.userns_helper`) there, mapped by
 :func:`.ids.map_ids` like the sandbox's containers.
 
+At the ``chroot`` and ``ptrace`` isolation levels (:func:`.local.emulated`) there is no user
+namespace: the helper runs as the caller with the layers' metadata emulation installed
+(:mod:`nbdocker.engine.layer.emulated`; owners emulated too when the caller is not root), and
+the rest of the exchange is the same.
+
 Channels: the helper's *status* pipe says ``{"userns": pid}`` once it has unshared, and at the
 end carries the :class:`~.protocol.Reply`; the *control* pipe answers ``go`` (or why the maps
 could not be written) and then sends the :class:`~.protocol.Request`. The request's bulk data
@@ -24,6 +29,7 @@ from typing import IO, TYPE_CHECKING, cast
 from ..errors import NbdockerError, StorageError
 from ..interpreter import helper_argv
 from .ids import map_ids, subids
+from .local import emulated, root_only
 from .protocol import Reply, Request, raise_failure
 
 if TYPE_CHECKING:
@@ -100,11 +106,14 @@ def start(
     line). StorageError when no user namespace can be made or mapped here."""
     import subprocess  # (selectors, signal…) only rootless, when there is file work
 
+    form = "userns"
+    if emulated():
+        form = "emulated-owners" if os.geteuid() != 0 else "emulated"
     status_r, status_w = os.pipe()
     control_r, control_w = os.pipe()
     try:
         proc = subprocess.Popen(
-            helper_argv(HELPER_MODULE, str(status_w), str(control_r)),
+            helper_argv(HELPER_MODULE, str(status_w), str(control_r), form),
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE if stdout else subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -125,7 +134,7 @@ def start(
                 "cannot enter a user namespace for rootless file work; enable user namespaces "
                 "(sysctl user.max_user_namespaces) or run nbdocker as root"
             )
-        why = map_ids(proc.pid, subids())
+        why = "" if form != "userns" else map_ids(proc.pid, None if root_only() else subids())
         control.write("go\n" if not why else why + "\n")
         if why:
             helper.kill()

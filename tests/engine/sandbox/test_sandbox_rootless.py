@@ -83,7 +83,12 @@ def _run_as(who: User, layer: Path, argv: list[str], rootfs: str, **spec: Any) -
         "rootfs": rootfs,
         "out": str(case),
     }
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(who.home)}
+    # The namespaces level as such: a user without a sub-id range would be given ptrace.
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": str(who.home),
+        "NBDOCKER_ISOLATION": "namespaces",
+    }
     proc = subprocess.run(
         [*as_user(who.name), *runner_cmd(job, who.python, who.code)],
         capture_output=True,
