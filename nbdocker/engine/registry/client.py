@@ -116,6 +116,7 @@ class RegistryClient:
         self.auth = Authenticator(self.transport, credentials)
 
     def close(self) -> None:
+        self.auth.close()
         self.transport.close()
 
     def __enter__(self) -> RegistryClient:

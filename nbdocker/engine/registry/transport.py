@@ -50,6 +50,7 @@ __all__ = [
     "MAX_BODY",
     "RegistrySettings",
     "Transport",
+    "bare_host",
     "is_insecure",
     "registry_host",
 ]
@@ -69,7 +70,8 @@ def registry_host(domain: str) -> str:
     return DOCKER_HUB_HOST if domain in ("docker.io", "index.docker.io") else domain
 
 
-def _bare_host(host: str) -> str:
+def bare_host(host: str) -> str:
+    """``host[:port]`` without its port (IPv6 brackets removed)."""
     if host.startswith("["):
         return host[1:].split("]", 1)[0]
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
@@ -77,7 +79,7 @@ def _bare_host(host: str) -> str:
 
 def is_insecure(host: str, listed: Iterable[str] = ()) -> bool:
     """Whether plain HTTP (and unverified TLS) is allowed for ``host`` (``host[:port]``)."""
-    bare = _bare_host(host)
+    bare = bare_host(host)
     if host in listed or bare in listed or bare == "localhost":
         return True
     try:

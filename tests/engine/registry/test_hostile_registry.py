@@ -3,6 +3,7 @@ exit 1, the store unchanged, and the client stops reading as soon as the lie sho
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import RunNbdocker, ok
-from tests.support.hostile_registry import HostileRegistry, image, send
+from tests.support.hostile_registry import Handler, HostileRegistry, image, send
 from tests.support.store import snapshot
 
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
@@ -130,3 +131,49 @@ def test_a_bad_timeout_setting_is_one_line(nbdocker: RunNbdocker, value: str) ->
     assert result.returncode == 1
     assert "NBDOCKER_REGISTRY_TIMEOUT" in result.stderr.decode()
     assert len(result.stderr.decode().strip().splitlines()) == 1
+
+
+def _login_file(docker_config: Path, host: str) -> None:
+    auth = base64.b64encode(b"alice:s3cret").decode()
+    (docker_config / "config.json").write_text(json.dumps({"auths": {host: {"auth": auth}}}))
+
+
+def _challenge(realm: str) -> Handler:
+    def handler(h: BaseHTTPRequestHandler) -> None:
+        body = b'{"errors":[{"code":"UNAUTHORIZED"}]}'
+        h.send_response(401)
+        h.send_header("WWW-Authenticate", f'Bearer realm="{realm}",service="reg"')
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    return handler
+
+
+def test_credentials_never_go_to_a_plain_http_token_service_on_another_host(
+    nbdocker: RunNbdocker, nbdocker_home: Path, docker_config: Path
+) -> None:
+    with HostileRegistry() as reg, HostileRegistry() as thief:
+        thief.routes["/token"] = lambda h: send(h, 200, b'{"token": "t"}')
+        port = thief.server.server_address[1]
+        # localhost is another host name than the registry's 127.0.0.1 (as evil.example would be)
+        reg.routes["/v2/x/manifests/1"] = _challenge(f"http://localhost:{port}/token")
+        _login_file(docker_config, reg.host)
+        before = _initialised(nbdocker, nbdocker_home)
+        result = nbdocker("pull", f"{reg.host}/x:1", timeout=60)
+        err = _one_line_failure(result, nbdocker_home, before, "only over HTTPS")
+        assert "s3cret" not in err
+        assert not [r for r in thief.requests if "Authorization" in r[2]], thief.requests
+
+
+def test_credentials_go_to_the_token_service_on_an_insecure_registrys_own_host(
+    nbdocker: RunNbdocker, nbdocker_home: Path, docker_config: Path
+) -> None:
+    with HostileRegistry() as reg, HostileRegistry() as issuer:
+        issuer.routes["/token"] = lambda h: send(h, 200, b'{"token": "t"}')
+        port = issuer.server.server_address[1]
+        reg.routes["/v2/x/manifests/1"] = _challenge(f"http://127.0.0.1:{port}/token")
+        _login_file(docker_config, reg.host)
+        nbdocker("pull", f"{reg.host}/x:1", timeout=60)
+        sent = [r[2].get("Authorization", "") for r in issuer.requests]
+        assert "Basic " + base64.b64encode(b"alice:s3cret").decode() in sent
