@@ -311,3 +311,12 @@ def test_run_it_gives_a_terminal_with_the_tutorial_prompt(base: str, nbdocker_ho
     os.close(fd)
     assert b"42" in seen and b"/dev/pts/" in seen
     assert os.waitstatus_to_exitcode(status) == 4
+
+
+def test_run_with_a_config_larger_than_a_pipe_holds(nbdocker: RunNbdocker, base: str) -> None:
+    # 70 kB of environment makes the sandbox's config larger than a pipe's 64 KiB buffer.
+    big = "x" * 70_000
+    out = ok(
+        nbdocker("run", "--rm", "-e", f"BIG={big}", base, "sh", "-c", 'echo "${#BIG}"', timeout=60)
+    )
+    assert out == "70000\n"
