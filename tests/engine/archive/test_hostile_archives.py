@@ -1,0 +1,65 @@
+"""``load`` of archives made to break it: each gets one line, exit 1, and the store is left
+exactly as it was. The archives are generated here."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.support import RunNbdocker, ok
+from tests.support.store import snapshot
+
+Member = tuple[str, bytes | None, str | None]  # name, content (None: a symlink), link target
+
+
+def _archive(members: list[Member]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data, link in members:
+            info = tarfile.TarInfo(name)
+            if data is None:
+                info.type, info.linkname = tarfile.SYMTYPE, link or ""
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _load_fails(
+    nbdocker: RunNbdocker, home: Path, tmp_path: Path, archive: bytes, words: str
+) -> None:
+    ok(nbdocker("images"))  # an initialised store, to compare with
+    before = snapshot(home)
+    path = tmp_path / "hostile.tar"
+    path.write_bytes(archive)
+    try:
+        result = nbdocker("load", "-i", path, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("load never finished")
+    err = result.stderr.decode()
+    assert result.returncode == 1, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert words in err, err
+    assert snapshot(home) == before
+
+
+SYMLINK_LOOPS: dict[str, Callable[[], bytes]] = {
+    "to itself": lambda: _archive([("manifest.json", None, "manifest.json")]),
+    "round two": lambda: _archive([("manifest.json", None, "a"), ("a", None, "manifest.json")]),
+    "through a directory": lambda: _archive(
+        [("manifest.json", None, "d/../manifest.json"), ("d/x", b"", None)]
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(SYMLINK_LOOPS))
+def test_a_manifest_json_symlink_loop_is_refused(
+    nbdocker: RunNbdocker, nbdocker_home: Path, tmp_path: Path, case: str
+) -> None:
+    _load_fails(nbdocker, nbdocker_home, tmp_path, SYMLINK_LOOPS[case](), "symbolic link loop")
