@@ -1,5 +1,5 @@
-"""``load`` of archives made to break it: each gets one line, exit 1, and the store is left
-exactly as it was. The archives are generated here."""
+"""``load`` and ``import`` of archives made to break them: each gets one line, exit 1, and the
+store is left exactly as it was. The archives are generated here."""
 
 from __future__ import annotations
 
@@ -63,3 +63,35 @@ def test_a_manifest_json_symlink_loop_is_refused(
     nbdocker: RunNbdocker, nbdocker_home: Path, tmp_path: Path, case: str
 ) -> None:
     _load_fails(nbdocker, nbdocker_home, tmp_path, SYMLINK_LOOPS[case](), "symbolic link loop")
+
+
+def _deep_tar(depth: int) -> bytes:
+    members: list[Member] = []
+    path = ""
+    for _ in range(depth):
+        path += "d/"
+    members.append((path + "f", b"deep\n", None))
+    return _archive(members)
+
+
+@pytest.mark.parametrize("depth", [600, 3000])
+def test_import_refuses_an_absurdly_deep_tree(
+    nbdocker: RunNbdocker, nbdocker_home: Path, tmp_path: Path, depth: int
+) -> None:
+    ok(nbdocker("images"))
+    before = snapshot(nbdocker_home)
+    path = tmp_path / "deep.tar"
+    path.write_bytes(_deep_tar(depth))
+    result = nbdocker("import", path, "deep:1", timeout=120)
+    err = result.stderr.decode()
+    assert result.returncode == 1, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"{depth + 1} directories deep" in err, err
+    assert snapshot(nbdocker_home) == before
+
+
+def test_import_accepts_a_deep_but_sane_tree(nbdocker: RunNbdocker, tmp_path: Path) -> None:
+    path = tmp_path / "deep.tar"
+    path.write_bytes(_deep_tar(200))
+    ok(nbdocker("import", path, "deep:1"))
+    ok(nbdocker("rmi", "deep:1"))
