@@ -320,3 +320,23 @@ def test_run_with_a_config_larger_than_a_pipe_holds(nbdocker: RunNbdocker, base:
         nbdocker("run", "--rm", "-e", f"BIG={big}", base, "sh", "-c", 'echo "${#BIG}"', timeout=60)
     )
     assert out == "70000\n"
+
+
+@pytest.mark.parametrize(
+    ("flags", "code", "words"),
+    [
+        (["-u", "99999999999"], 1, "uids and gids must be in range"),
+        (["-u", "0:99999999999"], 1, "uids and gids must be in range"),
+        (["-e", "=x"], 2, "invalid environment variable: =x"),
+    ],
+)
+def test_run_refuses_bad_user_and_environment_in_one_line(
+    nbdocker: RunNbdocker, base: str, nbdocker_home: Path, flags: list[str], code: int, words: str
+) -> None:
+    before = snapshot(nbdocker_home)
+    result = nbdocker("run", "--rm", *flags, base, "true")
+    err = result.stderr.decode()
+    assert result.returncode == code, err
+    assert len(err.strip().splitlines()) == 1 and words in err, err
+    assert snapshot(nbdocker_home) == before
+    assert not ok(nbdocker("ps", "-a", "-q"))
