@@ -258,6 +258,11 @@ def ingest_compressed_layer(
             raise
         stored.drain()
     ing.finish(descriptor["digest"], what=what)
+    if ing.size != descriptor["size"]:  # the digest matched: the descriptor lies about its size
+        raise ArchiveError(
+            f"{where}: the layer blob is {ing.size} bytes but its descriptor says "
+            f"{descriptor['size']}; the manifest is corrupt — save or push it again"
+        )
     if diff.digest != expected_diff_id:
         raise ArchiveError(
             f"{where}: layer content hashes to {diff.digest} but the image config says "

@@ -95,3 +95,38 @@ def test_import_accepts_a_deep_but_sane_tree(nbdocker: RunNbdocker, tmp_path: Pa
     path.write_bytes(_deep_tar(200))
     ok(nbdocker("import", path, "deep:1"))
     ok(nbdocker("rmi", "deep:1"))
+
+
+def _members(archive: bytes) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        return {
+            m.name: tar.extractfile(m).read()  # type: ignore[union-attr]
+            for m in tar.getmembers()
+            if m.isreg()
+        }
+
+
+def test_a_layer_whose_size_disagrees_with_its_descriptor_is_refused(
+    nbdocker: RunNbdocker, nbdocker_home: Path, tmp_path: Path
+) -> None:
+    import hashlib
+    import json
+
+    rootfs = tmp_path / "rootfs.tar"
+    rootfs.write_bytes(_archive([("etc/hello", b"hello\n", None)]))
+    ok(nbdocker("import", rootfs, "sized:1"))
+    saved = tmp_path / "oci.tar"
+    ok(nbdocker("save", "--format", "oci", "-o", saved, "sized:1"))
+    files = _members(saved.read_bytes())
+    index = json.loads(files["index.json"])
+    old = index["manifests"][0]["digest"]
+    manifest = json.loads(files["blobs/sha256/" + old.split(":")[1]])
+    manifest["layers"][0]["size"] += 1  # the blob stays as it is: its digest still matches
+    data = json.dumps(manifest).encode()
+    new = "sha256:" + hashlib.sha256(data).hexdigest()
+    files["blobs/sha256/" + new.split(":")[1]] = data
+    index["manifests"][0].update(digest=new, size=len(data))
+    files["index.json"] = json.dumps(index).encode()
+    ok(nbdocker("rmi", "sized:1"))
+    hostile = _archive([(name, body, None) for name, body in files.items()])
+    _load_fails(nbdocker, nbdocker_home, tmp_path, hostile, "but its descriptor says")
