@@ -3,11 +3,14 @@ store is left exactly as it was. The archives are generated here."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import subprocess
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,27 +109,44 @@ def _members(archive: bytes) -> dict[str, bytes]:
         }
 
 
+def _edited_oci_archive(
+    nbdocker: RunNbdocker, tmp_path: Path, edit: Callable[[dict[str, Any]], None]
+) -> bytes:
+    """An OCI archive ``nbdocker save`` wrote, with its manifest changed by ``edit`` (and
+    re-digested, so only the change is wrong); the image is removed from the store again."""
+    rootfs = tmp_path / "rootfs.tar"
+    rootfs.write_bytes(_archive([("etc/hello", b"hello\n", None)]))
+    ok(nbdocker("import", rootfs, "edited:1"))
+    saved = tmp_path / "oci.tar"
+    ok(nbdocker("save", "--format", "oci", "-o", saved, "edited:1"))
+    ok(nbdocker("rmi", "edited:1"))
+    files = _members(saved.read_bytes())
+    index = json.loads(files["index.json"])
+    manifest = json.loads(files["blobs/sha256/" + index["manifests"][0]["digest"][7:]])
+    edit(manifest)
+    data = json.dumps(manifest).encode()
+    new = "sha256:" + hashlib.sha256(data).hexdigest()
+    files["blobs/sha256/" + new[7:]] = data
+    index["manifests"][0].update(digest=new, size=len(data))
+    files["index.json"] = json.dumps(index).encode()
+    return _archive([(name, body, None) for name, body in files.items()])
+
+
 def test_a_layer_whose_size_disagrees_with_its_descriptor_is_refused(
     nbdocker: RunNbdocker, nbdocker_home: Path, tmp_path: Path
 ) -> None:
-    import hashlib
-    import json
+    def one_byte_more(manifest: dict[str, Any]) -> None:
+        manifest["layers"][0]["size"] += 1  # the blob stays as it is: its digest still matches
 
-    rootfs = tmp_path / "rootfs.tar"
-    rootfs.write_bytes(_archive([("etc/hello", b"hello\n", None)]))
-    ok(nbdocker("import", rootfs, "sized:1"))
-    saved = tmp_path / "oci.tar"
-    ok(nbdocker("save", "--format", "oci", "-o", saved, "sized:1"))
-    files = _members(saved.read_bytes())
-    index = json.loads(files["index.json"])
-    old = index["manifests"][0]["digest"]
-    manifest = json.loads(files["blobs/sha256/" + old.split(":")[1]])
-    manifest["layers"][0]["size"] += 1  # the blob stays as it is: its digest still matches
-    data = json.dumps(manifest).encode()
-    new = "sha256:" + hashlib.sha256(data).hexdigest()
-    files["blobs/sha256/" + new.split(":")[1]] = data
-    index["manifests"][0].update(digest=new, size=len(data))
-    files["index.json"] = json.dumps(index).encode()
-    ok(nbdocker("rmi", "sized:1"))
-    hostile = _archive([(name, body, None) for name, body in files.items()])
+    hostile = _edited_oci_archive(nbdocker, tmp_path, one_byte_more)
     _load_fails(nbdocker, nbdocker_home, tmp_path, hostile, "but its descriptor says")
+
+
+def test_a_layer_of_an_unknown_media_type_is_refused(
+    nbdocker: RunNbdocker, nbdocker_home: Path, tmp_path: Path
+) -> None:
+    def unknown_type(manifest: dict[str, Any]) -> None:
+        manifest["layers"][0]["mediaType"] = "application/vnd.example.not-a-layer"
+
+    hostile = _edited_oci_archive(nbdocker, tmp_path, unknown_type)
+    _load_fails(nbdocker, nbdocker_home, tmp_path, hostile, "not a layer nbdocker can unpack")
