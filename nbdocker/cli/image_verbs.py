@@ -7,11 +7,12 @@ import argparse
 import json
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import IO, Any
 
 from ..engine import Engine
 from ..engine.atomic import atomic_output
-from ..engine.errors import ImageNotFound, UsageError
+from ..engine.errors import ImageNotFound, NbdockerError, UsageError
 from ..formatting import human_size, since, table, truncate
 from .build_verbs import source_date_epoch
 from .streams import Handler, Streams
@@ -127,8 +128,25 @@ def do_inspect(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
         raise ImageNotFound(f"no such image: {', '.join(missing)}")
 
 
+def _check_output_path(output: str) -> None:
+    """Refuse, as Docker does, an ``-o`` that is a directory or in a directory that does not
+    exist, before anything is written."""
+    target = Path(output)
+    if target.is_dir():
+        raise NbdockerError(
+            f'invalid output path: "{output}" is a directory; give -o a file name, e.g. '
+            f"{output.rstrip('/') or ''}/image.tar"
+        )
+    if not target.parent.is_dir():
+        raise NbdockerError(
+            f'invalid output path: directory "{target.parent}" does not exist; create it '
+            "or give -o a file in an existing directory"
+        )
+
+
 def do_save(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
     if args.output:
+        _check_output_path(args.output)
         with atomic_output(args.output) as f:
             engine.save(args.images, f, format=args.format)
         return

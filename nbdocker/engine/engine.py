@@ -403,7 +403,9 @@ class Engine:
         """
         options = options or BuildOptions()
         services = builder.BuildServices(self.store, self.compression, self._pull_image)
-        with self._recorded("build", _build_title(context, options)):
+        # In flight for its whole length: a step may reuse a cached layer found minutes before
+        # the image that references it is committed.
+        with self._recorded("build", _build_title(context, options)), self.store.in_flight():
             return builder.run_build(services, context, options, self.on_event)
 
     def _pull_image(self, reference: str) -> Image:

@@ -257,8 +257,14 @@ def check_manifest(obj: object) -> Manifest:
     layers = obj.get("layers")
     if not isinstance(layers, list):
         raise ValueError("the manifest has no list of layers")
+    known = (*LAYER_MEDIA_TYPES.values(), *DOCKER_LAYER_MEDIA_TYPES.values())
     for number, layer in enumerate(layers, 1):
-        _check_descriptor(layer, f"its layer {number}")
+        media_type = _check_descriptor(layer, f"its layer {number}").get("mediaType", "")
+        if media_type not in known:
+            raise ValueError(
+                f"its layer {number} has media type {media_type!r}, not a layer nbdocker can "
+                "unpack (a tar, plain, gzip or zstd)"
+            )
     return cast(Manifest, obj)
 
 

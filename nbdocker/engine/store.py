@@ -13,6 +13,8 @@ Layout of ``<root>`` (``$NBDOCKER_HOME``, else the platform user cache dir)::
     activity/<pid>-<n>.json    builds and transfers running now, in any process (see
                                nbdocker.engine.activity; removed when they end)
     .lock                      flock(2) target serialising writers
+    .lock-inflight             flock(2) target: shared while work that stages blobs runs,
+                               so garbage collection leaves what it may be about to reference
 
 So ``skopeo inspect oci:<root>:docker.io/library/ubuntu:14.04`` reads the store directly.
 
@@ -27,6 +29,14 @@ are renamed into ``blobs/``; ``index.json`` is replaced atomically and last, so 
 point of every change. A :class:`Transaction` that fails leaves the store exactly as it was (its
 ingest files are removed). Writers hold an exclusive lock from the start of the commit to its
 end; readers take a shared lock, so two processes on one store never see or make a torn state.
+
+Work that stages blobs decides outside the lock that a layer is already stored and then only
+references it (a load, pull or build may run for minutes; holding the store lock that long would
+stop every other command). So that such a layer cannot vanish before the work commits, the work
+holds ``.lock-inflight`` shared for its whole length (:meth:`Store.in_flight`, taken by every
+:meth:`Store.staging`), and :meth:`Store.collect_garbage` deletes nothing while anyone holds it:
+it is deferred to the next collection that finds the store quiet. Garbage may therefore outlive
+an ``rmi`` that ran during a build; a referenced blob never goes.
 """
 
 from __future__ import annotations
@@ -335,6 +345,7 @@ class Store:
         self.meta_dir = self.root / "meta" / "layers"
         self.ingest_dir = self.root / "ingest"
         self._lock_path = self.root / ".lock"
+        self._in_flight_path = self.root / ".lock-inflight"
         self._initialised = False
 
     # -- set-up and locking ---------------------------------------------------------------------
@@ -363,6 +374,27 @@ class Store:
                 yield
             finally:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def in_flight(self) -> Iterator[None]:
+        """Mark work that may reference blobs it found in the store without the lock (see the
+        module docstring): while the block runs, garbage collection deletes nothing. Nests."""
+        self._init()
+        with storage_errors(self.root), open(self._in_flight_path, "a+b") as f:
+            # Blocks only while a collection is running (it holds this exclusively, briefly).
+            fcntl.flock(f.fileno(), fcntl.LOCK_SH)
+            yield
+
+    @contextlib.contextmanager
+    def _quiet(self) -> Iterator[bool]:
+        """Whether no work is in flight; if so, none starts until the block ends."""
+        with open(self._in_flight_path, "a+b") as f:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
 
     def _sweep_ingest(self) -> None:
         """Remove ingest files left by processes that died (their pid prefix is gone)."""
@@ -466,7 +498,7 @@ class Store:
         self._init()
         txn = Transaction(self, [])
         try:
-            with storage_errors(self.root):
+            with self.in_flight(), storage_errors(self.root):
                 yield txn
         except BaseException:
             for ing in txn.ingests:
@@ -513,7 +545,15 @@ class Store:
         ``roots`` (the build cache's) reaches; return bytes freed.
 
         Call with the exclusive lock held, after the index without the removed images is written.
+        While work is in flight (:meth:`in_flight`) nothing is deleted and 0 is returned: that
+        work may be about to reference any unreachable blob.
         """
+        with self._quiet() as quiet:
+            return self._collect_garbage(index, roots) if quiet else 0
+
+    def _collect_garbage(
+        self, index: Sequence[Descriptor], roots: frozenset[str] | set[str]
+    ) -> int:
         reachable: set[str] = set()
         pending = [d["digest"] for d in index] + sorted(roots)
         while pending:

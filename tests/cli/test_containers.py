@@ -311,3 +311,32 @@ def test_run_it_gives_a_terminal_with_the_tutorial_prompt(base: str, nbdocker_ho
     os.close(fd)
     assert b"42" in seen and b"/dev/pts/" in seen
     assert os.waitstatus_to_exitcode(status) == 4
+
+
+def test_run_with_a_config_larger_than_a_pipe_holds(nbdocker: RunNbdocker, base: str) -> None:
+    # 70 kB of environment makes the sandbox's config larger than a pipe's 64 KiB buffer.
+    big = "x" * 70_000
+    out = ok(
+        nbdocker("run", "--rm", "-e", f"BIG={big}", base, "sh", "-c", 'echo "${#BIG}"', timeout=60)
+    )
+    assert out == "70000\n"
+
+
+@pytest.mark.parametrize(
+    ("flags", "code", "words"),
+    [
+        (["-u", "99999999999"], 1, "uids and gids must be in range"),
+        (["-u", "0:99999999999"], 1, "uids and gids must be in range"),
+        (["-e", "=x"], 2, "invalid environment variable: =x"),
+    ],
+)
+def test_run_refuses_bad_user_and_environment_in_one_line(
+    nbdocker: RunNbdocker, base: str, nbdocker_home: Path, flags: list[str], code: int, words: str
+) -> None:
+    before = snapshot(nbdocker_home)
+    result = nbdocker("run", "--rm", *flags, base, "true")
+    err = result.stderr.decode()
+    assert result.returncode == code, err
+    assert len(err.strip().splitlines()) == 1 and words in err, err
+    assert snapshot(nbdocker_home) == before
+    assert not ok(nbdocker("ps", "-a", "-q"))

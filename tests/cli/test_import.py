@@ -216,6 +216,7 @@ def _plain_tar_bytes(rootfs: Path) -> bytes:
             "does not support RUN",
         ),
         ("directory", lambda d: ["import", str(d), "x:1"], 2, "is a directory"),
+        ("malformed URL", lambda d: ["import", "http://[::1", "x:1"], 1, "not a valid address"),
         (
             "unknown flag",
             lambda d: ["import", "--bogus", str(d / "good.tar.gz")],

@@ -292,6 +292,22 @@ def test_save_of_an_unknown_image_writes_no_file(nbdocker: RunNbdocker, tmp_path
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("output", "words"),
+    [("missing/dir/x.tar", "does not exist"), (".", "is a directory")],
+)
+def test_save_to_a_bad_output_path_is_one_line(
+    nbdocker: RunNbdocker, busybox_tarball: Path, tmp_path: Path, output: str, words: str
+) -> None:
+    ok(nbdocker("import", busybox_tarball, "bb:1"))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = nbdocker("save", "-o", tmp_path / output, "bb:1")
+    err = result.stderr.decode()
+    assert result.returncode == 1, err
+    assert len(err.strip().splitlines()) == 1 and words in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
 def test_two_processes_writing_at_once_lose_nothing(
     nbdocker: RunNbdocker, nbdocker_home: Path, busybox_tarball: Path
 ) -> None:

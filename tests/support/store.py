@@ -9,14 +9,14 @@ from typing import Any
 
 
 def snapshot(home: Path) -> dict[str, str]:
-    """Every file of the store (but the lock and the empty ingest dir) → sha256 of its bytes.
+    """Every file of the store (but the lock files and the empty ingest dir) → sha256 of its bytes.
 
     Two equal snapshots mean a command changed nothing."""
     out: dict[str, str] = {}
     if not home.exists():
         return out
     for path in sorted(home.rglob("*")):
-        if path.is_file() and path.name != ".lock":
+        if path.is_file() and path.name not in (".lock", ".lock-inflight"):
             out[str(path.relative_to(home))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 

@@ -31,6 +31,8 @@ def open_url(url: str) -> Iterator[tuple[IO[bytes], int | None]]:
                 cast(IO[bytes], _ResponseReader(response)),
                 int(total) if total and total.isdigit() else None,
             )
+    except httpx.InvalidURL as exc:
+        raise ArchiveError(f"{url}: not a valid address ({exc}); check the URL") from None
     except httpx.HTTPError as exc:
         raise ArchiveError(
             f"{url}: cannot download ({exc}); check the address and network"

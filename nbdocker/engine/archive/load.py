@@ -35,6 +35,7 @@ from .save import CONTAINERD_NAME, DockerArchiveEntry
 __all__ = ["LoadedImage", "read_archive"]
 
 _CHUNK = 1 << 20
+_MAX_SYMLINK_HOPS = 40  # as Linux's ELOOP limit
 _PLAIN_LAYER_TYPES = (LAYER_MEDIA_TYPES["none"], DOCKER_LAYER_MEDIA_TYPES["none"])
 
 
@@ -62,7 +63,14 @@ class _Archive:
 
     def open(self, name: str) -> IO[bytes]:
         member = self.members.get(posixpath.normpath(name))
+        hops = 0
         while member is not None and member.issym():
+            hops += 1
+            if hops > _MAX_SYMLINK_HOPS:  # a loop (to itself, or round several)
+                raise ArchiveError(
+                    f"{self.where}: {name} is a symbolic link loop in the archive; it is "
+                    "corrupt or hostile — save it again"
+                )
             target = posixpath.normpath(
                 posixpath.join(posixpath.dirname(member.name), member.linkname)
             )

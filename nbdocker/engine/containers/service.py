@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
 from .. import dockerfile, layer, sandbox, userns
-from ..errors import UsageError
+from ..errors import NbdockerError, UsageError
 from ..image import Image, find_image
 from ..oci import ContainerConfig, Descriptor, HistoryRecord, ImageConfig, rfc3339
 from ..reference import parse_reference
@@ -120,6 +120,13 @@ class ContainerService:
                 "give one after the image name"
             )
         env_extra = [e for f in options.env_files for e in _parse_env_file(f)] + list(options.env)
+        for entry in options.env:
+            if entry.startswith("="):  # as Docker: a variable needs a name
+                raise UsageError(
+                    f"invalid environment variable: {entry}; give -e NAME=VALUE (or -e NAME)"
+                )
+        user = options.user if options.user is not None else cfg.get("User", "")
+        _check_user_ids(user)
         config = RunConfig(
             image=img.id,
             image_name=image,
@@ -127,7 +134,7 @@ class ContainerService:
             cmd=cmd,
             env=_merge_env(cfg.get("Env") or [], env_extra),
             workdir=options.workdir or cfg.get("WorkingDir") or "/",
-            user=options.user if options.user is not None else cfg.get("User", ""),
+            user=user,
             network=options.network,
             mounts=tuple(_parse_volume(v) for v in options.volumes),
             tty=options.tty,
@@ -303,3 +310,17 @@ def _inherited(config: ImageConfig) -> ImageConfig:
     """What a commit keeps of its parent's config (platform, Docker's extras…), in order."""
     made_here = ("created", "author", "comment", "config", "rootfs", "history")
     return cast(ImageConfig, {k: v for k, v in config.items() if k not in made_here})
+
+
+_MAX_ID = 2**31 - 1  # as Docker (runc) accepts
+
+
+def _check_user_ids(user: str) -> None:
+    """Refuse a numeric uid or gid the kernel cannot take (``-u 99999999999``), as Docker does,
+    before a container record is made."""
+    for part in user.split(":", 1):
+        if part.isdigit() and int(part) > _MAX_ID:
+            raise NbdockerError(
+                f"user {user!r}: uids and gids must be in range 0-{_MAX_ID}; give a smaller id "
+                "or a user name from the image's /etc/passwd"
+            )

@@ -43,14 +43,11 @@ _CHUNK = 1 << 20
 
 def safe_member_name(name: str, where: str) -> str:
     """Normalise a tar member name to a relative path (``./bin/sh`` → ``bin/sh``, ``./`` → ``""``);
-    refuse names that climb out of the root (``../etc``)."""
+    refuse names that climb out of the root (``../etc``) or go absurdly deep."""
     try:
-        return clean_name(name)
-    except UnsafeLayer:
-        raise ArchiveError(
-            f"{where}: entry {name!r} points outside the root filesystem; "
-            "rebuild the tarball with paths relative to its root"
-        ) from None
+        return clean_name(name, "the root filesystem")
+    except UnsafeLayer as exc:
+        raise ArchiveError(f"{where}: {exc}") from None
 
 
 class _Tee:
@@ -261,6 +258,11 @@ def ingest_compressed_layer(
             raise
         stored.drain()
     ing.finish(descriptor["digest"], what=what)
+    if ing.size != descriptor["size"]:  # the digest matched: the descriptor lies about its size
+        raise ArchiveError(
+            f"{where}: the layer blob is {ing.size} bytes but its descriptor says "
+            f"{descriptor['size']}; the manifest is corrupt — save or push it again"
+        )
     if diff.digest != expected_diff_id:
         raise ArchiveError(
             f"{where}: layer content hashes to {diff.digest} but the image config says "

@@ -61,12 +61,25 @@ class UnsafeLayer(ArchiveError):
     """A layer entry that would be written outside its directory or through a symlink."""
 
 
+MAX_DEPTH = 512
+"""The most directories a path in a layer or context may go down. Real trees stay far below;
+a deeper one is refused where it enters, so that no later walk (run, diff, rmi) meets it."""
+
+
 def clean_name(name: str, within: str = "the layer") -> str:
     """A tar member's name as a clean relative path (``""`` for the root itself); UnsafeLayer
-    for a name that climbs out of ``within``."""
+    for a name that climbs out of ``within`` or goes deeper than :data:`MAX_DEPTH`."""
     norm = posixpath.normpath(name.lstrip("/")) if name.strip("/") else "."
     if norm == ".." or norm.startswith("../"):
-        raise UnsafeLayer(f"entry {name!r} points outside {within}")
+        raise UnsafeLayer(
+            f"entry {name!r} points outside {within}; rebuild it with paths relative to its root"
+        )
+    depth = norm.count("/") + 1
+    if depth > MAX_DEPTH:
+        raise UnsafeLayer(
+            f"entry {name[:60]!r}… is {depth} directories deep, more than the {MAX_DEPTH} "
+            f"nbdocker accepts in {within}; flatten the tree"
+        )
     return "" if norm == "." else norm
 
 

@@ -26,7 +26,7 @@ import httpx
 
 from ..errors import AuthenticationError, RegistryError
 from ..lazy import lazy_dataclass
-from .transport import Transport
+from .transport import Transport, bare_host
 
 __all__ = ["Authenticator", "Challenge", "Credentials", "parse_challenges"]
 
@@ -117,7 +117,45 @@ class Authenticator:
         self.credentials = credentials
         self.challenge: Challenge | None = None
         self._tokens: dict[tuple[str, str, tuple[str, ...]], _Token] = {}
+        self._realm_transports: dict[str, Transport] = {}
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the connections to token services on other hosts."""
+        for transport in self._realm_transports.values():
+            transport.close()
+        self._realm_transports.clear()
+
+    def _realm_transport(self, realm: httpx.URL) -> Transport:
+        """The registry's own transport for a realm on its host; else one of the realm's own,
+        with the TLS trust that host gets (an insecure registry's laxity is not lent to it)."""
+        netloc = realm.netloc.decode("ascii")
+        if netloc == self.transport.host:
+            return self.transport
+        with self._lock:
+            transport = self._realm_transports.get(netloc)
+            if transport is None:
+                transport = Transport(netloc, self.transport.settings)
+                self._realm_transports[netloc] = transport
+        return transport
+
+    def _check_realm_for_credentials(self, realm: httpx.URL) -> None:
+        """Credentials go to a token service over HTTPS, or over plain HTTP only on the host of
+        a registry that is itself insecure (one the user listed, or loopback), as its own
+        requests go there in the clear anyway. Refusing sends nothing."""
+        if self.credentials is None or realm.scheme == "https":
+            return
+        if self.transport.insecure and bare_host(realm.netloc.decode("ascii")) == bare_host(
+            self.host
+        ):
+            return
+        raise AuthenticationError(
+            f"registry {self.host} sends logins to the token service {realm.scheme}://"
+            f"{realm.netloc.decode('ascii')} over plain HTTP on another host; nbdocker sends "
+            "credentials to a token service only over HTTPS (or to an insecure registry's own "
+            "host), so nothing was sent — have the registry's token service use HTTPS, or run "
+            f"'nbdocker logout {self.host}' to use it anonymously"
+        )
 
     @property
     def host(self) -> str:
@@ -175,10 +213,16 @@ class Authenticator:
 
     def fetch_token(self, realm: str, service: str, scopes: Sequence[str]) -> _Token:
         """GET the realm for a token (Docker token service protocol)."""
-        if not realm.startswith(("https://", "http://")):
+        try:
+            realm_url = httpx.URL(realm)
+        except httpx.InvalidURL:
+            realm_url = None
+        if realm_url is None or realm_url.scheme not in ("https", "http") or not realm_url.host:
             raise AuthenticationError(
                 f"registry {self.host} names an invalid token service {realm!r}"
             )
+        self._check_realm_for_credentials(realm_url)
+        transport = self._realm_transport(realm_url)
         if self.credentials is not None and self.credentials.username == IDENTITY_TOKEN_USER:
             # An identity token (Docker's "<token>" user) is an OAuth2 refresh token: it is
             # exchanged at the realm for an access token, never sent as a password.
@@ -189,7 +233,7 @@ class Authenticator:
                 "service": service,
                 "scope": " ".join(scopes),
             }
-            response = self.transport.request(
+            response = transport.request(
                 "POST",
                 realm,
                 content=urlencode(form).encode(),
@@ -205,7 +249,7 @@ class Authenticator:
                 headers["Authorization"] = self.credentials.basic()
                 params.append(("account", self.credentials.username))
             url = str(httpx.URL(realm, params=params))
-            response = self.transport.request("GET", url, headers=headers)
+            response = transport.request("GET", url, headers=headers)
         if response.status_code in (401, 403):
             if self.credentials is not None and self.credentials.username == IDENTITY_TOKEN_USER:
                 raise AuthenticationError(

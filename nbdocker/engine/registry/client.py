@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO
 from urllib.parse import urlencode
@@ -41,7 +42,13 @@ from ..oci import (
     MANIFEST_MEDIA_TYPE,
 )
 from .auth import Authenticator, Credentials
-from .transport import RegistrySettings, Transport, registry_host, translate
+from .transport import (
+    RegistrySettings,
+    Transport,
+    check_deadline,
+    registry_host,
+    translate,
+)
 
 __all__ = [
     "MANIFEST_ACCEPT",
@@ -59,7 +66,7 @@ MANIFEST_ACCEPT = ", ".join(
         INDEX_MEDIA_TYPE,
     )
 )
-MAX_MANIFEST = 4 << 20  # as distribution limits manifests
+_SLOWEST_BLOB = 64 << 10  # bytes per second a blob's download is allowed on top of the deadline
 _CHUNK = 1 << 20
 
 
@@ -109,6 +116,7 @@ class RegistryClient:
         self.auth = Authenticator(self.transport, credentials)
 
     def close(self) -> None:
+        self.auth.close()
         self.transport.close()
 
     def __enter__(self) -> RegistryClient:
@@ -191,9 +199,7 @@ class RegistryClient:
             )
         if response.status_code != 200:
             raise self._fail(response, f"pull {what}")
-        data = response.content
-        if len(data) > MAX_MANIFEST:
-            raise RegistryError(f"pull {what}: the manifest is larger than 4 MiB; refusing it")
+        data = response.content  # at most MAX_BODY: the transport refuses more as it reads
         digest = sha256_digest(data)
         expected = reference if by_digest else response.headers.get("docker-content-digest")
         if expected and expected.startswith("sha256:") and expected != digest:
@@ -242,7 +248,7 @@ class RegistryClient:
 
     def read_small_blob(self, repo: str, digest: str, limit: int) -> bytes:
         """GET a small blob (a config) whole, verified against its digest."""
-        with self.open_blob(repo, digest) as reader:
+        with self.open_blob(repo, digest, limit + 1) as reader:
             data = reader.read(limit + 1)
         if len(data) > limit:
             raise RegistryError(f"blob {digest} of {self.domain}/{repo} is too large for a config")
@@ -255,10 +261,14 @@ class RegistryClient:
         return data
 
     @contextlib.contextmanager
-    def open_blob(self, repo: str, digest: str) -> Iterator[IO[bytes]]:
+    def open_blob(self, repo: str, digest: str, size: int | None) -> Iterator[IO[bytes]]:
         """A stream of a blob's bytes (redirects to storage followed; breaks resumed with
-        ``Range`` where the server allows). The caller verifies the digest."""
-        reader = _BlobReader(self, repo, digest)
+        ``Range`` where the server allows). The caller verifies the digest.
+
+        With ``size`` (the descriptor's) the stream never yields more: a server sending more
+        is refused as soon as it does, before the surplus is stored. The download must finish
+        within the settings' deadline plus the time ``size`` takes at 64 KiB/s."""
+        reader = _BlobReader(self, repo, digest, size)
         try:
             yield reader  # type: ignore[misc]
         finally:
@@ -454,11 +464,15 @@ def _with_query(location: str, digest: str) -> str:
 class _BlobReader(ChunkStream):
     """Reads a blob from a streamed GET; resumes a broken stream with a Range request."""
 
-    def __init__(self, client: RegistryClient, repo: str, digest: str) -> None:
+    def __init__(self, client: RegistryClient, repo: str, digest: str, size: int | None) -> None:
         super().__init__()
         self._client = client
         self._repo = repo
         self._digest = digest
+        self._size = size
+        deadline = client.settings.deadline + (size or 0) / _SLOWEST_BLOB
+        self._deadline = deadline
+        self._until = time.monotonic() + deadline
         self._received = 0  # bytes of the blob taken from responses (where a resume starts)
         self._response: httpx.Response | None = None
         self._chunks: Iterator[bytes] | None = None
@@ -504,6 +518,18 @@ class _BlobReader(ChunkStream):
                 self._open()
                 continue
             self._received += len(chunk)
+            if self._size is not None and self._received > self._size:
+                self._close_response()
+                raise RegistryError(
+                    f"pull blob {self._digest[:19]} from {self._client.domain}/{self._repo}: the "
+                    f"registry sent more than the {self._size} bytes it announced; refusing it "
+                    "(the registry is broken or hostile)"
+                )
+            try:
+                check_deadline(self._until, self._client.host, self._deadline)
+            except RegistryError:
+                self._close_response()
+                raise
             return chunk
 
     def _close_response(self) -> None:

@@ -212,7 +212,7 @@ def _layer_job(
         total = desc["size"] or None
         emit(TaskStarted("pull", item, total))
         where = f"{ref.familiar} layer {item}"
-        with client.open_blob(ref.path, desc["digest"]) as blob:
+        with client.open_blob(ref.path, desc["digest"], desc["size"]) as blob:
             counted = _Counting(blob, lambda done: emit(Progress("pull", item, done, total)))
             stream = cast(IO[bytes], counted)
             record = ingest_compressed_layer(txn, stream, desc, diff_id, where, unpack_into)

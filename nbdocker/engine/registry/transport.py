@@ -12,6 +12,13 @@ Decisions (also in the README, "Registries"):
 - Requests whose body can be sent again are **retried** with exponential backoff on 429, 5xx
   and broken connections (``Retry-After`` is honoured, capped); streamed uploads are resumed by
   the caller (see :mod:`.client`), which knows where to start again.
+- **Time**: a request whose server sends nothing for ``timeout`` seconds (the stall timeout,
+  ``$NBDOCKER_REGISTRY_TIMEOUT``, default 60) has stalled; one that has not finished within
+  ``deadline`` seconds (``$NBDOCKER_REGISTRY_DEADLINE``, default 600, retries included) is
+  given up, so a server trickling a byte at a time cannot hold a command for ever. A layer's
+  download gets, on top of the deadline, the time its announced size takes at 64 KiB/s.
+- **Size**: a response read whole (manifests, tokens, errors) is refused once it passes
+  ``MAX_BODY`` (4 MiB, distribution's manifest limit), while it is read, not after.
 - Every ``httpx`` error is turned into a one-line :class:`~nbdocker.engine.errors.RegistryError`
   here, where it enters; no secret ever appears in one (URLs we build carry none; headers are
   never quoted).
@@ -37,15 +44,22 @@ from ..lazy import lazy_dataclass
 
 __all__ = [
     "ENV_CA",
+    "ENV_DEADLINE",
     "ENV_INSECURE",
+    "ENV_TIMEOUT",
+    "MAX_BODY",
     "RegistrySettings",
     "Transport",
+    "bare_host",
     "is_insecure",
     "registry_host",
 ]
 
 ENV_INSECURE = "NBDOCKER_INSECURE_REGISTRIES"
 ENV_CA = "NBDOCKER_REGISTRY_CA"
+ENV_TIMEOUT = "NBDOCKER_REGISTRY_TIMEOUT"
+ENV_DEADLINE = "NBDOCKER_REGISTRY_DEADLINE"
+MAX_BODY = 4 << 20  # as distribution limits manifests
 DOCKER_HUB_HOST = "registry-1.docker.io"
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER = 30.0
@@ -56,7 +70,8 @@ def registry_host(domain: str) -> str:
     return DOCKER_HUB_HOST if domain in ("docker.io", "index.docker.io") else domain
 
 
-def _bare_host(host: str) -> str:
+def bare_host(host: str) -> str:
+    """``host[:port]`` without its port (IPv6 brackets removed)."""
     if host.startswith("["):
         return host[1:].split("]", 1)[0]
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
@@ -64,7 +79,7 @@ def _bare_host(host: str) -> str:
 
 def is_insecure(host: str, listed: Iterable[str] = ()) -> bool:
     """Whether plain HTTP (and unverified TLS) is allowed for ``host`` (``host[:port]``)."""
-    bare = _bare_host(host)
+    bare = bare_host(host)
     if host in listed or bare in listed or bare == "localhost":
         return True
     try:
@@ -85,7 +100,8 @@ class RegistrySettings:
     ca_cert: str | None = None
     retries: int = 4
     backoff: float = 0.5  # seconds; doubles each attempt
-    timeout: float = 60.0
+    timeout: float = 60.0  # seconds without a byte: the request stalled
+    deadline: float = 600.0  # seconds for a whole request, retries included
     parallel: int = 3  # layers moved at once
     chunk_size: int = 16 << 20  # bytes per PATCH of a chunked upload
     transport: httpx.BaseTransport | None = field(default=None, compare=False)
@@ -107,7 +123,24 @@ class RegistrySettings:
                 f"CA certificate file {ca} does not exist; give the PEM file of the CA that "
                 f"signed the registry's certificate (--ca-cert or {ENV_CA})"
             )
+        for name, env_name in (("timeout", ENV_TIMEOUT), ("deadline", ENV_DEADLINE)):
+            text = env.get(env_name, "").strip()
+            if text and name not in overrides:
+                overrides[name] = _seconds(text, env_name)
         return cls(insecure=frozenset(hosts), ca_cert=ca, **overrides)
+
+
+def _seconds(text: str, env_name: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e9:  # also refuses nan
+        raise RegistryError(
+            f"${env_name}={text!r} is not a number of seconds; set it to a positive number "
+            "(e.g. 60) or unset it"
+        )
+    return value
 
 
 class Transport:
@@ -151,7 +184,9 @@ class Transport:
     def _probe(self) -> str:
         """For an insecure host: HTTPS if it speaks TLS, else plain HTTP (as Docker does)."""
         try:
-            self._client.get(f"https://{self.host}/v2/", timeout=5.0).close()
+            self._client.get(
+                f"https://{self.host}/v2/", timeout=min(5.0, self.settings.timeout)
+            ).close()
             return "https"
         except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError) as exc:
             if "CERTIFICATE_VERIFY_FAILED" in str(exc):
@@ -176,11 +211,12 @@ class Transport:
         """
         if url.startswith("/"):
             url = self.url(url)
+        until = time.monotonic() + self.settings.deadline
         can_retry = not isinstance(content, Iterator) if retry is None else retry
         attempts = self.settings.retries + 1 if can_retry else 1
         delay = self.settings.backoff
         for attempt in range(attempts):
-            last = attempt == attempts - 1
+            last = attempt == attempts - 1 or time.monotonic() + delay >= until
             try:
                 req = self._client.build_request(method, url, headers=headers, content=content)
                 response = self._client.send(req, stream=True)
@@ -198,7 +234,7 @@ class Transport:
                 continue
             if not stream:
                 try:
-                    response.read()
+                    read_capped(response, MAX_BODY, until, self.host, self.settings.deadline)
                 except httpx.HTTPError as exc:
                     response.close()
                     if last:
@@ -208,6 +244,48 @@ class Transport:
                     continue
             return response
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def check_deadline(until: float, host: str, deadline: float) -> None:
+    """Raise the one-line error of a request past its deadline (``until``, monotonic)."""
+    if time.monotonic() > until:
+        raise RegistryError(
+            f"registry {host}: a request did not finish within its deadline of {deadline:g} s; "
+            f"the registry is too slow or hostile — try again, or raise ${ENV_DEADLINE}"
+        )
+
+
+def read_capped(
+    response: httpx.Response, limit: int, until: float, host: str, deadline: float
+) -> bytes:
+    """Read a whole body, refusing it as soon as it passes ``limit`` bytes or the deadline;
+    the response is closed on refusal. Sets ``response``'s content as ``read()`` would."""
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        response.close()
+        raise _too_large(host, limit)
+    parts: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        parts.append(chunk)
+        if size > limit:
+            response.close()
+            raise _too_large(host, limit)
+        try:
+            check_deadline(until, host, deadline)
+        except RegistryError:
+            response.close()
+            raise
+    response._content = b"".join(parts)  # as read() sets it, for .content
+    return response._content
+
+
+def _too_large(host: str, limit: int) -> RegistryError:
+    return RegistryError(
+        f"registry {host}: a response was larger than {limit >> 20} MiB (the most a manifest "
+        "may be); refusing it — the registry is broken or hostile"
+    )
 
 
 def _retryable_error(exc: BaseException) -> bool:

@@ -167,11 +167,13 @@ def _spawn(
     module: str = _HELPER_MODULE,
     level: str = "namespaces",
 ) -> int:
-    cfg_r, cfg_w = os.pipe()
+    # The config goes in an anonymous file, not a pipe: a pipe holds 64 KiB, and a config may
+    # be larger (a long -e value, an image of many layers) before the helper reads any of it.
+    cfg_r = os.memfd_create("nbdocker-sandbox-config")
+    os.write(cfg_r, json.dumps(cfg).encode())  # a memfd takes a whole write at once
+    os.lseek(cfg_r, 0, os.SEEK_SET)
     status_r, status_w = os.pipe()
     ctl_r, ctl_w = os.pipe()
-    with os.fdopen(cfg_w, "w") as f:  # small: fits the pipe buffer
-        json.dump(cfg, f)
     devnull = None
     if not (spec.stdin or spec.tty):
         devnull = os.open(os.devnull, os.O_RDONLY)
