@@ -232,7 +232,10 @@ class Transport:
                 time.sleep(wait)
                 delay *= 2
                 continue
-            if not stream:
+            if not stream and method == "HEAD":
+                # No body, whatever Content-Length says (for a blob: the blob's size).
+                response.read()
+            elif not stream:
                 try:
                     read_capped(response, MAX_BODY, until, self.host, self.settings.deadline)
                 except httpx.HTTPError as exc:

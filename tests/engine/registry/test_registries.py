@@ -4,6 +4,7 @@ and faults injected by a proxy in front of it."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -179,6 +180,25 @@ def test_identity_tokens_are_exchanged_not_sent_as_passwords(
 
 
 # ---------------------------------------------------------------- behaviour and faults
+
+
+def test_a_layer_over_4_mib_pushed_again_already_exists(
+    open_registry: Registry, engine: Engine, tmp_path: Path
+) -> None:
+    """The registry answers the existence check (HEAD) of a big layer with the layer's size as
+    Content-Length and no body: that is not a response too large to read."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "big").write_bytes(os.urandom(6 << 20))  # random: it stays over 4 MiB compressed
+    tarball = make_rootfs_tarball(tree, tmp_path / "big.tar.gz")
+    ref = f"{open_registry.host}/{_repo()}:v1"
+    _import(engine, tarball, ref)
+    engine.push(ref)
+    _events(engine).events.clear()
+    engine.push(ref)
+    assert set(_events(engine).done("push")) == {"Layer already exists"}
+    pulled = Engine(tmp_path / "other").pull(ref)
+    assert (pulled.id, pulled.size) == (engine.get(ref).id, engine.get(ref).size)
 
 
 def test_push_twice_uploads_nothing_and_second_repo_mounts(
