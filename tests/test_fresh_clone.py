@@ -22,6 +22,8 @@ REPO = Path(__file__).resolve().parent.parent
 UNIT_LEVEL = ["tests/engine", "tests/notebook/test_rootfs.py", "tests/cli/test_grammar.py"]
 # Fewer than this many passing tests means the selection lost its tests, not that all is well.
 AT_LEAST = 500
+# No unit-level test takes a minute; this one's own limit (pyproject) is 900 s.
+INNER_TEST_TIMEOUT = 120
 _COPY_IGNORE = shutil.ignore_patterns(
     ".git", ".venv", "__pycache__", ".*_cache", "node_modules", "build", "dist", "*.egg-info"
 )
@@ -55,6 +57,8 @@ def test_unit_suite_passes_from_a_clean_clone_in_a_private_folder(tmp_path: Path
     if os.environ.get("NBDOCKER_REQUIRE_REAL"):
         env["NBDOCKER_REQUIRE_REAL"] = os.environ["NBDOCKER_REQUIRE_REAL"]
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not services"]
+    # A test that hangs in the clone fails there with its stack, inside this test's own time.
+    argv += ["--timeout", str(INNER_TEST_TIMEOUT), "--durations", "5"]
     argv += ["--basetemp", str(tmp_path / "inner"), *UNIT_LEVEL]
     done = subprocess.run(argv, cwd=clone, env=env, capture_output=True, text=True, check=False)
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr

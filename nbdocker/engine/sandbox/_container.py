@@ -28,6 +28,7 @@ from ._copy import populate
 from ._exec import build_env, drop_privileges, final_exec
 from ._rootfs import SetupError, assemble, pivot
 from ._spec import ContainerMessage, HelperConfig, RootfsMode
+from ._tty import copy_winsize
 from ._users import UserLookupError, resolve_user
 
 TIOCSPTLCK = 0x40045431
@@ -128,6 +129,12 @@ def container_main(cfg: HelperConfig, sock: socket.socket) -> NoReturn:
         if pty is not None:
             step = "attaching the terminal"
             slave = os.open(f"/dev/pts/{pty}", os.O_RDWR)
+            # The command sees the caller's window size from its first instruction: the
+            # helper's copy (_tty.pump) starts only once the command runs, too late for a
+            # quick `stty size`.
+            term = next((fd for fd in (0, 1) if (fd or cfg["stdin"]) and os.isatty(fd)), None)
+            if term is not None:
+                copy_winsize(term, slave)
             fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
             for fd in (0, 1, 2):
                 os.dup2(slave, fd)

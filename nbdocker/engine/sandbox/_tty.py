@@ -37,7 +37,7 @@ def pump(master: int, stdin: int | None, stdout: int) -> None:
         signal.signal(signal.SIGWINCH, on_winch)
     if stdin is not None and os.isatty(stdin):
         saved = termios.tcgetattr(stdin)
-        tty.setraw(stdin)
+        tty.setraw(stdin, termios.TCSANOW)  # keep what was typed ahead
     try:
         readers = [master] + ([stdin] if stdin is not None else [])
         while True:
