@@ -340,3 +340,12 @@ def test_run_refuses_bad_user_and_environment_in_one_line(
     assert len(err.strip().splitlines()) == 1 and words in err, err
     assert snapshot(nbdocker_home) == before
     assert not ok(nbdocker("ps", "-a", "-q"))
+
+
+def test_rmi_leaves_no_layer_lock_files_behind(
+    nbdocker: RunNbdocker, base: str, nbdocker_home: Path
+) -> None:
+    assert ok(nbdocker("run", "--rm", base, "echo", "hi")) == "hi\n"
+    ok(nbdocker("rmi", base))
+    layers = nbdocker_home / "layers"
+    assert not [p.name for p in layers.iterdir() if p.name.startswith(".lock-")]

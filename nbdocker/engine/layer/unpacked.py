@@ -61,13 +61,24 @@ class LayerCache:
 
     @contextlib.contextmanager
     def _lock(self, chain_id: str) -> Iterator[None]:
+        """Hold the lock of one layer's unpacking. :meth:`prune` removes lock files nobody
+        holds, so a lock is held only once the file locked is still the one at its path."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / f".lock-{chain_id.split(':', 1)[1][:16]}", "a+b") as f:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        path = self.root / f".lock-{chain_id.split(':', 1)[1][:16]}"
+        while True:
+            with open(path, "a+b") as f:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+                try:
+                    current = os.stat(path).st_ino
+                except FileNotFoundError:
+                    current = -1
+                if current != os.fstat(f.fileno()).st_ino:
+                    continue  # removed (and perhaps made again) while we waited: lock anew
+                try:
+                    yield
+                finally:
+                    fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+                return
 
     def ensure(self, diff_ids: Sequence[str]) -> list[Path]:
         """The unpacked directories of an image's layers, bottom-most first, built if missing.
@@ -148,10 +159,22 @@ class LayerCache:
         if not self.root.is_dir():
             return
         for entry in self.root.iterdir():
-            if entry.name.startswith("."):
+            if entry.name.startswith(".lock-"):
+                _remove_unheld_lock(entry)
+            elif entry.name.startswith("."):
                 continue
-            if "sha256:" + entry.name not in keep:
+            elif "sha256:" + entry.name not in keep:
                 userns.remove_tree(entry)
+
+
+def _remove_unheld_lock(path: Path) -> None:
+    """Remove a layer's lock file unless someone holds it (they made it; it goes next time)."""
+    with contextlib.suppress(FileNotFoundError), open(path, "rb") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return
+        path.unlink()
 
 
 class UnpackBatch:

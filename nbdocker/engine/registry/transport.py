@@ -220,6 +220,11 @@ class Transport:
             try:
                 req = self._client.build_request(method, url, headers=headers, content=content)
                 response = self._client.send(req, stream=True)
+            except httpx.TooManyRedirects:
+                raise RegistryError(
+                    f"registry {self.host}: too many redirects (a redirect loop); the registry "
+                    "or a proxy in front of it is misconfigured"
+                ) from None
             except (httpx.TransportError, ssl.SSLError) as exc:
                 if last or not _retryable_error(exc):
                     raise _translate(exc, self.host) from None
