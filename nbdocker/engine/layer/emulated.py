@@ -429,19 +429,26 @@ def real(name: str) -> Callable[..., Any]:
     return _real.get(name) or getattr(os, name)
 
 
-def emulated_entries(root: Path) -> Iterator[tuple[Path, os.stat_result, os.stat_result]]:
-    """Every entry below ``root`` whose emulated stat differs from the real one:
-    (path, real stat, emulated stat). Needs :func:`install` first."""
+def real_entries(root: Path) -> Iterator[tuple[Path, os.stat_result]]:
+    """Every entry below ``root`` with its real ``lstat`` (not the emulated one), parents
+    before their children; symbolic links are not followed."""
     lstat = real("lstat")
-    emulation = _installed[0]
     stack = [root]
     while stack:
         directory = stack.pop()
         for name in os.listdir(directory):
             path = directory / name
             st = lstat(path)
-            fake = emulation.fake_stat(path, st)
-            if fake is not st:
-                yield path, st, fake
+            yield path, st
             if stat.S_ISDIR(st.st_mode):
                 stack.append(path)
+
+
+def emulated_entries(root: Path) -> Iterator[tuple[Path, os.stat_result, os.stat_result]]:
+    """Every entry below ``root`` whose emulated stat differs from the real one:
+    (path, real stat, emulated stat). Needs :func:`install` first."""
+    emulation = _installed[0]
+    for path, st in real_entries(root):
+        fake = emulation.fake_stat(path, st)
+        if fake is not st:
+            yield path, st, fake

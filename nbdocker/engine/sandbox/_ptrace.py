@@ -157,18 +157,10 @@ def _apply_saved(root: Path, saved: Path, seeded: Path, owners: bool) -> _Record
             records[key] = everything[key]
     if not records:
         return everything
-    lstat = emulated.real("lstat")
-    stack = [root]
-    while stack:
-        directory = stack.pop()
-        for name in os.listdir(directory):
-            path = directory / name
-            st = lstat(path)
-            record = records.get((st.st_dev, st.st_ino))
-            if record is not None:
-                _apply(path, st, *record, owners=owners)
-            if stat.S_ISDIR(st.st_mode):
-                stack.append(path)
+    for path, st in emulated.real_entries(root):
+        record = records.get((st.st_dev, st.st_ino))
+        if record is not None:
+            _apply(path, st, *record, owners=owners)
     return everything
 
 
@@ -268,24 +260,16 @@ class _Chowned:
     def apply(self, root: Path, fakeroot: _Records) -> None:
         if not self.by_inode:
             return
-        lstat = emulated.real("lstat")
-        stack = [root]
-        while stack:
-            directory = stack.pop()
-            for name in os.listdir(directory):
-                path = directory / name
-                st = lstat(path)
-                key = (st.st_dev, st.st_ino)
-                known = self.by_inode.get(key)
-                if known is not None:
-                    seen = fakeroot.get(key) if key in self.faked else None
-                    new_uid, guessed_uid = self._resolve(0, known[0], seen)
-                    new_gid, guessed_gid = self._resolve(1, known[1], seen)
-                    os.lchown(path, new_uid, new_gid)
-                    if guessed_uid or guessed_gid:
-                        self.ambiguous.append("/" + str(path.relative_to(root)))
-                if stat.S_ISDIR(st.st_mode):
-                    stack.append(path)
+        for path, st in emulated.real_entries(root):
+            key = (st.st_dev, st.st_ino)
+            known = self.by_inode.get(key)
+            if known is not None:
+                seen = fakeroot.get(key) if key in self.faked else None
+                new_uid, guessed_uid = self._resolve(0, known[0], seen)
+                new_gid, guessed_gid = self._resolve(1, known[1], seen)
+                os.lchown(path, new_uid, new_gid)
+                if guessed_uid or guessed_gid:
+                    self.ambiguous.append("/" + str(path.relative_to(root)))
 
     def warning(self) -> str:
         """What the step's output says about the guesses, or ''."""

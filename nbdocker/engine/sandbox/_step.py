@@ -9,7 +9,6 @@ import contextlib
 import os
 import select
 import signal
-import stat
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -23,34 +22,16 @@ FAKEROOT_DIR = ".nbdocker-fakeroot"  # where the ptrace level binds fakeroot's l
 
 def inodes(root: Path) -> set[tuple[int, int]]:
     """(device, inode) of every entry below ``root``: what existed before the step."""
-    lstat = emulated.real("lstat")
-    seen: set[tuple[int, int]] = set()
-    stack = [root]
-    while stack:
-        directory = stack.pop()
-        for name in os.listdir(directory):
-            st = lstat(directory / name)
-            seen.add((st.st_dev, st.st_ino))
-            if stat.S_ISDIR(st.st_mode):
-                stack.append(directory / name)
-    return seen
+    return {(st.st_dev, st.st_ino) for _, st in emulated.real_entries(root)}
 
 
 def own_new_entries(root: Path, before: set[tuple[int, int]], uid: int, gid: int) -> None:
     """Give what the step created the step's user, as Docker does for a ``USER`` step."""
-    lstat = emulated.real("lstat")
-    stack = [root]
-    while stack:
-        directory = stack.pop()
-        for name in os.listdir(directory):
-            path = directory / name
-            st = lstat(path)
-            if (st.st_dev, st.st_ino) not in before:
-                owner = os.lstat(path)
-                if (owner.st_uid, owner.st_gid) == (0, 0):
-                    os.lchown(path, uid, gid)
-            if stat.S_ISDIR(st.st_mode):
-                stack.append(path)
+    for path, st in emulated.real_entries(root):
+        if (st.st_dev, st.st_ino) not in before:
+            owner = os.lstat(path)
+            if (owner.st_uid, owner.st_gid) == (0, 0):
+                os.lchown(path, uid, gid)
 
 
 class _Forwarder:
