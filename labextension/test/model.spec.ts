@@ -6,11 +6,11 @@ import {
   describeActivity,
   describeTask,
   humanSize,
-  IActivity,
   ITask,
   kernelWorkOf,
   taskFraction
 } from '../src/model';
+import { work } from './activities';
 
 function task(over: Partial<ITask>): ITask {
   return {
@@ -27,22 +27,6 @@ function task(over: Partial<ITask>): ITask {
     total_bytes: 0,
     started: 1,
     finished: null,
-    ...over
-  };
-}
-
-function work(over: Partial<IActivity>): IActivity {
-  return {
-    id: '42-1',
-    kind: 'build',
-    title: 'web:v1',
-    step: 0,
-    steps: 0,
-    instruction: '',
-    done_bytes: 0,
-    total_bytes: 0,
-    started: 1,
-    where: 'nbdocker CLI',
     ...over
   };
 }

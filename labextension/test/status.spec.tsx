@@ -2,24 +2,9 @@ import * as React from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
 
-import { ActivityModel, IActivity } from '../src/model';
+import { ActivityModel } from '../src/model';
 import { ActivityStatusView } from '../src/statusview';
-
-function work(over: Partial<IActivity>): IActivity {
-  return {
-    id: '42-1',
-    kind: 'build',
-    title: 'web:v1',
-    step: 0,
-    steps: 0,
-    instruction: '',
-    done_bytes: 0,
-    total_bytes: 0,
-    started: 1,
-    where: 'nbdocker CLI',
-    ...over
-  };
-}
+import { work } from './activities';
 
 function render(model: ActivityModel): string {
   return renderToStaticMarkup(<ActivityStatusView activity={model} />);

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import RunNbdocker, ok
+from tests.support import DOCKER_CONFIG_KEYS, RunNbdocker, ok
 from tests.support.store import ref_names, snapshot
 
 
@@ -184,19 +184,7 @@ def test_history_and_inspect(nbdocker: RunNbdocker, busybox_tarball: Path) -> No
         "Size",
     ):
         assert key in info
-    for key in (
-        "Env",
-        "Cmd",
-        "Entrypoint",
-        "WorkingDir",
-        "User",
-        "ExposedPorts",
-        "Labels",
-        "Volumes",
-        "StopSignal",
-        "Healthcheck",
-        "OnBuild",
-    ):
+    for key in DOCKER_CONFIG_KEYS:
         assert key in info["Config"]
     assert info["Config"]["Cmd"] == ["/bin/sh", "-c", "/bin/sh"]
     assert info["Config"]["Labels"] == {"a": "b"}

@@ -142,6 +142,32 @@ async def _messages_until(socket: Any, done: Any, timeout: float = 60) -> list[d
     raise AssertionError(f"not seen in {timeout}s; got {seen}")
 
 
+def _task_messages(lab: JupyterLab, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Start a task with ``POST path`` and return the event socket's messages until it ends."""
+
+    async def scenario() -> list[dict[str, Any]]:
+        socket = await _socket(lab)
+        await socket.read_message()  # hello
+        status, started = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: lab.request("POST", path, body)
+        )
+        assert status == 202, started
+        task_id = started["task"]["id"]
+        try:
+            return await _messages_until(
+                socket,
+                lambda m: (
+                    m["type"] == "task"
+                    and m["task"]["id"] == task_id
+                    and m["task"]["status"] != "running"
+                ),
+            )
+        finally:
+            socket.close()
+
+    return run_async(scenario)
+
+
 def test_a_change_made_by_the_cli_is_announced(lab: JupyterLab, lab_home: Path) -> None:
     async def scenario() -> list[dict[str, Any]]:
         socket = await _socket(lab)
@@ -167,30 +193,9 @@ def test_a_build_reports_its_progress_and_names_the_image(lab: JupyterLab) -> No
         f"FROM {BASE}\nCOPY page.txt /srv/page.txt\nRUN <<EOF\ncat /srv/page.txt\nEOF\n"
     )
 
-    async def scenario() -> list[dict[str, Any]]:
-        socket = await _socket(lab)
-        await socket.read_message()  # hello
-        status, started = await asyncio.get_running_loop().run_in_executor(
-            None,
-            lambda: lab.request(
-                "POST", "/nbdocker/api/builds", {"path": "web/Dockerfile", "tags": ["web/page:v1"]}
-            ),
-        )
-        assert status == 202, started
-        task_id = started["task"]["id"]
-        try:
-            return await _messages_until(
-                socket,
-                lambda m: (
-                    m["type"] == "task"
-                    and m["task"]["id"] == task_id
-                    and m["task"]["status"] != "running"
-                ),
-            )
-        finally:
-            socket.close()
-
-    messages = run_async(scenario)
+    messages = _task_messages(
+        lab, "/nbdocker/api/builds", {"path": "web/Dockerfile", "tags": ["web/page:v1"]}
+    )
     final = messages[-1]["task"]
     assert final["status"] == "done", final
     log = final["log"]
@@ -473,27 +478,7 @@ def test_a_push_reports_each_layer_and_reaches_the_registry(
     status, _ = lab.request("POST", "/nbdocker/api/images/tag", {"source": BASE, "target": name})
     assert status == 200
 
-    async def scenario() -> list[dict[str, Any]]:
-        socket = await _socket(lab)
-        await socket.read_message()  # hello
-        status, started = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: lab.request("POST", "/nbdocker/api/images/push", {"reference": name})
-        )
-        assert status == 202, started
-        task_id = started["task"]["id"]
-        try:
-            return await _messages_until(
-                socket,
-                lambda m: (
-                    m["type"] == "task"
-                    and m["task"]["id"] == task_id
-                    and m["task"]["status"] != "running"
-                ),
-            )
-        finally:
-            socket.close()
-
-    final = run_async(scenario)[-1]["task"]
+    final = _task_messages(lab, "/nbdocker/api/images/push", {"reference": name})[-1]["task"]
     assert final["status"] == "done", final
     assert final["message"] == "pushed 1 tag"
     assert any(line.endswith(": Pushed") for line in final["log"])

@@ -16,6 +16,21 @@ import subprocess
 from collections.abc import Mapping
 from typing import Protocol
 
+# The image config fields `docker image inspect` shows under "Config" (Docker's names).
+DOCKER_CONFIG_KEYS = (
+    "Env",
+    "Cmd",
+    "Entrypoint",
+    "WorkingDir",
+    "User",
+    "ExposedPorts",
+    "Labels",
+    "Volumes",
+    "StopSignal",
+    "Healthcheck",
+    "OnBuild",
+)
+
 
 class RunNbdocker(Protocol):
     """Type of the ``nbdocker`` fixture: run ``python -m nbdocker ARGS`` and capture it."""

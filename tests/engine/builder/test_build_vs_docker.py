@@ -8,25 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import RunNbdocker
+from tests.support import DOCKER_CONFIG_KEYS, RunNbdocker
 from tests.support.dockerd import DockerEngine
 from tests.support.trees import tree_of_docker_archive, tree_of_export
 
 from .conftest import BASE, write_context
-
-CONFIG_KEYS = (
-    "Env",
-    "Cmd",
-    "Entrypoint",
-    "WorkingDir",
-    "User",
-    "ExposedPorts",
-    "Labels",
-    "Volumes",
-    "StopSignal",
-    "Healthcheck",
-    "OnBuild",
-)
 
 CASES: dict[str, dict[str, str | bytes]] = {
     "stages": {
@@ -110,7 +96,7 @@ def test_same_image_as_docker_build(
 
     [theirs] = json.loads(docker_engine.run("inspect", f"parity/{case}").stdout)
     [ours] = json.loads(nbdocker("inspect", f"parity/{case}:nb").stdout)
-    for key in CONFIG_KEYS:
+    for key in DOCKER_CONFIG_KEYS:
         assert ours["Config"].get(key) == theirs["Config"].get(key), key
     assert ours["Author"] == theirs["Author"]
 
