@@ -11,7 +11,10 @@ Docker, when there is no controlling terminal: the driver answered, not a device
 from __future__ import annotations
 
 PROBE = r"""
-try() { name="$1"; shift; if "$@" >/dev/null 2>&1; then echo "$name yes"; else echo "$name no"; fi; }
+try() {
+    name="$1"; shift
+    if "$@" >/dev/null 2>&1; then echo "$name yes"; else echo "$name no"; fi
+}
 for place in /tmp /dev /vol; do
     mknod $place/made-loop0 b 7 0 2>/dev/null
     mknod $place/made-mem c 1 1 2>/dev/null
