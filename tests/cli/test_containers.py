@@ -349,3 +349,44 @@ def test_rmi_leaves_no_layer_lock_files_behind(
     ok(nbdocker("rmi", base))
     layers = nbdocker_home / "layers"
     assert not [p.name for p in layers.iterdir() if p.name.startswith(".lock-")]
+
+
+WRITER = (
+    "mkdir -p /data; echo ready; i=0; while true; do i=$((i+1)); rm -rf /data/d; mkdir /data/d; "
+    "for k in 1 2 3 4 5 6; do head -c $((k * 16384)) /dev/zero > /data/d/f$k; done; "
+    "head -c $((i % 16 * 65536)) /dev/zero > /data/grow; echo $i > /data/n$((i % 20)); done"
+)
+COUNTER = "cat /data/n* | sort -n | tail -1"  # how far the writer got
+
+
+def test_commit_pauses_a_running_container(
+    nbdocker: RunNbdocker, base: str, nbdocker_home: Path
+) -> None:
+    """A container rewriting its files all the time: every commit succeeds and its image runs,
+    and the container runs on afterwards (Docker's ``--pause``, on by default)."""
+    env = dict(os.environ, NBDOCKER_HOME=str(nbdocker_home))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbdocker", "run", "--name", "writer", base, "sh", "-c", WRITER],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"ready\n"
+        for n in range(20):
+            ok(nbdocker("commit", "writer", f"snap:{n}"))
+            out = ok(nbdocker("run", "--rm", f"snap:{n}", "sh", "-c", COUNTER))
+            assert out.strip().isdigit(), out
+        assert proc.poll() is None
+        listed = ok(nbdocker("ps"))
+        assert "writer" in listed and "Up " in listed, listed
+        # and it still writes: the counter moves on
+        before = int(ok(nbdocker("run", "--rm", "snap:19", "sh", "-c", COUNTER)))
+        time.sleep(0.2)
+        ok(nbdocker("commit", "--pause", "writer", "snap:later"))
+        after = int(ok(nbdocker("run", "--rm", "snap:later", "sh", "-c", COUNTER)))
+        assert after > before
+    finally:
+        ok(nbdocker("rm", "-f", "writer"))
+        proc.wait(timeout=30)
