@@ -270,20 +270,31 @@ class ContainerService:
         cfg["User"] = c.config.user
         cfg = dockerfile.apply_changes(_without_none(cfg), change)
         now = datetime.now(timezone.utc)
-        running = pause and self.records.is_running(c)
+        running = self.records.is_running(c)
         with self.store.staging() as txn:
             layers: list[Descriptor] = [
                 {"mediaType": d["mediaType"], "digest": d["digest"], "size": d["size"]}
                 for d in parent.manifest["layers"]
             ]
             diff_ids = list(parent.diff_ids)
-            with sandbox.paused(c.pid if running else None):
-                empty = not any(c.upper.iterdir())
-                if not empty:
-                    where = f"container {c.short_id}"
-                    record = layer.ingest_upper(txn, c.upper, where, self.compression)
-                    layers.append(record.blob_descriptor())
-                    diff_ids.append(record.diff_id)
+            try:
+                with sandbox.paused(c.pid if running and pause else None):
+                    empty = not any(c.upper.iterdir())
+                    if not empty:
+                        where = f"container {c.short_id}"
+                        record = layer.ingest_upper(txn, c.upper, where, self.compression)
+                        layers.append(record.blob_descriptor())
+                        diff_ids.append(record.diff_id)
+            except FileNotFoundError as exc:
+                if not running or pause:
+                    raise
+                rel = os.path.relpath(exc.filename or c.upper, c.upper)
+                gone = "/" if rel == "." else f"/{rel}"
+                raise NbdockerError(
+                    f"container {c.short_id} removed {gone} while its changes were "
+                    "read; commit it again without -p=false (the container is then paused); "
+                    "nothing was stored"
+                ) from None
             entry: HistoryRecord = {"created": rfc3339(now)}
             if author:
                 entry["author"] = author
