@@ -79,11 +79,22 @@ class Catalog:
     """A consistent read of the store's index: images by ID, and how names resolve.
 
     Build one with the store lock held; it reads each manifest and config once.
+
+    ``intermediate`` — (image ID, manifest digest) of the images builds made for their steps
+    (the build cache's) — makes those resolvable by ID, as Docker's intermediate images are
+    (``inspect``, ``history``, ``save``, ``tag``, ``rmi`` of an ID ``build`` printed); they are
+    in no list of :attr:`images`, which holds the index's images only.
     """
 
-    def __init__(self, store: Store, index: Iterable[Descriptor]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        index: Iterable[Descriptor],
+        intermediate: Iterable[tuple[str, str]] = (),
+    ) -> None:
         self.store = store
         self.index = list(index)
+        self.intermediate = dict(intermediate)
         self.images: dict[str, Image] = {}
         self.by_name: dict[Reference, str] = {}
         names: dict[str, list[Reference]] = {}
@@ -134,6 +145,14 @@ class Catalog:
         hexpart = text[len("sha256:") :] if text.startswith("sha256:") else text
         if hexpart and all(c in "0123456789abcdef" for c in hexpart):
             matches = [i for i in self.images if i.split(":", 1)[1].startswith(hexpart)]
+            if not matches:
+                matches = [
+                    i
+                    for i, manifest in self.intermediate.items()
+                    if i.split(":", 1)[1].startswith(hexpart) and self.store.has_blob(manifest)
+                ]
+                if len(matches) == 1:
+                    return self._intermediate_image(matches[0])
             if len(matches) == 1:
                 return self.images[matches[0]]
             if len(matches) > 1:
@@ -145,6 +164,14 @@ class Catalog:
             parse_reference(text)
         raise ImageNotFound(
             f"no such image: {text}; list images with 'nbdocker images', or import or pull it"
+        )
+
+    def _intermediate_image(self, image_id: str) -> Image:
+        manifest_digest = self.intermediate[image_id]
+        manifest = self.store.read_manifest(manifest_digest)
+        config = self.store.read_config(image_id)
+        return Image(
+            image_id, manifest_digest, manifest, config, (), image_size(self.store, config)
         )
 
     def _by_manifest_digest(self, digest: str) -> str | None:
