@@ -693,7 +693,7 @@ class Engine:
 
     def fsck(self, *, repair: bool = False) -> FsckReport:
         """``nbdocker fsck``: check every blob, reference and unpacked layer; with ``repair``,
-        remove what is broken and can be made again (:mod:`.housekeeping.fsck`). Reports
+        remove what is broken and can be made again (:mod:`.housekeeping.check`). Reports
         ``TaskStarted``/``Progress``/``TaskDone`` events for the blobs and the layers."""
         return housekeeping.fsck(self.store, self.layer_cache, self.on_event, repair=repair)
 

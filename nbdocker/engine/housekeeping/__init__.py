@@ -4,7 +4,7 @@ whether it is sound (``fsck``).
 - :mod:`.collector` — one collector behind every ``prune``: it never removes what a named
   image, a container or work in flight needs, and it clears what killed commands left
   (:mod:`nbdocker.engine.leftovers`); :func:`.collector.disk_usage` says what it would free.
-- :mod:`.fsck` — every blob against its digest, every reference, every unpacked layer against a
+- :mod:`.check` — every blob against its digest, every reference, every unpacked layer against a
   fresh unpack of its blob; ``repair`` removes what is corrupt and can be made again.
 """
 
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ..lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from .check import FsckReport, Problem, fsck
     from .collector import (
         ALL,
         DANGLING,
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
         disk_usage,
         prune,
     )
-    from .fsck import FsckReport, Problem, fsck
 
 __all__ = [
     "ALL",
@@ -49,14 +49,14 @@ __getattr__, __dir__ = lazy_exports(
         "ALL": ".collector",
         "DANGLING": ".collector",
         "DiskUsage": ".collector",
-        "FsckReport": ".fsck",
-        "Problem": ".fsck",
+        "FsckReport": ".check",
+        "Problem": ".check",
         "PruneOptions": ".collector",
         "PruneReport": ".collector",
         "UsageRow": ".collector",
         "collect": ".collector",
         "disk_usage": ".collector",
-        "fsck": ".fsck",
+        "fsck": ".check",
         "prune": ".collector",
     },
 )
