@@ -27,6 +27,7 @@ from pathlib import Path
 __all__ = [
     "BUILDS",
     "TEMP",
+    "dead_builds",
     "find_leftovers",
     "owned_name",
     "owner_gone",
@@ -86,14 +87,19 @@ def _build_leftover(name: str) -> bool:
     return pid is None or not _alive(pid)
 
 
+def dead_builds(root: Path) -> Iterator[Path]:
+    """The scratch folders in ``<root>/builds`` of builds that no longer run."""
+    for entry in _entries(root / BUILDS):
+        if _build_leftover(entry.name):
+            yield entry
+
+
 def find_leftovers(root: Path) -> Iterator[Path]:
     """Every leftover of a killed command in the store at ``root`` (see the module docstring):
     scratch folders of builds that no longer run, ingest files nobody writes, half-unpacked
     layers, temp files of interrupted whole-file writes. Lock files are not listed (a held one
     is not a leftover, and whether it is held changes from one moment to the next)."""
-    for entry in _entries(root / BUILDS):
-        if _build_leftover(entry.name):
-            yield entry
+    yield from dead_builds(root)
     for entry in _entries(root / "ingest"):
         if owner_gone(entry.name):
             yield entry

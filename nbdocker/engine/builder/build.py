@@ -47,7 +47,7 @@ from ..events import (
 )
 from ..image import Image, find_image
 from ..lazy import lazy_dataclass
-from ..leftovers import BUILDS, owned_name
+from ..leftovers import BUILDS, dead_builds, owned_name
 from ..reference import Reference, parse_reference
 from ..store import Transaction
 from . import copy
@@ -150,6 +150,10 @@ class Builder:
         self.escape = dockerfile.escape
         plan = plan_build(instructions, self.build_args, self.options.target, self.path)
         self.plan = plan
+        # What a killed build left goes with the next one (one listing of builds/, usually
+        # empty); every prune removes it too.
+        for leftover in dead_builds(self.store.root):
+            userns.remove_tree(leftover)
         self.emit(BuildStarted(self.context_label, self.context_size, plan.total))
         self._report_leading_args(plan)
         try:
