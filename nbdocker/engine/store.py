@@ -10,6 +10,8 @@ Layout of ``<root>`` (``$NBDOCKER_HOME``, else the platform user cache dir)::
     blobs/sha256/<hex>         manifests, configs, compressed layers — content addressed
     meta/layers/<hex>.json     per layer diffID: its blob, media type and sizes (rebuildable)
     ingest/                    blobs being written, not yet part of the store
+    builds/<pid>-<random>/     scratch folders of running builds (named by their process, so
+                               what a killed one left is known: nbdocker.engine.leftovers)
     activity/<pid>-<n>.json    builds and transfers running now, in any process (see
                                nbdocker.engine.activity; removed when they end)
     .lock                      flock(2) target serialising writers
