@@ -37,7 +37,7 @@ from .activity import ActivityRecord
 from .builder.options import BuildOptions
 from .errors import Conflict, ImageNotFound, InvalidReference, UsageError
 from .events import Event, EventSink, Progress, TaskDone, TaskStarted, ignore
-from .image import Catalog, Image, image_size, new_config
+from .image import Catalog, Image, new_config
 from .lazy import lazy_dataclass
 from .oci import MANIFEST_MEDIA_TYPE, Descriptor, parse_time, rfc3339
 from .reference import Reference, parse_reference
@@ -204,7 +204,8 @@ class Engine:
         """
         with self.store.locked(exclusive=False):
             catalog = self._catalog()
-            intermediate = self._build_cache().intermediate_images() if all else []
+            found = [catalog.intermediate_image(i) for i in catalog.intermediate] if all else []
+        intermediate = [image for image in found if image is not None]
         repo_pat, tag_pat = _filter_patterns(reference)
         rows: list[ImageRow] = []
         for image in catalog.images.values():
@@ -227,12 +228,7 @@ class Engine:
             elif reference is None:
                 rows.append(ImageRow("<none>", "<none>", "<none>", image))
         if reference is None:
-            seen = set(catalog.images)
-            for image_id, manifest in intermediate:
-                if image_id not in seen and self.store.has_blob(manifest):
-                    seen.add(image_id)
-                    image = self._image_by_manifest(image_id, manifest)
-                    rows.append(ImageRow("<none>", "<none>", "<none>", image))
+            rows += [ImageRow("<none>", "<none>", "<none>", image) for image in intermediate]
         if repo_pat is not None:
             rows = [
                 r
@@ -387,14 +383,6 @@ class Engine:
 
     def _build_cache(self) -> BuildCache:
         return builder.BuildCache(self.store)
-
-    def _image_by_manifest(self, image_id: str, manifest_digest: str) -> Image:
-        """An image of the store by its blobs, named or not (intermediate build images)."""
-        manifest = self.store.read_manifest(manifest_digest)
-        config = self.store.read_config(image_id)
-        return Image(
-            image_id, manifest_digest, manifest, config, (), image_size(self.store, config)
-        )
 
     def build(
         self,

@@ -94,7 +94,7 @@ class Catalog:
     ) -> None:
         self.store = store
         self.index = list(index)
-        self.intermediate = dict(intermediate)
+        intermediate = list(intermediate)
         self.images: dict[str, Image] = {}
         self.by_name: dict[Reference, str] = {}
         names: dict[str, list[Reference]] = {}
@@ -129,6 +129,7 @@ class Catalog:
                 tuple(sorted(set(names[image_id]), key=str)),
                 image_size(store, config),
             )
+        self.intermediate = {i: m for i, m in intermediate if i not in self.images}
 
     def resolve(self, text: str) -> Image:
         """Find an image by reference, full ID or unique ID prefix, as ``docker`` does."""
@@ -151,8 +152,9 @@ class Catalog:
                     for i, manifest in self.intermediate.items()
                     if i.split(":", 1)[1].startswith(hexpart) and self.store.has_blob(manifest)
                 ]
-                if len(matches) == 1:
-                    return self._intermediate_image(matches[0])
+                found = self.intermediate_image(matches[0]) if len(matches) == 1 else None
+                if found is not None:
+                    return found
             if len(matches) == 1:
                 return self.images[matches[0]]
             if len(matches) > 1:
@@ -166,8 +168,12 @@ class Catalog:
             f"no such image: {text}; list images with 'nbdocker images', or import or pull it"
         )
 
-    def _intermediate_image(self, image_id: str) -> Image:
+    def intermediate_image(self, image_id: str) -> Image | None:
+        """The intermediate image ``image_id`` (one of :attr:`intermediate`), or None when its
+        manifest is no longer in the store."""
         manifest_digest = self.intermediate[image_id]
+        if not self.store.has_blob(manifest_digest):
+            return None
         manifest = self.store.read_manifest(manifest_digest)
         config = self.store.read_config(image_id)
         return Image(
