@@ -155,7 +155,7 @@ class Engine:
         return containers.ContainerStore(self.store.root)
 
     def _container_service(self) -> ContainerService:
-        return containers.ContainerService(self.store, self.layer_cache, self.compression)
+        return containers.ContainerService(self.store, self.layer_cache, self.compression, self.get)
 
     _recording = False
 

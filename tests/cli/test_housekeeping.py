@@ -143,9 +143,14 @@ def test_intermediate_images_listed_by_images_a_work_with_inspect_save_tag_and_r
     refused = nbdocker("rmi", step)
     assert refused.returncode == 1
     assert "image has dependent child images" in refused.stderr.decode()
+    # As `docker run <ID of a step>`: a container of it, which keeps it through a prune -a.
+    assert ok(nbdocker("run", "--name", "fromstep", step[7:19], "cat", "/a")) == "a\n"
+    ok(nbdocker("builder", "prune", "-a", "-f"))
+    ok(nbdocker("commit", "fromstep", "fromstep:1"))
+    assert ok(nbdocker("run", "--rm", "fromstep:1", "cat", "/a")) == "a\n"
     ok(nbdocker("tag", step[7:19], "step:1"))
-    assert ok(nbdocker("run", "--rm", "step:1", "cat", "/a")) == "a\n"
-    ok(nbdocker("rmi", "t:1", "step:1"))
+    ok(nbdocker("rm", "fromstep"))
+    ok(nbdocker("rmi", "t:1", "step:1", "fromstep:1"))
     assert ok(nbdocker("images", "-a", "-q")).count("\n") == 1  # base only
     assert nbdocker("fsck").returncode == 0
 

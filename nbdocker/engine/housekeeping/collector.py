@@ -246,12 +246,13 @@ def collect(
     with store.locked(exclusive=True):
         cache = BuildCache(store)
         catalog = Catalog(store, store.read_index())
-        in_use = set(catalog.images) | {c.config.image for c in containers.all()}
+        used = {c.config.image for c in containers.all()}  # (intermediate images too)
+        in_use = set(catalog.images) | used
         # As Docker: the intermediate images a deleted image was built on go with it, unless
         # something else still stands on them.
         gone_with = sorted(cache.forget(deleted, keep=in_use) - deleted)
         if build_cache:
-            keep = set() if build_cache == ALL else cache.lineage_of(in_use)
+            keep = used if build_cache == ALL else cache.lineage_of(in_use)
             dropped_cache += sorted({r.image for r in cache.retain(keep)} - set(gone_with))
         for path in leftovers:
             if path.is_dir():
