@@ -1,6 +1,6 @@
 """A store under concurrent commands and under SIGKILL at random points.
 
-- Several processes build, load, tag, remove and prune on one store for several rounds; then
+- Several processes build, load, pull, tag, remove and prune on one store for several rounds; then
   ``fsck`` is clean and every tagged image saves.
 - Build, commit, load, push and pull are killed at random points (a few trials here; ``python
   bench/crashes.py`` runs hundreds): earlier images stay intact, ``fsck`` finds at most what
@@ -45,11 +45,11 @@ def test_sigkill_at_random_points_leaves_earlier_images_intact_and_fsck_repairab
     assert sum(not t.finished_first for t in trials) >= len(trials) // 2, _report(trials, seed)
 
 
-def test_concurrent_builds_loads_tags_removals_and_prunes_leave_a_sound_store(
-    tmp_path: Path, busybox_tarball: Path
+def test_concurrent_builds_loads_pulls_tags_removals_and_prunes_leave_a_sound_store(
+    tmp_path: Path, busybox_tarball: Path, open_registry: Registry
 ) -> None:
     home = tmp_path / "home"
-    lab = CrashLab(home, tmp_path / "work", busybox_tarball)
+    lab = CrashLab(home, tmp_path / "work", busybox_tarball, open_registry.host)
     lab.prepare(measure=False)
     workers = [
         subprocess.Popen(
@@ -62,6 +62,7 @@ def test_concurrent_builds_loads_tags_removals_and_prunes_leave_a_sound_store(
                 "3",
                 str(tmp_path / "work" / "ctx"),
                 str(tmp_path / "work" / "archive.tar"),
+                open_registry.host,
             ],
             cwd=REPO_ROOT,
             env={**os.environ, "NBDOCKER_HOME": str(home)},

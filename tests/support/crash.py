@@ -196,23 +196,26 @@ class CrashLab:
             result.failures += [f"fsck after the repair: {p.text}" for p in after.problems]
 
 
-def worker(home: str, number: int, rounds: int, ctx: str, archive: str) -> None:
+def worker(home: str, number: int, rounds: int, ctx: str, archive: str, registry: str) -> None:
     """Round after round on the store at ``home``: build (steps shared with the other workers'
-    builds, then one of its own), load the shared archive, tag, remove the previous round's
-    tags; worker 0 also prunes. Raises on the first command that fails."""
+    builds, then one of its own), load the shared archive, pull an image from ``registry`` (all
+    workers the same one), tag, remove the previous round's tags; worker 0 also removes what
+    the others load and pull, and prunes. Raises on the first command that fails."""
     lab = CrashLab(Path(home), Path(ctx).parent, Path())
     for n in range(rounds):
         tag = f"w{number}/img:{n}"
         lab.must("build", "-q", "--build-arg", f"N={number}-{n}", "-t", tag, ctx)
         lab.must("load", "-i", archive)
+        lab.must("pull", f"{registry}/crash/pulled:1")
         lab.must("tag", tag, f"w{number}/copy:{n}")
         if n:
             lab.must("rmi", f"w{number}/img:{n - 1}", f"w{number}/copy:{n - 1}")
         if number == 0:
             lab.must("image", "prune", "-f")
             lab.must("builder", "prune", "-f")
-            lab.must("rmi", "archived:1")
+            lab.cli("rmi", "archived:1", f"{registry}/crash/pulled:1")
 
 
 if __name__ == "__main__":
-    worker(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5])
+    home, number, rounds, ctx, archive, registry = sys.argv[1:7]
+    worker(home, int(number), int(rounds), ctx, archive, registry)
