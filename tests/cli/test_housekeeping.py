@@ -339,3 +339,24 @@ def test_prune_usage_errors_exit_2(nbdocker: RunNbdocker, verb: list[str]) -> No
     result = nbdocker(*verb, "--bogus")
     assert result.returncode == 2
     assert len(result.stderr.decode().strip().splitlines()) == 1
+
+
+def test_fsck_shows_its_progress_on_a_terminal(
+    nbdocker: RunNbdocker, nbdocker_home: Path, tmp_path: Path
+) -> None:
+    import sys
+
+    from tests.support.rootfs import make_rootfs_tarball
+    from tests.support.terminal import run_on_terminal
+
+    (tmp_path / "rootfs").mkdir()
+    (tmp_path / "rootfs" / "big").write_bytes(os.urandom(60_000_000))
+    tarball = make_rootfs_tarball(tmp_path / "rootfs", tmp_path / "big.tar", "none")
+    ok(nbdocker("import", tarball, "big:1"))
+    env = dict(os.environ, NBDOCKER_HOME=str(nbdocker_home), COLUMNS="100", TERM="xterm")
+    code, text, out = run_on_terminal(
+        [sys.executable, "-m", "nbdocker", "fsck"], env, capture_stdout=True
+    )
+    assert code == 0 and out == b""
+    assert "fsck blobs" in text and "MB" in text, text[:500]
+    assert "checked 3 blobs, 1 image entries, 0 unpacked layers: no problems" in text
