@@ -153,6 +153,17 @@ def _image_problems(
     return None, [str(d) for d in diff_ids], layer_problems
 
 
+def _image_manifests(store: Store, digest: str, bad: dict[str, str]) -> list[str]:
+    """The image manifests an index entry stands for: itself, or for an index of several
+    platforms the platforms' manifests the store holds (a pull fetches the host's only)."""
+    doc = _document(store, digest, bad)
+    listed = None if isinstance(doc, str) else doc.get("manifests")
+    if not isinstance(listed, list):
+        return [digest]
+    children = [c.get("digest") for c in listed if isinstance(c, dict)]
+    return [c for c in children if isinstance(c, str) and store.has_blob(c)]
+
+
 def fsck(
     store: Store, layers: LayerCache, on_event: EventSink, *, repair: bool = False
 ) -> FsckReport:
@@ -189,14 +200,15 @@ def fsck(
     needed_by: dict[str, set[str]] = {}  # bad layer problem → images needing it
     for manifest_digest, refs in names.items():
         what = ", ".join(refs) or f"untagged image (manifest {manifest_digest})"
-        broken, diff_ids, layer_problems = _image_problems(store, manifest_digest, bad)
-        if broken is not None:
-            unusable[manifest_digest] = f"{what}: {broken}"
-            continue
-        for diff_id, chain in zip(diff_ids, chain_ids(diff_ids), strict=True):
-            chains[chain] = diff_id
-        for text in layer_problems:
-            needed_by.setdefault(text, set()).add(what)
+        for digest in _image_manifests(store, manifest_digest, bad):
+            broken, diff_ids, layer_problems = _image_problems(store, digest, bad)
+            if broken is not None:
+                unusable[manifest_digest] = f"{what}: {broken}"
+                continue
+            for diff_id, chain in zip(diff_ids, chain_ids(diff_ids), strict=True):
+                chains[chain] = diff_id
+            for text in layer_problems:
+                needed_by.setdefault(text, set()).add(what)
     broken_records: list[str] = []  # intermediate image IDs
     for record in records:
         broken, diff_ids, layer_problems = _image_problems(store, record.manifest, bad)
