@@ -187,7 +187,7 @@ class Engine:
         """The index's images, and the build cache's intermediate images by ID (call with the
         store lock held)."""
         index = self.store.read_index() if index is None else index
-        return Catalog(self.store, index, self._build_cache().intermediate_images())
+        return Catalog(self.store, index, self._build_cache().intermediate_images)
 
     def get(self, image: str) -> Image:
         """The image a reference, ID or ID prefix names (also an intermediate image a build

@@ -7,7 +7,7 @@ for a dangling image.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import field
 from datetime import datetime, timezone
 
@@ -80,21 +80,23 @@ class Catalog:
 
     Build one with the store lock held; it reads each manifest and config once.
 
-    ``intermediate`` — (image ID, manifest digest) of the images builds made for their steps
-    (the build cache's) — makes those resolvable by ID, as Docker's intermediate images are
-    (``inspect``, ``history``, ``save``, ``tag``, ``rmi`` of an ID ``build`` printed); they are
-    in no list of :attr:`images`, which holds the index's images only.
+    ``intermediate`` — a function giving (image ID, manifest digest) of the images builds made
+    for their steps (the build cache's), called only when needed — makes those resolvable by
+    ID, as Docker's intermediate images are (``inspect``, ``history``, ``save``, ``run``,
+    ``tag``, ``rmi`` of an ID ``build`` printed); they are in no list of :attr:`images`, which
+    holds the index's images only.
     """
 
     def __init__(
         self,
         store: Store,
         index: Iterable[Descriptor],
-        intermediate: Iterable[tuple[str, str]] = (),
+        intermediate: Callable[[], Iterable[tuple[str, str]]] | None = None,
     ) -> None:
         self.store = store
         self.index = list(index)
-        intermediate = list(intermediate)
+        self._intermediate_source = intermediate
+        self._intermediate: dict[str, str] | None = None
         self.images: dict[str, Image] = {}
         self.by_name: dict[Reference, str] = {}
         names: dict[str, list[Reference]] = {}
@@ -129,7 +131,14 @@ class Catalog:
                 tuple(sorted(set(names[image_id]), key=str)),
                 image_size(store, config),
             )
-        self.intermediate = {i: m for i, m in intermediate if i not in self.images}
+
+    @property
+    def intermediate(self) -> dict[str, str]:
+        """Intermediate image ID → manifest digest (read on first use)."""
+        if self._intermediate is None:
+            pairs = self._intermediate_source() if self._intermediate_source else ()
+            self._intermediate = {i: m for i, m in pairs if i not in self.images}
+        return self._intermediate
 
     def resolve(self, text: str) -> Image:
         """Find an image by reference, full ID or unique ID prefix, as ``docker`` does."""
