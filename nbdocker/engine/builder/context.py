@@ -17,6 +17,7 @@ read, so that a cached build does not load them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import shutil
@@ -27,6 +28,7 @@ from typing import IO, TYPE_CHECKING, cast
 from .. import layer
 from ..errors import ArchiveError, DockerfileError, NbdockerError
 from ..lazy import lazy_dataclass
+from ..trees import preorder, remove_tree
 from . import copy
 from .dockerignore import IgnoreRules, PatternError
 
@@ -114,27 +116,28 @@ def tar_size(root: Path, rules: IgnoreRules, always: tuple[str, ...] = ()) -> in
         else:
             total += _header_bytes(rel)
 
-    def walk(rel: str) -> None:
+    def entries(rel: str) -> list[str]:
         try:
             names = sorted(os.listdir(root / rel if rel else root))
         except OSError as exc:
             raise _unreadable(root / rel, exc) from None
-        for name in names:
-            child = f"{rel}/{name}" if rel else name
-            st = os.lstat(root / child)
-            excluded = rules.excluded(child)
-            if excluded and not (stat.S_ISDIR(st.st_mode) and rules.walk_into(child)):
-                if child in always:
-                    add(child, st)
-                continue
-            if not excluded:
-                if stat.S_ISREG(st.st_mode) and not os.access(root / child, os.R_OK):
-                    raise _unreadable(root / child, PermissionError(13, "permission denied"))
-                add(child, st)
-            if stat.S_ISDIR(st.st_mode):
-                walk(child)
+        return [f"{rel}/{name}" if rel else name for name in names]
 
-    walk("")
+    walked: set[str] = set()  # the directories to go into, decided as each is met
+    for child in preorder(entries(""), lambda rel: entries(rel) if rel in walked else ()):
+        st = os.lstat(root / child)
+        excluded = rules.excluded(child)
+        if excluded and not (stat.S_ISDIR(st.st_mode) and rules.walk_into(child)):
+            if child in always:
+                add(child, st)
+            continue
+        if not excluded:
+            if stat.S_ISREG(st.st_mode) and not os.access(root / child, os.R_OK):
+                raise _unreadable(root / child, PermissionError(13, "permission denied"))
+            add(child, st)
+        if stat.S_ISDIR(st.st_mode):
+            walked.add(child)
+
     return total + 2 * _BLOCK
 
 
@@ -185,10 +188,10 @@ class BuildContext:
             while counter.read(_CHUNK):
                 pass
         except (tarfile.TarError, ArchiveError, OSError, EOFError, ValueError) as exc:
-            shutil.rmtree(root, ignore_errors=True)
+            _discard(root)
             raise ArchiveError(f"the build context tar cannot be read: {exc}") from None
         except BaseException:
-            shutil.rmtree(root, ignore_errors=True)
+            _discard(root)
             raise
         return cls(root, _rules(root), counter.count, posixpath.normpath(dockerfile))
 
@@ -203,6 +206,12 @@ class BuildContext:
     def tree(self) -> ContextTree:
         """The files COPY may read (``.dockerignore`` applied, ignored build files hidden)."""
         return copy.ContextTree(self.root, self.rules)
+
+
+def _discard(root: Path) -> None:
+    """Remove a half-unpacked context (best effort: the scratch dir is removed with the build)."""
+    with contextlib.suppress(OSError):
+        remove_tree(root)
 
 
 class _Counting:
@@ -227,12 +236,13 @@ def _extract(stream: IO[bytes], root: Path) -> None:
     dir_times: list[tuple[Path, float]] = []
     with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK) as tar:
         for member in tar:
+            layer.check_member(member)
             rel = layer.clean_name(member.name, "the context")
             if not rel:
                 continue
             path = layer.parent_dir(root, rel) / posixpath.basename(rel)
             if os.path.lexists(path) and not (member.isdir() and path.is_dir()):
-                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+                remove_tree(path)
             if member.isdir():
                 path.mkdir(exist_ok=True)
                 os.chmod(path, member.mode & 0o7777)

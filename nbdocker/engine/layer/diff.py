@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TypedDict, cast
 
+from ..trees import preorder
 from .overlay import WHITEOUT_OPAQUE, WHITEOUT_PREFIX, is_opaque, xattr_records
 from .tarstream import TarWriter
 
@@ -35,14 +36,19 @@ else:  # at run time these are the dicts json makes: the names cost nothing to i
     DiffRequest = dict
 
 
-def _walk(root: Path, rel: str = "") -> Iterator[tuple[str, os.stat_result]]:
-    """Entries of ``root`` depth-first in name order, parents before children."""
-    for name in sorted(os.listdir(root / rel) if rel else os.listdir(root)):
-        child = f"{rel}/{name}" if rel else name
-        st = os.lstat(root / child)
+def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """Entries of ``root`` depth-first in name order, parents before children, however deep."""
+    stats: dict[str, os.stat_result] = {}
+
+    def entries(rel: str) -> list[str]:
+        st = stats.pop(rel, None)
+        if rel and (st is None or not stat.S_ISDIR(st.st_mode)):
+            return []
+        return [f"{rel}/{name}" if rel else name for name in sorted(os.listdir(root / rel))]
+
+    for child in preorder(entries(""), entries):
+        st = stats[child] = os.lstat(root / child)
         yield child, st
-        if stat.S_ISDIR(st.st_mode):
-            yield from _walk(root, child)
 
 
 def write_diff(
