@@ -35,10 +35,16 @@ def preorder(start: Iterable[T], children: Callable[[T], Iterable[T]]) -> Iterat
             stack.pop()
 
 
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 def remove_tree(path: Path) -> None:
     """Delete ``path`` and all below it (nothing happens if it does not exist); symbolic links
-    are removed, never followed. Iterative, with one directory open at a time, so a tree of any
-    depth goes. Raises OSError for what cannot be removed (what was removed stays removed)."""
+    are removed, never followed. No recursion and one open directory at a time, each reached
+    from the last by name (``openat``), so neither the depth nor the length of the paths below
+    (past Linux's PATH_MAX of 4096 bytes) stops it. Raises OSError for what cannot be removed
+    (what was removed stays removed). Nothing else may move directories of the tree meanwhile
+    (it climbs back up through ``..``)."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -46,18 +52,28 @@ def remove_tree(path: Path) -> None:
     if not stat.S_ISDIR(st.st_mode):
         os.unlink(path)
         return
-    stack = [path]  # directories whose entries may not all be gone yet
-    while stack:
-        directory = stack[-1]
-        subdirs = []
-        with os.scandir(directory) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    subdirs.append(Path(entry.path))
-                else:
-                    os.unlink(entry.path)
-        if subdirs:
-            stack.extend(subdirs)
-        else:
-            os.rmdir(directory)
-            stack.pop()
+    fd = os.open(path, _DIR_FLAGS)
+    below: list[str] = []  # the names from ``path`` down to the directory ``fd`` is
+    try:
+        while True:
+            with os.scandir(fd) as scan:
+                entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in scan]
+            subdir = next((name for name, is_dir in entries if is_dir), None)
+            for name, is_dir in entries:
+                if not is_dir:
+                    os.unlink(name, dir_fd=fd)
+            if subdir is not None:
+                child = os.open(subdir, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = child
+                below.append(subdir)
+                continue
+            if not below:
+                break
+            parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            os.rmdir(below.pop(), dir_fd=fd)
+    finally:
+        os.close(fd)
+    os.rmdir(path)

@@ -186,6 +186,13 @@ def _ingest_plain_or_compressed(
         return existing.blob_descriptor()
     where = f"{arch.where}: {name}"
     with arch.open(name) as raw:
+        size = raw.seek(0, 2)
+        raw.seek(0)
+        if descriptor is not None and size != descriptor["size"]:
+            raise ArchiveError(
+                f"{where}: the layer blob is {size} bytes but its descriptor says "
+                f"{descriptor['size']}; the archive is corrupt — save it again"
+            )
         head = raw.read(8)
         raw.seek(0)
         kind = detect_compression(head)

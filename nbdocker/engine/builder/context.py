@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
-import shutil
 import stat
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
@@ -189,7 +188,8 @@ class BuildContext:
                 pass
         except (tarfile.TarError, ArchiveError, OSError, EOFError, ValueError) as exc:
             _discard(root)
-            raise ArchiveError(f"the build context tar cannot be read: {exc}") from None
+            detail = "it ends early (truncated)" if isinstance(exc, EOFError) else exc
+            raise ArchiveError(f"the build context tar cannot be read: {detail}") from None
         except BaseException:
             _discard(root)
             raise
@@ -231,38 +231,35 @@ class _Counting:
 def _extract(stream: IO[bytes], root: Path) -> None:
     """Unpack a tar under ``root``: no entry leaves it, no symlink is followed, owners are not
     kept (COPY owns files by root anyway); modes and times are."""
-    import tarfile
+    from ..layer.tarstream import TarReader  # noqa: PLC0415 - only a tar context needs it
 
     dir_times: list[tuple[Path, float]] = []
-    with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK) as tar:
-        for member in tar:
-            layer.check_member(member)
-            rel = layer.clean_name(member.name, "the context")
-            if not rel:
-                continue
-            path = layer.parent_dir(root, rel) / posixpath.basename(rel)
-            if os.path.lexists(path) and not (member.isdir() and path.is_dir()):
-                remove_tree(path)
-            if member.isdir():
-                path.mkdir(exist_ok=True)
-                os.chmod(path, member.mode & 0o7777)
-                dir_times.append((path, member.mtime))
-                continue
-            if member.isreg():
-                data = tar.extractfile(member)
-                assert data is not None
-                with open(path, "xb") as out:
-                    shutil.copyfileobj(data, out, _CHUNK)
-            elif member.issym():
-                os.symlink(member.linkname, path)
-                continue
-            elif member.islnk():
-                target = layer.clean_name(member.linkname, "the context")
-                os.link(root / target, path, follow_symlinks=False)
-                continue
-            else:
-                continue  # devices and fifos have no place in a build context
+    for member, data in TarReader(stream):
+        rel = layer.clean_name(member.name, "the context")
+        if not rel:
+            continue
+        path = layer.parent_dir(root, rel) / posixpath.basename(rel)
+        if os.path.lexists(path) and not (member.isdir() and path.is_dir()):
+            remove_tree(path)
+        if member.isdir():
+            path.mkdir(exist_ok=True)
             os.chmod(path, member.mode & 0o7777)
-            os.utime(path, (member.mtime, member.mtime))
+            dir_times.append((path, member.mtime))
+            continue
+        if member.isreg():
+            with open(path, "xb") as out:
+                for chunk in data.chunks():
+                    out.write(chunk)
+        elif member.issym():
+            os.symlink(member.linkname, path)
+            continue
+        elif member.islnk():
+            target = layer.clean_name(member.linkname, "the context")
+            os.link(root / target, path, follow_symlinks=False)
+            continue
+        else:
+            continue  # devices and fifos have no place in a build context
+        os.chmod(path, member.mode & 0o7777)
+        os.utime(path, (member.mtime, member.mtime))
     for path, mtime in reversed(dir_times):
         os.utime(path, (mtime, mtime))
