@@ -1,16 +1,30 @@
-"""What every hostile case runs in (:class:`Attempt`) and promises (:func:`refused`)."""
+"""What every hostile case runs in (:class:`Attempt`) and promises (:func:`refused`), and the
+Hypothesis profiles of the fuzz tests.
+
+Profiles: ``ci`` (the default when ``CI=true``) is derandomized and keeps no example database,
+so every CI run tries the same examples and a failure reproduces from the log alone (Hypothesis
+prints the failing example and a ``@reproduce_failure`` blob); ``dev`` (the default otherwise)
+draws new examples each run and replays saved failures from ``.hypothesis/`` first. Choose one
+with ``pytest --hypothesis-profile=ci``. Each fuzz test sets its own ``max_examples``.
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.support import RunNbdocker, ok
 from tests.support.store import snapshot
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True, deadline=None)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
 
 
 @dataclass(frozen=True)

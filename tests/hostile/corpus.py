@@ -83,6 +83,21 @@ def member_tar(
     return buf.getvalue()
 
 
+def sized_entry(size: int) -> bytes:
+    """An archive of a ``manifest.json`` and then a GNU header (base-256 numbers) of a file
+    claiming ``size`` bytes, negative or huge."""
+    manifest = tarfile.TarInfo("manifest.json")
+    manifest.size = 2
+    claims = tarfile.TarInfo("claims")
+    claims.size = size
+    return (
+        manifest.tobuf(tarfile.GNU_FORMAT)
+        + b"[]".ljust(512, b"\0")
+        + claims.tobuf(tarfile.GNU_FORMAT)
+        + bytes(2 * 512)
+    )
+
+
 def _deep(depth: int) -> bytes:
     return archive([("d/" * depth + "f", b"deep\n", None)])
 
@@ -117,6 +132,9 @@ TAR_MEMBERS: dict[str, Case] = {
     "huge device number": Case(
         lambda: member_tar({"type": tarfile.CHRTYPE, "devmajor": 2**40}, fmt=tarfile.GNU_FORMAT),
         "device numbers out of range",
+    ),
+    "empty link target": Case(
+        lambda: member_tar({"type": tarfile.SYMTYPE}, {"linkpath": ""}), "a link to nothing"
     ),
     "600 directories deep": Case(lambda: _deep(600), "601 directories deep"),
     "3,000 directories deep": Case(lambda: _deep(3000), "3001 directories deep"),
@@ -401,6 +419,15 @@ LOAD_CASES: dict[str, Case] = {
     "manifest.json links round two": Case(
         lambda: archive([("manifest.json", None, "a"), ("a", None, "manifest.json")]),
         "symbolic link loop",
+    ),
+    # an entry whose size sends tarfile back (for ever) or past what a seek reaches
+    "an entry of negative size": Case(
+        lambda: sized_entry(-1024),
+        "claims -1024 bytes",
+    ),
+    "an entry of 2**80 bytes": Case(
+        lambda: sized_entry(2**80),
+        "which the archive does not hold",
     ),
     # a hostile entry inside a layer
     "layer entry with a NaN time": Case(

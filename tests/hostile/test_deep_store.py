@@ -13,8 +13,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
+from nbdocker.engine.trees import remove_tree
 from tests.hostile.corpus import archive
 from tests.support import RunNbdocker, ok
 
@@ -23,6 +27,16 @@ _WITHOUT_LIMITS = (
     "u.MAX_DEPTH = u.MAX_NAME_BYTES = 10**6; "
     "from nbdocker.cli import main; sys.exit(main(sys.argv[1:]))"
 )
+
+
+@pytest.fixture(autouse=True)
+def _removed_after(nbdocker_home: Path, tmp_path: Path) -> Iterator[None]:
+    """The deep trees go with the test, even a failed one: pytest's own clean-up of old
+    temporary folders (shutil.rmtree) stops at Python's recursion limit on them."""
+    yield
+    for path in (nbdocker_home, tmp_path):
+        remove_tree(path)
+        path.mkdir()
 
 
 def _as_before(home: Path, *args: str | Path) -> subprocess.CompletedProcess[bytes]:

@@ -5,6 +5,7 @@ it enters the store, and on any error nothing is stored."""
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 import tarfile
 from dataclasses import field
@@ -53,11 +54,20 @@ class LoadedImage:
 class _Archive:
     """Random access to the members of a tar archive, by normalised name."""
 
-    def __init__(self, tar: tarfile.TarFile, where: str) -> None:
+    def __init__(self, tar: tarfile.TarFile, where: str, length: int) -> None:
         self.tar = tar
         self.where = where
         self.members: dict[str, tarfile.TarInfo] = {}
-        for member in tar.getmembers():
+        # One member at a time, not getmembers(): tarfile moves to the next header by the
+        # member's size, and a negative one (a base-256 header) sends it back for ever, a huge
+        # one past what a seek can reach.
+        while (member := tar.next()) is not None:
+            if not 0 <= member.size <= length - member.offset_data:
+                raise ArchiveError(
+                    f"{where}: the archive entry {member.name[:80]!r} claims {member.size} "
+                    "bytes, which the archive does not hold; it is corrupt or truncated — save "
+                    "it again"
+                )
             self.members[posixpath.normpath(member.name.lstrip("/"))] = member
 
     def has(self, name: str) -> bool:
@@ -134,7 +144,7 @@ def read_archive(
             ) from None
         with tar:
             try:
-                arch = _Archive(tar, where)
+                arch = _Archive(tar, where, os.path.getsize(spool.path))
             except (tarfile.TarError, EOFError):
                 raise ArchiveError(
                     f"{where}: the archive is truncated or corrupt; save it again"

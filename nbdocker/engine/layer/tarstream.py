@@ -42,8 +42,9 @@ class BadMember(tarfile.ReadError):
 def check_member(info: tarfile.TarInfo) -> None:
     """Raise :class:`BadMember` unless every field of ``info`` can be made on Linux as it says:
     a finite mtime in range, owners and device numbers in range, no NUL in the name or link
-    target, a link target no longer than Linux takes. Every reader of untrusted tars (layers,
-    contexts, ADD) calls this, so a hostile header is one line and not an error deep in os."""
+    target, a link target neither empty nor longer than Linux takes. Every reader of untrusted
+    tars (layers, contexts, ADD) calls this, so a hostile header is one line and not an error
+    deep in os."""
     name = info.name[:80]
     if "\0" in info.name or "\0" in info.linkname:
         raise BadMember(f"entry {name!r} has a NUL byte in its name or link target")
@@ -59,6 +60,8 @@ def check_member(info: tarfile.TarInfo) -> None:
     devices = (info.devmajor, info.devminor)
     if (info.ischr() or info.isblk()) and not all(0 <= n <= MAX_DEVICE for n in devices):
         raise BadMember(f"entry {name!r} has device numbers out of range")
+    if (info.issym() or info.islnk()) and not info.linkname:
+        raise BadMember(f"entry {name!r} is a link to nothing (its target is empty)")
     if len(info.linkname.encode("utf-8", "surrogateescape")) > MAX_LINK_BYTES:
         raise BadMember(
             f"entry {name!r} links to a target longer than the {MAX_LINK_BYTES} bytes Linux takes"

@@ -13,12 +13,14 @@ bits survive, as with BuildKit (see :func:`build_copy`).
 from __future__ import annotations
 
 import io
+import lzma
 import os
 import posixpath
 import shutil
 import stat
 import tarfile
 import time
+import zlib
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -437,7 +439,19 @@ class LayerTree:
 
     def _extract(self, archive: Path, target: str, name: str) -> None:
         """Unpack a tar into directory ``target`` as Docker's ``UntarPath`` does (chrooted
-        there): owners, modes and times from the archive, whiteout names not special."""
+        there): owners, modes and times from the archive, whiteout names not special. An
+        archive that breaks off or is corrupt past its first entry is a DockerfileError."""
+        try:
+            self._extract_entries(archive, target, name)
+        except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as exc:
+            if isinstance(exc, OSError) and exc.errno is not None:
+                raise  # a real I/O error (disk full)
+            raise self.where.error(
+                f"ADD {name}: the archive cannot be read ({exc or 'it ends early'}); give a "
+                "complete tar archive"
+            ) from None
+
+    def _extract_entries(self, archive: Path, target: str, name: str) -> None:
         dir_times: list[tuple[DirNode, int]] = []
         with open_archive(archive) as tar:
             for member in tar:
