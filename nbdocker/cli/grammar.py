@@ -7,12 +7,26 @@ from typing import NoReturn
 
 from .. import __version__
 from ..engine.errors import UsageError
-from . import build_verbs, container_verbs, image_verbs, registry_verbs, system_verbs
+from . import (
+    build_verbs,
+    container_verbs,
+    housekeeping_verbs,
+    image_verbs,
+    registry_verbs,
+    system_verbs,
+)
 
 __all__ = ["VERB_GROUPS", "VerbParser", "build_parser"]
 
 # Each group adds its verbs (grammar and handler side by side) to the parser; ``VERBS`` names them.
-VERB_GROUPS = (image_verbs, container_verbs, build_verbs, registry_verbs, system_verbs)
+VERB_GROUPS = (
+    image_verbs,
+    container_verbs,
+    build_verbs,
+    registry_verbs,
+    system_verbs,
+    housekeeping_verbs,
+)
 
 
 class VerbParser(argparse.ArgumentParser):

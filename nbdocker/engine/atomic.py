@@ -27,8 +27,8 @@ def atomic_output(path: str | os.PathLike[str], mode: int | None = None) -> Iter
 
     target = Path(path)
     fd, tmp = tempfile.mkstemp(
-        dir=target.parent or Path("."), prefix=".tmp-", suffix="-" + target.name
-    )
+        dir=target.parent or Path("."), prefix=f".tmp-{os.getpid()}-", suffix="-" + target.name
+    )  # (the PID: a file left by a killed writer is told from a live one, see leftovers.py)
     try:
         os.fchmod(fd, default_file_mode() if mode is None else mode)
         with os.fdopen(fd, "wb") as f:

@@ -32,12 +32,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
-from . import builder, containers, dockerfile, layer, sandbox, userns
+from . import builder, containers, dockerfile, housekeeping, layer, sandbox, userns
 from .activity import ActivityRecord
 from .builder.options import BuildOptions
 from .errors import Conflict, ImageNotFound, InvalidReference, UsageError
 from .events import Event, EventSink, Progress, TaskDone, TaskStarted, ignore
-from .image import Catalog, Image, diff_ids, find_image, image_size, new_config
+from .image import Catalog, Image, new_config
 from .lazy import lazy_dataclass
 from .oci import MANIFEST_MEDIA_TYPE, Descriptor, parse_time, rfc3339
 from .reference import Reference, parse_reference
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
     from .builder.cache import BuildCache
     from .containers import Container, ContainerService, ContainerStore, RunOptions
+    from .housekeeping import DiskUsage, FsckReport, PruneOptions, PruneReport
     from .layer.container_fs import Change
     from .layer.unpacked import LayerCache
     from .registry import PushResult, RegistrySettings
@@ -154,7 +155,7 @@ class Engine:
         return containers.ContainerStore(self.store.root)
 
     def _container_service(self) -> ContainerService:
-        return containers.ContainerService(self.store, self.layer_cache, self.compression)
+        return containers.ContainerService(self.store, self.layer_cache, self.compression, self.get)
 
     _recording = False
 
@@ -182,12 +183,17 @@ class Engine:
 
     # -- reading --------------------------------------------------------------------------------
 
-    def _catalog(self) -> Catalog:
-        return Catalog(self.store, self.store.read_index())
+    def _catalog(self, index: list[Descriptor] | None = None) -> Catalog:
+        """The index's images, and the build cache's intermediate images by ID (call with the
+        store lock held)."""
+        index = self.store.read_index() if index is None else index
+        return Catalog(self.store, index, self._build_cache().intermediate_images)
 
     def get(self, image: str) -> Image:
-        """The image a reference, ID or ID prefix names; ImageNotFound if none."""
-        return find_image(self.store, image)
+        """The image a reference, ID or ID prefix names (also an intermediate image a build
+        made, by ID); ImageNotFound if none."""
+        with self.store.locked(exclusive=False):
+            return self._catalog().resolve(image)
 
     def images(self, reference: str | None = None, *, all: bool = False) -> list[ImageRow]:
         """Rows of ``docker images [REPO[:TAG]]``, newest first.
@@ -198,7 +204,8 @@ class Engine:
         """
         with self.store.locked(exclusive=False):
             catalog = self._catalog()
-            intermediate = self._build_cache().intermediate_images() if all else []
+            found = [catalog.intermediate_image(i) for i in catalog.intermediate] if all else []
+        intermediate = [image for image in found if image is not None]
         repo_pat, tag_pat = _filter_patterns(reference)
         rows: list[ImageRow] = []
         for image in catalog.images.values():
@@ -221,12 +228,7 @@ class Engine:
             elif reference is None:
                 rows.append(ImageRow("<none>", "<none>", "<none>", image))
         if reference is None:
-            seen = set(catalog.images)
-            for image_id, manifest in intermediate:
-                if image_id not in seen and self.store.has_blob(manifest):
-                    seen.add(image_id)
-                    image = self._image_by_manifest(image_id, manifest)
-                    rows.append(ImageRow("<none>", "<none>", "<none>", image))
+            rows += [ImageRow("<none>", "<none>", "<none>", image) for image in intermediate]
         if repo_pat is not None:
             rows = [
                 r
@@ -382,14 +384,6 @@ class Engine:
     def _build_cache(self) -> BuildCache:
         return builder.BuildCache(self.store)
 
-    def _image_by_manifest(self, image_id: str, manifest_digest: str) -> Image:
-        """An image of the store by its blobs, named or not (intermediate build images)."""
-        manifest = self.store.read_manifest(manifest_digest)
-        config = self.store.read_config(image_id)
-        return Image(
-            image_id, manifest_digest, manifest, config, (), image_size(self.store, config)
-        )
-
     def build(
         self,
         context: str | os.PathLike[str] | IO[bytes] | None,
@@ -447,8 +441,8 @@ class Engine:
         if ref.digest is not None:
             raise UsageError(f"tag {target!r}: a tag cannot carry a digest; drop the @sha256:…")
         with self.store.transaction() as txn:
-            image = Catalog(self.store, txn.index).resolve(source)
-            txn.name(txn.entry(image.id, image.manifest_digest), ref)
+            image = self._catalog(txn.index).resolve(source)
+            txn.name(ImageEntry(image.id, _manifest_descriptor(self.store, image)), ref)
         return ref
 
     def remove(self, images: Sequence[str], *, force: bool = False) -> list[Removal]:
@@ -459,10 +453,16 @@ class Engine:
         """
         removals: list[Removal] = []
         with self.store.transaction() as txn:
-            catalog = Catalog(self.store, txn.index)
+            catalog = self._catalog(txn.index)
+            children = {r.parent for r in self._build_cache().records()}
             for text in images:
                 image = catalog.resolve(text)
                 named = _named_ref(catalog, text)
+                if image.id not in catalog.images and image.id in children:
+                    raise Conflict(
+                        f"conflict: unable to delete {image.short_id} (cannot be forced) - "
+                        "image has dependent child images; remove the images built on it first"
+                    )
                 if named is not None:
                     txn.unname(named)
                     removals.append(Removal("Untagged", named.familiar))
@@ -476,7 +476,7 @@ class Engine:
                             if ref.name == named.name and ref.digest is not None:
                                 txn.unname(ref)
                                 removals.append(Removal("Untagged", ref.familiar))
-                    catalog = Catalog(self.store, txn.index)
+                    catalog = self._catalog(txn.index)
                     if image.id in catalog.images and catalog.images[image.id].references:
                         continue
                 else:
@@ -500,29 +500,14 @@ class Engine:
                         )
                     entry = ImageEntry(image.id, _manifest_descriptor(self.store, image))
                     txn.name(entry, None)  # keep it, untagged
-                    catalog = Catalog(self.store, txn.index)
+                    catalog = self._catalog(txn.index)
                     continue
                 txn.forget(image.manifest_digest)
                 removals.append(Removal("Deleted", image.id))
-                catalog = Catalog(self.store, txn.index)
+                catalog = self._catalog(txn.index)
         deleted = {r.what for r in removals if r.action == "Deleted"}
-        with self.store.locked(exclusive=True):
-            cache = self._build_cache()
-            in_use = set(Catalog(self.store, self.store.read_index()).images)
-            in_use |= {c.config.image for c in self.containers.all()}
-            # As Docker: the intermediate images a deleted image was built on go with it,
-            # unless something else still stands on them.
-            for image_id in sorted(cache.forget(deleted, keep=in_use) - deleted):
-                removals.append(Removal("Deleted", image_id))
-            self.store.collect_garbage(self.store.read_index(), cache.roots())
-            kept = [
-                self.store.read_config(i)
-                for i in in_use | {r.image for r in cache.records()}
-                if self.store.has_blob(i)
-            ]
-            self.layer_cache.prune(
-                {c for config in kept for c in layer.chain_ids(diff_ids(config))}
-            )
+        swept = housekeeping.collect(self.store, self.layer_cache, self.containers, deleted)
+        removals += [Removal("Deleted", image_id) for image_id in swept.images]
         return removals
 
     def save(self, images: Sequence[str], out: IO[bytes], *, format: str = "docker") -> None:
@@ -679,6 +664,26 @@ class Engine:
             containers=len(rows),
             running=sum(1 for c in rows if c.state == "running"),
         )
+
+    # -- housekeeping (logic in nbdocker.engine.housekeeping) -------------------------------------
+
+    def disk_usage(self) -> DiskUsage:
+        """``docker system df``: images, containers, local volumes and build cache, each with
+        its count, how many are in use, its size and what a prune could reclaim."""
+        return housekeeping.disk_usage(self.store, self.containers)
+
+    def prune(self, options: PruneOptions) -> PruneReport:
+        """``image prune``, ``container prune``, ``builder prune`` and ``system prune``: remove
+        what ``options`` asks for, what nothing reaches any more, and what killed commands left.
+        Never removes what a named image (unless asked for every unused image), a container or
+        running work needs (:mod:`.housekeeping.collector`)."""
+        return housekeeping.prune(self.store, self.layer_cache, self.containers, options)
+
+    def fsck(self, *, repair: bool = False) -> FsckReport:
+        """``nbdocker fsck``: check every blob, reference and unpacked layer; with ``repair``,
+        remove what is broken and can be made again (:mod:`.housekeeping.check`). Reports
+        ``TaskStarted``/``Progress``/``TaskDone`` events for the blobs and the layers."""
+        return housekeeping.fsck(self.store, self.layer_cache, self.on_event, repair=repair)
 
     def logout(self, server: str | None) -> tuple[str, bool]:
         """``docker logout``: forget a registry's credentials; (registry, whether any were)."""

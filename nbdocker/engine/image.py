@@ -7,7 +7,7 @@ for a dangling image.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import field
 from datetime import datetime, timezone
 
@@ -79,11 +79,24 @@ class Catalog:
     """A consistent read of the store's index: images by ID, and how names resolve.
 
     Build one with the store lock held; it reads each manifest and config once.
+
+    ``intermediate`` — a function giving (image ID, manifest digest) of the images builds made
+    for their steps (the build cache's), called only when needed — makes those resolvable by
+    ID, as Docker's intermediate images are (``inspect``, ``history``, ``save``, ``run``,
+    ``tag``, ``rmi`` of an ID ``build`` printed); they are in no list of :attr:`images`, which
+    holds the index's images only.
     """
 
-    def __init__(self, store: Store, index: Iterable[Descriptor]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        index: Iterable[Descriptor],
+        intermediate: Callable[[], Iterable[tuple[str, str]]] | None = None,
+    ) -> None:
         self.store = store
         self.index = list(index)
+        self._intermediate_source = intermediate
+        self._intermediate: dict[str, str] | None = None
         self.images: dict[str, Image] = {}
         self.by_name: dict[Reference, str] = {}
         names: dict[str, list[Reference]] = {}
@@ -119,6 +132,14 @@ class Catalog:
                 image_size(store, config),
             )
 
+    @property
+    def intermediate(self) -> dict[str, str]:
+        """Intermediate image ID → manifest digest (read on first use)."""
+        if self._intermediate is None:
+            pairs = self._intermediate_source() if self._intermediate_source else ()
+            self._intermediate = {i: m for i, m in pairs if i not in self.images}
+        return self._intermediate
+
     def resolve(self, text: str) -> Image:
         """Find an image by reference, full ID or unique ID prefix, as ``docker`` does."""
         try:
@@ -134,6 +155,15 @@ class Catalog:
         hexpart = text[len("sha256:") :] if text.startswith("sha256:") else text
         if hexpart and all(c in "0123456789abcdef" for c in hexpart):
             matches = [i for i in self.images if i.split(":", 1)[1].startswith(hexpart)]
+            if not matches:
+                matches = [
+                    i
+                    for i, manifest in self.intermediate.items()
+                    if i.split(":", 1)[1].startswith(hexpart) and self.store.has_blob(manifest)
+                ]
+                found = self.intermediate_image(matches[0]) if len(matches) == 1 else None
+                if found is not None:
+                    return found
             if len(matches) == 1:
                 return self.images[matches[0]]
             if len(matches) > 1:
@@ -145,6 +175,18 @@ class Catalog:
             parse_reference(text)
         raise ImageNotFound(
             f"no such image: {text}; list images with 'nbdocker images', or import or pull it"
+        )
+
+    def intermediate_image(self, image_id: str) -> Image | None:
+        """The intermediate image ``image_id`` (one of :attr:`intermediate`), or None when its
+        manifest is no longer in the store."""
+        manifest_digest = self.intermediate[image_id]
+        if not self.store.has_blob(manifest_digest):
+            return None
+        manifest = self.store.read_manifest(manifest_digest)
+        config = self.store.read_config(image_id)
+        return Image(
+            image_id, manifest_digest, manifest, config, (), image_size(self.store, config)
         )
 
     def _by_manifest_digest(self, digest: str) -> str | None:

@@ -10,6 +10,8 @@ Layout of ``<root>`` (``$NBDOCKER_HOME``, else the platform user cache dir)::
     blobs/sha256/<hex>         manifests, configs, compressed layers — content addressed
     meta/layers/<hex>.json     per layer diffID: its blob, media type and sizes (rebuildable)
     ingest/                    blobs being written, not yet part of the store
+    builds/<pid>-<random>/     scratch folders of running builds (named by their process, so
+                               what a killed one left is known: nbdocker.engine.leftovers)
     activity/<pid>-<n>.json    builds and transfers running now, in any process (see
                                nbdocker.engine.activity; removed when they end)
     .lock                      flock(2) target serialising writers
@@ -46,7 +48,7 @@ import errno
 import fcntl
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, TypedDict, TypeVar, cast
@@ -55,6 +57,7 @@ from .atomic import atomic_write, default_file_mode
 from .digest import HashingWriter, check_digest, sha256_digest
 from .errors import DigestMismatch, ImageNotFound, StorageError
 from .lazy import lazy_dataclass
+from .leftovers import owner_gone
 from .oci import (
     INDEX_MEDIA_TYPE,
     MANIFEST_MEDIA_TYPE,
@@ -386,8 +389,9 @@ class Store:
             yield
 
     @contextlib.contextmanager
-    def _quiet(self) -> Iterator[bool]:
+    def quiet(self) -> Iterator[bool]:
         """Whether no work is in flight; if so, none starts until the block ends."""
+        self._init()
         with open(self._in_flight_path, "a+b") as f:
             try:
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -399,8 +403,7 @@ class Store:
     def _sweep_ingest(self) -> None:
         """Remove ingest files left by processes that died (their pid prefix is gone)."""
         for entry in self.ingest_dir.iterdir():
-            pid = entry.name.split("-", 1)[0]
-            if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+            if owner_gone(entry.name):
                 with contextlib.suppress(OSError):
                     entry.unlink()
 
@@ -441,7 +444,8 @@ class Store:
     def blob_digests(self) -> Iterator[str]:
         self._init()
         for entry in self.blobs_dir.iterdir():
-            yield "sha256:" + entry.name
+            if not entry.name.startswith("."):  # (a temp file of a blob being written)
+                yield "sha256:" + entry.name
 
     # -- layers' notes --------------------------------------------------------------------------
 
@@ -540,22 +544,24 @@ class Store:
 
     def collect_garbage(
         self, index: Sequence[Descriptor], roots: frozenset[str] | set[str] = frozenset()
-    ) -> int:
+    ) -> int | None:
         """Delete blobs and layer notes that neither a descriptor in ``index`` nor a manifest in
         ``roots`` (the build cache's) reaches; return bytes freed.
 
         Call with the exclusive lock held, after the index without the removed images is written.
-        While work is in flight (:meth:`in_flight`) nothing is deleted and 0 is returned: that
+        While work is in flight (:meth:`in_flight`) nothing is deleted and None is returned: that
         work may be about to reference any unreachable blob.
         """
-        with self._quiet() as quiet:
-            return self._collect_garbage(index, roots) if quiet else 0
+        with self.quiet() as quiet:
+            if not quiet:
+                return None
+            return self._collect_garbage(self.reachable([d["digest"] for d in index], roots))
 
-    def _collect_garbage(
-        self, index: Sequence[Descriptor], roots: frozenset[str] | set[str]
-    ) -> int:
+    def reachable(self, manifests: Iterable[str], more: Iterable[str] = ()) -> set[str]:
+        """Every blob the manifests (or indexes) ``manifests`` and ``more`` reach, themselves
+        included; unreadable documents reach only themselves."""
         reachable: set[str] = set()
-        pending = [d["digest"] for d in index] + sorted(roots)
+        pending = [*manifests, *sorted(more)]
         while pending:
             digest = pending.pop()
             if digest in reachable:
@@ -567,12 +573,18 @@ class Store:
                 continue
             if not isinstance(doc, dict):
                 continue
-            if "config" in doc:
-                reachable.add(doc["config"]["digest"])
-            for child in doc.get("layers", []):
-                reachable.add(child["digest"])
-            for child in doc.get("manifests", []):
-                pending.append(child["digest"])
+            config = doc.get("config")
+            if isinstance(config, dict) and isinstance(config.get("digest"), str):
+                reachable.add(config["digest"])
+            for child in doc.get("layers") or []:
+                if isinstance(child, dict) and isinstance(child.get("digest"), str):
+                    reachable.add(child["digest"])
+            for child in doc.get("manifests") or []:
+                if isinstance(child, dict) and isinstance(child.get("digest"), str):
+                    pending.append(child["digest"])
+        return reachable
+
+    def _collect_garbage(self, reachable: set[str]) -> int:
         freed = 0
         for digest in list(self.blob_digests()):
             if digest not in reachable:
@@ -581,9 +593,11 @@ class Store:
                     freed += path.stat().st_size
                     path.unlink()
         for note in self.meta_dir.iterdir():
+            if note.name.startswith("."):
+                continue
             try:
                 blob = json.loads(note.read_bytes())["blob"]
-            except (ValueError, KeyError, OSError):
+            except (ValueError, KeyError, OSError, TypeError):
                 blob = ""
             if blob not in reachable:
                 with contextlib.suppress(FileNotFoundError):

@@ -14,6 +14,7 @@ from .. import layer, sandbox, userns
 from ..errors import DockerfileError, InvalidReference, UsageError
 from ..events import EventSink
 from ..image import Image
+from ..leftovers import BUILDS, owned_name
 from ..reference import parse_reference
 from .build import Builder
 from .context import BuildContext
@@ -34,7 +35,7 @@ def _context(
     options: BuildOptions,
 ) -> Iterator[tuple[BuildContext | None, str, tuple[str, Path | None]]]:
     """(context, its label, (Dockerfile text, the file it was read from))."""
-    scratch = services.store.root / "builds" / f"context-{os.urandom(6).hex()}"
+    scratch = services.store.root / BUILDS / owned_name("context-")
     try:
         if context is None:
             yield None, "", _dockerfile_text(options, None)

@@ -47,6 +47,7 @@ from ..events import (
 )
 from ..image import Image, find_image
 from ..lazy import lazy_dataclass
+from ..leftovers import BUILDS, dead_builds, owned_name
 from ..reference import Reference, parse_reference
 from ..store import Transaction
 from . import copy
@@ -107,9 +108,9 @@ class Builder:
         self.cache = BuildCache(services.store)
         self.path = options.dockerfile_name
         self.build_args = dict(options.build_args)
-        # (os.urandom, not secrets: a random name is all these need, and secrets would cost every
-        # build the import of random, hmac and base64)
-        self.scratch = services.store.root / "builds" / os.urandom(6).hex()
+        # Named by this process, so that a killed build's folder is known as a leftover and a live
+        # one's is not (nbdocker.engine.leftovers).
+        self.scratch = services.store.root / BUILDS / owned_name()
         self.results: dict[int, ImageState] = {}
         self.containers = BuildContainers()  # RUN steps' containers, killed on interrupt
         self.current = 0  # the step running (for BuildFailed)
@@ -149,6 +150,10 @@ class Builder:
         self.escape = dockerfile.escape
         plan = plan_build(instructions, self.build_args, self.options.target, self.path)
         self.plan = plan
+        # What a killed build left goes with the next one (one listing of builds/, usually
+        # empty); every prune removes it too.
+        for leftover in dead_builds(self.store.root):
+            userns.remove_tree(leftover)
         self.emit(BuildStarted(self.context_label, self.context_size, plan.total))
         self._report_leading_args(plan)
         try:

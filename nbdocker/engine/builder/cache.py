@@ -199,6 +199,30 @@ class BuildCache:
         self._write(records)
         return dropped
 
+    def lineage_of(self, image_ids: set[str]) -> set[str]:
+        """``image_ids`` and every image the cache says they were built on, step by step (the
+        intermediate images an image's build made)."""
+        parents: dict[str, set[str]] = {}
+        for r in self.records():
+            parents.setdefault(r.image, set()).add(r.parent)
+        seen: set[str] = set()
+        pending = list(image_ids)
+        while pending:
+            image = pending.pop()
+            if image not in seen:
+                seen.add(image)
+                pending.extend(parents.get(image, ()))
+        return seen
+
+    def retain(self, image_ids: set[str]) -> list[CacheRecord]:
+        """Keep only the records that made one of ``image_ids``; return those dropped (call with
+        the store's exclusive lock held; writes nothing when nothing is dropped)."""
+        records = self.records()
+        kept = [r for r in records if r.image in image_ids]
+        if len(kept) != len(records):
+            self._write(kept)
+        return [r for r in records if r.image not in image_ids]
+
     def intermediate_images(self) -> list[tuple[str, str]]:
         """(image ID, manifest digest) of every image the cache holds."""
         return [(r.image, r.manifest) for r in self.records()]

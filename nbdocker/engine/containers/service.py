@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -80,17 +80,26 @@ class ContainerService:
     """``run``, ``start``, ``ps``, ``rm``, ``diff``, ``export`` and ``commit`` on one store.
 
     The engine holds one and hands it the store, the layer cache the containers run on and the
-    compression of committed layers; it knows images only through the store.
+    compression of committed layers; it knows images only through the store, and resolves a
+    name or ID with ``find`` (the engine's, which also knows the build cache's intermediate
+    images; by default the index's images only).
     """
 
-    def __init__(self, store: Store, layer_cache: LayerCache, compression: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        layer_cache: LayerCache,
+        compression: str,
+        find: Callable[[str], Image] | None = None,
+    ) -> None:
         self.store = store
         self.layer_cache = layer_cache
         self.compression = compression
         self.records = ContainerStore(store.root)
+        self._find = find
 
     def _image(self, text: str) -> Image:
-        return find_image(self.store, text)
+        return self._find(text) if self._find is not None else find_image(self.store, text)
 
     def _isolation(self, requested: str | None) -> str:
         """Make ``requested`` (None: the level in use, or ``$NBDOCKER_ISOLATION``, or the

@@ -13,17 +13,17 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .. import layer, userns
 from ..errors import ArchiveError, StorageError
+from ..leftovers import TEMP, owner_gone, remove_unheld_lock
 from ..store import Store, storage_errors
 from .overlay import opaque_xattr
 
 __all__ = ["LayerCache", "UnpackBatch", "chain_ids"]
-
-_TEMP = ".tmp-"
 
 
 def _cache_dir() -> str:
@@ -119,12 +119,11 @@ class LayerCache:
         if self.root not in self._swept:
             self._swept.add(self.root)
             for entry in self.root.iterdir():
-                pid = entry.name[len(_TEMP) :].split("-", 1)[0]
-                if entry.name.startswith(_TEMP) and pid.isdigit() and not _alive(int(pid)):
+                if owner_gone(entry.name, TEMP):
                     userns.remove_tree(entry)
         import tempfile
 
-        tmp = Path(tempfile.mkdtemp(prefix=f"{_TEMP}{os.getpid()}-", dir=self.root))
+        tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP}{os.getpid()}-", dir=self.root))
         os.chmod(tmp, 0o755)  # it becomes the root directory of containers
         return tmp
 
@@ -154,27 +153,48 @@ class LayerCache:
             userns.remove_tree(tmp)
             raise
 
-    def prune(self, keep: set[str]) -> None:
-        """Remove unpacked layers whose chain ID is not in ``keep`` (call under the store lock)."""
-        if not self.root.is_dir():
-            return
-        for entry in self.root.iterdir():
-            if entry.name.startswith(".lock-"):
-                _remove_unheld_lock(entry)
-            elif entry.name.startswith("."):
+    def verify(self, diff_id: str, chain_id: str) -> str | None:
+        """Compare the unpacked directory of layer ``chain_id`` (top layer ``diff_id``) with a
+        fresh unpack of its blob (checked against its digest by the caller): None when they
+        agree, else the first difference in a few words. Types, modes, owners, sizes, contents,
+        link targets, device numbers and extended attributes count; times do not (a RUN step's
+        layer is the step's upper directory, whose times the layer's tar may round)."""
+        with storage_errors(self.store.root):
+            fresh = self._temp_dir()
+            try:
+                os.rmdir(fresh)
+                self._unpack(diff_id, fresh)
+                return _first_difference(self.path(chain_id), fresh)
+            finally:
+                userns.remove_tree(fresh)
+
+    def unpacked(self) -> list[Path]:
+        """Every unpacked layer's directory, in both forms (``layers``, ``layers.emulated``)."""
+        out: list[Path] = []
+        for name in ("layers", "layers.emulated"):
+            folder = self.store.root / name
+            if folder.is_dir():
+                out += sorted(e for e in folder.iterdir() if not e.name.startswith("."))
+        return out
+
+    def prune(self, keep: set[str]) -> list[Path]:
+        """Remove unpacked layers whose chain ID is not in ``keep``, in both forms, and the lock
+        files nobody holds (call under the store lock, with no work in flight: a build may be
+        about to run on any layer); return the directories removed."""
+        removed: list[Path] = []
+        for name in ("layers", "layers.emulated"):
+            folder = self.store.root / name
+            if not folder.is_dir():
                 continue
-            elif "sha256:" + entry.name not in keep:
-                userns.remove_tree(entry)
-
-
-def _remove_unheld_lock(path: Path) -> None:
-    """Remove a layer's lock file unless someone holds it (they made it; it goes next time)."""
-    with contextlib.suppress(FileNotFoundError), open(path, "rb") as f:
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return
-        path.unlink()
+            for entry in folder.iterdir():
+                if entry.name.startswith(".lock-"):
+                    remove_unheld_lock(entry)
+                elif entry.name.startswith("."):
+                    continue
+                elif "sha256:" + entry.name not in keep:
+                    userns.remove_tree(entry)
+                    removed.append(entry)
+        return removed
 
 
 class UnpackBatch:
@@ -215,5 +235,69 @@ def _move_in(unpacked: Path, target: Path) -> None:
         os.rename(unpacked, target)
 
 
-def _alive(pid: int) -> bool:
-    return pid == os.getpid() or Path(f"/proc/{pid}").exists()
+def _first_difference(kept: Path, fresh: Path) -> str | None:
+    mine, theirs = _tree_summary(kept), _tree_summary(fresh)
+    for path in sorted(set(mine) | set(theirs)):
+        if path not in mine:
+            return f"{path or '/'} is missing"
+        if path not in theirs:
+            return f"{path or '/'} should not be there"
+        if mine[path] != theirs[path]:
+            return f"{path or '/'} differs"
+    return None
+
+
+def _tree_summary(root: Path) -> dict[str, tuple[object, ...]]:
+    """Every entry below ``root`` (and root itself, as ``""``) → what :meth:`LayerCache.verify`
+    compares. An unreadable file counts as its error, so it differs from a readable one."""
+    out = {"": _entry_summary(root)}
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        for path in sorted(directory.iterdir()):
+            item = out[str(path.relative_to(root))] = _entry_summary(path)
+            if item[0] == stat.S_IFDIR:
+                stack.append(path)
+    return out
+
+
+def _entry_summary(path: Path) -> tuple[object, ...]:
+    st = os.lstat(path)
+    kind = stat.S_IFMT(st.st_mode)
+    item: tuple[object, ...] = (kind, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, _xattrs(path))
+    if kind == stat.S_IFREG:
+        item += (st.st_size, _content_digest(path))
+    elif kind == stat.S_IFLNK:
+        item += (os.readlink(path),)
+    elif kind in (stat.S_IFCHR, stat.S_IFBLK):
+        item += (st.st_rdev,)
+    return item
+
+
+def _xattrs(path: Path) -> tuple[tuple[str, bytes], ...]:
+    try:
+        names = os.listxattr(path, follow_symlinks=False)
+    except OSError:
+        return ()
+    values = []
+    for name in sorted(names):
+        if name.startswith("security."):  # (SELinux labels and capabilities the host adds)
+            continue
+        if ".overlay." in name and not name.endswith(".overlay.opaque"):
+            continue  # overlayfs's own notes on an upper dir (uuid, origin, impure)
+        try:
+            values.append((name, os.getxattr(path, name, follow_symlinks=False)))
+        except OSError as exc:
+            values.append((name, str(exc).encode()))
+    return tuple(values)
+
+
+def _content_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+    return digest.hexdigest()

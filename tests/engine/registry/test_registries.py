@@ -392,6 +392,7 @@ def test_pull_picks_the_host_platform_from_an_index(
     assert pulled.id == image_id
     assert pulled.manifest_digest == pushed.digest
     assert [d.digest for d in pulled.digests] == [index_digest]  # as Docker records it
+    assert other_engine.fsck().clean  # (an index of platforms whose others the store lacks)
 
 
 class _Watching(httpx.HTTPTransport):
