@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["preorder", "remove_tree"]
+__all__ = ["preorder", "remove_tree", "walk"]
 
 T = TypeVar("T")
 
@@ -33,6 +33,24 @@ def preorder(start: Iterable[T], children: Callable[[T], Iterable[T]]) -> Iterat
             break
         else:
             stack.pop()
+
+
+def walk(top: str | Path) -> Iterator[tuple[str, list[str], list[str]]]:
+    """:func:`os.walk` (top down, symlinks not followed, unreadable directories skipped)
+    without its recursion, which Python 3.11 still has: ``(dirpath, dirnames, filenames)``."""
+    pending = [os.fspath(top)]
+    while pending:
+        directory = pending.pop()
+        dirs: list[str] = []
+        files: list[str] = []
+        try:
+            with os.scandir(directory) as scan:
+                for entry in scan:
+                    (dirs if entry.is_dir(follow_symlinks=False) else files).append(entry.name)
+        except OSError:
+            continue
+        yield directory, dirs, files
+        pending.extend(os.path.join(directory, name) for name in reversed(dirs))
 
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
