@@ -40,6 +40,7 @@ __all__ = [
     "Manifest",
     "Platform",
     "RootFS",
+    "check_config",
     "check_index",
     "check_manifest",
     "config_bytes",
@@ -241,11 +242,37 @@ def _check_descriptor(obj: object, what: str) -> Descriptor:
     digest, size, media_type = obj.get("digest"), obj.get("size"), obj.get("mediaType", "")
     if not isinstance(digest, str) or not digest:
         raise ValueError(f"{what} has no digest")
+    if not _is_sha256(digest):
+        raise ValueError(
+            f"{what} has digest {digest[:80]!r}, not of the form sha256:<64 hex digits>"
+        )
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise ValueError(f"{what} has no valid size")
     if not isinstance(media_type, str):
         raise ValueError(f"{what} has an invalid mediaType")
+    if not _is_str_map(obj.get("annotations", {})):
+        raise ValueError(f"{what} has annotations that are not a map of strings")
+    platform = obj.get("platform", {})
+    if not (isinstance(platform, dict) and _is_str_map(platform, ("os", "architecture"))):
+        raise ValueError(f"{what} has a platform without os and architecture strings")
     return cast(Descriptor, obj)
+
+
+def _is_sha256(digest: str) -> bool:
+    hexpart = digest.removeprefix("sha256:")
+    return len(hexpart) == 64 == len(digest) - 7 and all(c in "0123456789abcdef" for c in hexpart)
+
+
+def _is_str_list(obj: list[object]) -> bool:
+    return all(isinstance(item, str) for item in obj)
+
+
+def _is_str_map(obj: object, keys: Sequence[str] | None = None) -> bool:
+    """``obj`` is a JSON object whose ``keys`` (all of them if None) are strings where present."""
+    if not isinstance(obj, dict):
+        return False
+    names = obj if keys is None else [k for k in keys if k in obj]
+    return all(isinstance(obj[k], str) for k in names)
 
 
 def check_manifest(obj: object) -> Manifest:
@@ -279,3 +306,88 @@ def check_index(obj: object) -> Index:
     for number, entry in enumerate(manifests, 1):
         _check_descriptor(entry, f"its entry {number}")
     return cast(Index, obj)
+
+
+# The config keys the engine reads and the JSON types they must have; ``None`` in a tuple: Docker
+# writes ``null`` for a list or map it leaves unset.
+_CONFIG_TYPES: dict[str, tuple[type | None, ...]] = {
+    "created": (str,),
+    "author": (str,),
+    "architecture": (str,),
+    "os": (str,),
+    "variant": (str,),
+    "comment": (str,),
+    "container": (str,),
+    "docker_version": (str,),
+    "config": (dict, None),
+    "history": (list, None),
+}
+_CONTAINER_CONFIG_TYPES: dict[str, tuple[type | None, ...]] = {
+    "User": (str,),
+    "ExposedPorts": (dict, None),
+    "Env": (list, None),
+    "Entrypoint": (list, None),
+    "Cmd": (list, None),
+    "Volumes": (dict, None),
+    "WorkingDir": (str,),
+    "Labels": (dict, None),
+    "StopSignal": (str,),
+    "Healthcheck": (dict, None),
+    "OnBuild": (list, None),
+    "Shell": (list, None),
+    "ArgsEscaped": (bool,),
+}
+_STRING_LISTS = ("Env", "Entrypoint", "Cmd", "OnBuild", "Shell")
+_HISTORY_TYPES: dict[str, tuple[type | None, ...]] = {
+    "created": (str,),
+    "created_by": (str,),
+    "author": (str,),
+    "comment": (str,),
+    "empty_layer": (bool,),
+}
+
+
+def _wrong_key(obj: dict[str, object], types: dict[str, tuple[type | None, ...]]) -> str | None:
+    """The first key of ``obj`` whose value is not of its type in ``types``, if any."""
+    for key, allowed in types.items():
+        if key not in obj:
+            continue
+        value = obj[key]
+        if value is None and None in allowed:
+            continue
+        kinds = tuple(t for t in allowed if t is not None)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            return key
+    return None
+
+
+def check_config(obj: object) -> ImageConfig:
+    """``obj`` (parsed JSON from outside) as an :class:`ImageConfig` whose keys the engine reads
+    have the types it reads them as, and whose ``rootfs.diff_ids`` are sha256 digests; else
+    ValueError saying which key is wrong. A config that passes cannot break a later ``images``,
+    ``inspect``, ``history``, ``run`` or ``build`` of the image (or of the store)."""
+    if not isinstance(obj, dict):
+        raise ValueError("the image config is not a JSON object")
+    rootfs = obj.get("rootfs")
+    diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    if not isinstance(diff_ids, list):
+        raise ValueError("the image config has no list rootfs.diff_ids")
+    for number, diff_id in enumerate(diff_ids, 1):
+        if not (isinstance(diff_id, str) and _is_sha256(diff_id)):
+            raise ValueError(f"its diff_id {number} is not of the form sha256:<64 hex digits>")
+    wrong = _wrong_key(obj, _CONFIG_TYPES)
+    if wrong is not None:
+        raise ValueError(f"its key {wrong!r} has the wrong type")
+    container = obj.get("config") or {}
+    wrong = _wrong_key(container, _CONTAINER_CONFIG_TYPES)
+    if wrong is None:
+        lists = (k for k in _STRING_LISTS if not _is_str_list(container.get(k) or []))
+        wrong = next(lists, None)
+    if wrong is None and not _is_str_map(container.get("Labels") or {}):
+        wrong = "Labels"
+    if wrong is not None:
+        raise ValueError(f"its key 'config.{wrong}' has the wrong type")
+    for number, record in enumerate(obj.get("history") or [], 1):
+        if not isinstance(record, dict) or _wrong_key(record, _HISTORY_TYPES) is not None:
+            raise ValueError(f"its history entry {number} is not an object of strings")
+    return cast(ImageConfig, obj)

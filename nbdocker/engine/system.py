@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import sandbox
+from . import sandbox, trees
 from .lazy import lazy_dataclass
 from .userns.ids import subids
 
@@ -45,7 +45,7 @@ class SystemInfo:
 
 def _size(root: Path) -> int:
     total = 0
-    for dirpath, _dirs, files in os.walk(root):
+    for dirpath, _dirs, files in trees.walk(root):  # os.walk recurses (Python 3.11)
         for name in files:
             try:
                 total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512

@@ -137,6 +137,16 @@ def test_any_other_failure_exits_1_as_docker(both: SideBySide) -> None:
     both.same(ctx, "--no-cache")
 
 
+def test_a_missing_dockerfile_exits_1_as_docker(both: SideBySide) -> None:
+    ctx = both.context("no-dockerfile", "", **{"page.txt": "hello\n"})
+    (ctx / "Dockerfile").unlink()
+    ours, theirs = both.build(ctx)
+    assert theirs.status == 1, theirs.stderr
+    assert ours.status == theirs.status, ours.stderr
+    assert "cannot find the Dockerfile" in ours.stderr
+    assert len(ours.stderr.splitlines()) == 1, ours.stderr
+
+
 # -- 2. ARGs before FROM are steps --------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ it enters the store, and on any error nothing is stored."""
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 import tarfile
 from dataclasses import field
@@ -24,6 +25,7 @@ from ..oci import (
     Descriptor,
     Index,
     Manifest,
+    check_config,
     check_index,
     check_manifest,
     host_platform,
@@ -36,6 +38,7 @@ __all__ = ["LoadedImage", "read_archive"]
 
 _CHUNK = 1 << 20
 _MAX_SYMLINK_HOPS = 40  # as Linux's ELOOP limit
+_MAX_INDEX_NESTING = 8  # an index of indexes is already rare; deeper is not an image archive
 _PLAIN_LAYER_TYPES = (LAYER_MEDIA_TYPES["none"], DOCKER_LAYER_MEDIA_TYPES["none"])
 
 
@@ -51,11 +54,20 @@ class LoadedImage:
 class _Archive:
     """Random access to the members of a tar archive, by normalised name."""
 
-    def __init__(self, tar: tarfile.TarFile, where: str) -> None:
+    def __init__(self, tar: tarfile.TarFile, where: str, length: int) -> None:
         self.tar = tar
         self.where = where
         self.members: dict[str, tarfile.TarInfo] = {}
-        for member in tar.getmembers():
+        # One member at a time, not getmembers(): tarfile moves to the next header by the
+        # member's size, and a negative one (a base-256 header) sends it back for ever, a huge
+        # one past what a seek can reach.
+        while (member := tar.next()) is not None:
+            if not 0 <= member.size <= length - member.offset_data:
+                raise ArchiveError(
+                    f"{where}: the archive entry {member.name[:80]!r} claims {member.size} "
+                    "bytes, which the archive does not hold; it is corrupt or truncated — save "
+                    "it again"
+                )
             self.members[posixpath.normpath(member.name.lstrip("/"))] = member
 
     def has(self, name: str) -> bool:
@@ -132,7 +144,7 @@ def read_archive(
             ) from None
         with tar:
             try:
-                arch = _Archive(tar, where)
+                arch = _Archive(tar, where, os.path.getsize(spool.path))
             except (tarfile.TarError, EOFError):
                 raise ArchiveError(
                     f"{where}: the archive is truncated or corrupt; save it again"
@@ -184,6 +196,13 @@ def _ingest_plain_or_compressed(
         return existing.blob_descriptor()
     where = f"{arch.where}: {name}"
     with arch.open(name) as raw:
+        size = raw.seek(0, 2)
+        raw.seek(0)
+        if descriptor is not None and size != descriptor["size"]:
+            raise ArchiveError(
+                f"{where}: the layer blob is {size} bytes but its descriptor says "
+                f"{descriptor['size']}; the archive is corrupt — save it again"
+            )
         head = raw.read(8)
         raw.seek(0)
         kind = detect_compression(head)
@@ -199,15 +218,16 @@ def _ingest_plain_or_compressed(
     return record.blob_descriptor()
 
 
-def _diff_ids(config: bytes, where: str) -> list[str]:
+def _diff_ids(config: bytes, where: str, name: str) -> list[str]:
+    """The layers' diffIDs of a config from the archive, once the whole config is checked (a
+    config of wrong types would break every later listing of the store)."""
     try:
-        ids = json.loads(config)["rootfs"]["diff_ids"]
-    except (ValueError, KeyError, TypeError):
+        return list(check_config(json.loads(config))["rootfs"]["diff_ids"])
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError too
         raise ArchiveError(
-            f"{where}: an image config has no rootfs.diff_ids; the archive is "
+            f"{where}: the image config {name} is broken ({exc}); the archive is "
             "corrupt or not an image archive"
         ) from None
-    return [str(i) for i in ids]
 
 
 def _docker_entries(arch: _Archive) -> list[DockerArchiveEntry]:
@@ -236,7 +256,7 @@ def _read_docker(txn: Transaction, arch: _Archive, compression: str) -> list[Loa
     images: list[LoadedImage] = []
     for entry in _docker_entries(arch):
         config = _read_config(arch, entry["Config"], _digest_from_name(entry["Config"]))
-        diff_ids = _diff_ids(config, arch.where)
+        diff_ids = _diff_ids(config, arch.where, entry["Config"])
         layer_paths = entry.get("Layers") or []
         if len(layer_paths) != len(diff_ids):
             raise ArchiveError(
@@ -287,7 +307,7 @@ def _read_oci(txn: Transaction, arch: _Archive, compression: str) -> list[Loaded
         manifest = _checked_manifest(arch, manifest_data, manifest_desc["digest"])
         config_digest = manifest["config"]["digest"]
         config = _read_config(arch, _blob_path(config_digest), config_digest)
-        diff_ids = _diff_ids(config, arch.where)
+        diff_ids = _diff_ids(config, arch.where, config_digest)
         if len(manifest["layers"]) != len(diff_ids):
             raise ArchiveError(
                 f"{arch.where}: manifest and config disagree on the number of "
@@ -330,9 +350,24 @@ def _checked_manifest(arch: _Archive, data: bytes, digest: str) -> Manifest:
 
 
 def _pick_manifest(arch: _Archive, desc: Descriptor) -> Descriptor:
-    """Follow an index to the manifest for this machine's platform."""
+    """Follow an index to the manifest for this machine's platform. Each nested index must
+    hash to its descriptor's digest, so an index cannot name itself (a loop); the nesting is
+    bounded all the same."""
+    depth = 0
     while desc.get("mediaType") in INDEX_MEDIA_TYPES:
-        nested = _checked_index(arch, _blob_path(desc["digest"]))
+        depth += 1
+        if depth > _MAX_INDEX_NESTING:
+            raise ArchiveError(
+                f"{arch.where}: image indexes nest more than {_MAX_INDEX_NESTING} deep; the "
+                "archive is corrupt or hostile — save it again"
+            )
+        name = _blob_path(desc["digest"])
+        if sha256_digest(arch.read(name)) != desc["digest"]:
+            raise DigestMismatch(
+                f"{arch.where}: index {desc['digest']} does not match its content; the archive "
+                "is corrupt — save it again"
+            )
+        nested = _checked_index(arch, name)
         os_name, arch_name = host_platform()
         for candidate in nested["manifests"]:
             plat = candidate.get("platform", {})

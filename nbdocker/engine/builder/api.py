@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import IO
 
 from .. import layer, sandbox, userns
-from ..errors import DockerfileError, InvalidReference, UsageError
+from ..errors import DockerfileError, InvalidReference, NbdockerError, UsageError
 from ..events import EventSink
 from ..image import Image
 from ..leftovers import BUILDS, owned_name
@@ -84,7 +84,8 @@ def _dockerfile_text(options: BuildOptions, ctx: BuildContext | None) -> tuple[s
                 return path.read_text(), path
             except (OSError, UnicodeDecodeError) as exc:
                 raise DockerfileError(f"cannot read the Dockerfile ({exc})", str(path)) from None
-    raise UsageError(
+    # Not a usage error: the command line is right, the file is missing (Docker exits 1 too).
+    raise NbdockerError(
         f"cannot find the Dockerfile {str(candidates[0])!r}: create it or give its path with -f"
     )
 

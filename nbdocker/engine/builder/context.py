@@ -17,9 +17,9 @@ read, so that a cached build does not load them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
-import shutil
 import stat
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
@@ -27,6 +27,7 @@ from typing import IO, TYPE_CHECKING, cast
 from .. import layer
 from ..errors import ArchiveError, DockerfileError, NbdockerError
 from ..lazy import lazy_dataclass
+from ..trees import preorder, remove_tree
 from . import copy
 from .dockerignore import IgnoreRules, PatternError
 
@@ -114,27 +115,28 @@ def tar_size(root: Path, rules: IgnoreRules, always: tuple[str, ...] = ()) -> in
         else:
             total += _header_bytes(rel)
 
-    def walk(rel: str) -> None:
+    def entries(rel: str) -> list[str]:
         try:
             names = sorted(os.listdir(root / rel if rel else root))
         except OSError as exc:
             raise _unreadable(root / rel, exc) from None
-        for name in names:
-            child = f"{rel}/{name}" if rel else name
-            st = os.lstat(root / child)
-            excluded = rules.excluded(child)
-            if excluded and not (stat.S_ISDIR(st.st_mode) and rules.walk_into(child)):
-                if child in always:
-                    add(child, st)
-                continue
-            if not excluded:
-                if stat.S_ISREG(st.st_mode) and not os.access(root / child, os.R_OK):
-                    raise _unreadable(root / child, PermissionError(13, "permission denied"))
-                add(child, st)
-            if stat.S_ISDIR(st.st_mode):
-                walk(child)
+        return [f"{rel}/{name}" if rel else name for name in names]
 
-    walk("")
+    walked: set[str] = set()  # the directories to go into, decided as each is met
+    for child in preorder(entries(""), lambda rel: entries(rel) if rel in walked else ()):
+        st = os.lstat(root / child)
+        excluded = rules.excluded(child)
+        if excluded and not (stat.S_ISDIR(st.st_mode) and rules.walk_into(child)):
+            if child in always:
+                add(child, st)
+            continue
+        if not excluded:
+            if stat.S_ISREG(st.st_mode) and not os.access(root / child, os.R_OK):
+                raise _unreadable(root / child, PermissionError(13, "permission denied"))
+            add(child, st)
+        if stat.S_ISDIR(st.st_mode):
+            walked.add(child)
+
     return total + 2 * _BLOCK
 
 
@@ -185,10 +187,11 @@ class BuildContext:
             while counter.read(_CHUNK):
                 pass
         except (tarfile.TarError, ArchiveError, OSError, EOFError, ValueError) as exc:
-            shutil.rmtree(root, ignore_errors=True)
-            raise ArchiveError(f"the build context tar cannot be read: {exc}") from None
+            _discard(root)
+            detail = "it ends early (truncated)" if isinstance(exc, EOFError) else exc
+            raise ArchiveError(f"the build context tar cannot be read: {detail}") from None
         except BaseException:
-            shutil.rmtree(root, ignore_errors=True)
+            _discard(root)
             raise
         return cls(root, _rules(root), counter.count, posixpath.normpath(dockerfile))
 
@@ -203,6 +206,12 @@ class BuildContext:
     def tree(self) -> ContextTree:
         """The files COPY may read (``.dockerignore`` applied, ignored build files hidden)."""
         return copy.ContextTree(self.root, self.rules)
+
+
+def _discard(root: Path) -> None:
+    """Remove a half-unpacked context (best effort: the scratch dir is removed with the build)."""
+    with contextlib.suppress(OSError):
+        remove_tree(root)
 
 
 class _Counting:
@@ -222,37 +231,35 @@ class _Counting:
 def _extract(stream: IO[bytes], root: Path) -> None:
     """Unpack a tar under ``root``: no entry leaves it, no symlink is followed, owners are not
     kept (COPY owns files by root anyway); modes and times are."""
-    import tarfile
+    from ..layer.tarstream import TarReader  # noqa: PLC0415 - only a tar context needs it
 
     dir_times: list[tuple[Path, float]] = []
-    with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK) as tar:
-        for member in tar:
-            rel = layer.clean_name(member.name, "the context")
-            if not rel:
-                continue
-            path = layer.parent_dir(root, rel) / posixpath.basename(rel)
-            if os.path.lexists(path) and not (member.isdir() and path.is_dir()):
-                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
-            if member.isdir():
-                path.mkdir(exist_ok=True)
-                os.chmod(path, member.mode & 0o7777)
-                dir_times.append((path, member.mtime))
-                continue
-            if member.isreg():
-                data = tar.extractfile(member)
-                assert data is not None
-                with open(path, "xb") as out:
-                    shutil.copyfileobj(data, out, _CHUNK)
-            elif member.issym():
-                os.symlink(member.linkname, path)
-                continue
-            elif member.islnk():
-                target = layer.clean_name(member.linkname, "the context")
-                os.link(root / target, path, follow_symlinks=False)
-                continue
-            else:
-                continue  # devices and fifos have no place in a build context
+    for member, data in TarReader(stream):
+        rel = layer.clean_name(member.name, "the context")
+        if not rel:
+            continue
+        path = layer.parent_dir(root, rel) / posixpath.basename(rel)
+        if os.path.lexists(path) and not (member.isdir() and path.is_dir()):
+            remove_tree(path)
+        if member.isdir():
+            path.mkdir(exist_ok=True)
             os.chmod(path, member.mode & 0o7777)
-            os.utime(path, (member.mtime, member.mtime))
+            dir_times.append((path, member.mtime))
+            continue
+        if member.isreg():
+            with open(path, "xb") as out:
+                for chunk in data.chunks():
+                    out.write(chunk)
+        elif member.issym():
+            os.symlink(member.linkname, path)
+            continue
+        elif member.islnk():
+            target = layer.clean_name(member.linkname, "the context")
+            os.link(root / target, path, follow_symlinks=False)
+            continue
+        else:
+            continue  # devices and fifos have no place in a build context
+        os.chmod(path, member.mode & 0o7777)
+        os.utime(path, (member.mtime, member.mtime))
     for path, mtime in reversed(dir_times):
         os.utime(path, (mtime, mtime))

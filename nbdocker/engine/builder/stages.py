@@ -119,16 +119,14 @@ def plan_build(
                 stages[0].base.line,
             )
         target_index = found
-    needed: list[int] = []
-
-    def visit(index: int) -> None:
-        for dep in sorted(depends[index]):
-            visit(dep)
-        if index not in needed:
-            needed.append(index)
-
-    visit(target_index)
-    needed.sort()
+    reached = {target_index}  # the target and what it depends on, however long the chain
+    pending = [target_index]
+    while pending:
+        for dep in depends[pending.pop()]:
+            if dep not in reached:
+                reached.add(dep)
+                pending.append(dep)
+    needed = sorted(reached)
     numbers: dict[tuple[int, int], int] = {}
     count = len(leading_args)
     for index in needed:

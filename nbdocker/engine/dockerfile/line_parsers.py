@@ -250,15 +250,24 @@ def _extract_flags(line: str, escape: str) -> tuple[str, tuple[str, ...]]:
 
 
 def node_from_line(line: str, escape: str) -> Node:
-    """Split an instruction line into keyword, flags and arguments (no heredoc bodies yet)."""
-    cmdline = WHITESPACE_RE.split(strip(line), maxsplit=1)
-    keyword = cmdline[0]
-    flags: tuple[str, ...] = ()
-    rest = ""
-    if len(cmdline) == 2:
-        rest, flags = _extract_flags(cmdline[1], escape)
-        rest = strip(rest)
-    kw = keyword.lower()
+    """Split an instruction line into keyword, flags and arguments (no heredoc bodies yet).
+
+    ``ONBUILD`` wraps the instruction after it: a chain of them (refused later, as Docker does)
+    is unwrapped in a loop, so no length of chain costs recursion."""
+    wrappers: list[tuple[str, str, tuple[str, ...]]] = []  # the ONBUILDs around, outermost first
+    while True:
+        cmdline = WHITESPACE_RE.split(strip(line), maxsplit=1)
+        keyword = cmdline[0]
+        flags: tuple[str, ...] = ()
+        rest = ""
+        if len(cmdline) == 2:
+            rest, flags = _extract_flags(cmdline[1], escape)
+            rest = strip(rest)
+        kw = keyword.lower()
+        if kw != "onbuild" or not rest:
+            break
+        wrappers.append((line, kw, flags))
+        line = rest
     args: tuple[str | Node, ...] = ()
     json_form = False
     if kw in ("run", "cmd", "entrypoint", "shell"):
@@ -275,7 +284,8 @@ def node_from_line(line: str, escape: str) -> Node:
         args = (rest,) if rest else ()
     elif kw == "healthcheck":
         args, json_form = _healthcheck(rest)
-    elif kw == "onbuild":
-        args = (node_from_line(rest, escape),) if rest else ()
     # Unknown keywords keep no arguments; instructions.parse_instruction reports them.
-    return Node(keyword=kw, original=line, flags=flags, args=args, json_form=json_form)
+    node = Node(keyword=kw, original=line, flags=flags, args=args, json_form=json_form)
+    for original, wrapper, wrapper_flags in reversed(wrappers):
+        node = Node(keyword=wrapper, original=original, flags=wrapper_flags, args=(node,))
+    return node

@@ -139,6 +139,11 @@ class _Words:
         return self.words
 
 
+MAX_NESTING = 64
+"""How deep ``${…}`` words may nest in one another (BuildKit sets no limit; real Dockerfiles
+nest two or three deep)."""
+
+
 class _Scanner:
     """One expansion in progress: the text, a cursor, and the names seen so far."""
 
@@ -150,6 +155,7 @@ class _Scanner:
         self.raw_escapes = lexer.raw_escapes
         self.matched: set[str] = set()
         self.unmatched: set[str] = set()
+        self.depth = 0  # words being scanned, one inside the other
 
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else _EOF
@@ -168,12 +174,21 @@ class _Scanner:
         return "", False
 
     def process_stop_on(self, stop: str, raw_escapes: bool) -> tuple[str, list[str]]:
-        """Scan to ``stop`` (consumed) or to the end; return the text and its words."""
+        """Scan to ``stop`` (consumed) or to the end; return the text and its words.
+
+        ``${A:-${B:-…}}`` scans each nested word by calling this again: the nesting is bounded
+        (:data:`MAX_NESTING`), so no word can exhaust Python's recursion limit."""
+        if self.depth >= MAX_NESTING:
+            raise ExpansionError(
+                f"variables nest more than {MAX_NESTING} deep (${{A:-${{B:-…}}}}); nest less"
+            )
         saved, self.raw_escapes = self.raw_escapes, raw_escapes
+        self.depth += 1
         try:
             return self._stop_on(stop)
         finally:
             self.raw_escapes = saved
+            self.depth -= 1
 
     def _stop_on(self, stop: str) -> tuple[str, list[str]]:
         result: list[str] = []

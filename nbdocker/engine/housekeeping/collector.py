@@ -31,7 +31,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-from .. import activity, userns
+from .. import activity, trees, userns
 from ..builder.cache import BuildCache
 from ..containers import ContainerStore
 from ..errors import Conflict
@@ -105,7 +105,7 @@ def tree_size(path: Path) -> int:
     if not stat.S_ISDIR(st.st_mode):
         return st.st_size if stat.S_ISREG(st.st_mode) else 0
     total = 0
-    for dirpath, _dirs, files in os.walk(path, onerror=lambda _exc: None):
+    for dirpath, _dirs, files in trees.walk(path):  # os.walk recurses (Python 3.11)
         for name in files:
             try:
                 st = os.lstat(os.path.join(dirpath, name))

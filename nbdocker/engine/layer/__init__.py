@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .diff import serve_diff, write_diff
     from .ingest import IngestOptions, ingest_compressed_layer, ingest_layer
     from .produce import ingest_from_helper, ingest_produced, ingest_upper
+    from .tarstream import BadMember, check_member
     from .unpacked import LayerCache, UnpackBatch, chain_ids
     from .unpacking import (
         UnsafeLayer,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from .view import LinkLoop, LowerView, resolve_under
 
 __all__ = [
+    "BadMember",
     "Change",
     "IngestOptions",
     "LayerCache",
@@ -59,6 +61,7 @@ __all__ = [
     "UnsafeLayer",
     "chain_ids",
     "changes",
+    "check_member",
     "changes_in_userns",
     "clean_name",
     "compressed_writer",
@@ -86,6 +89,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
+        "BadMember": ".tarstream",
         "Change": ".container_fs",
         "IngestOptions": ".ingest",
         "LayerCache": ".unpacked",
@@ -97,6 +101,7 @@ __getattr__, __dir__ = lazy_exports(
         "chain_ids": ".unpacked",
         "changes": ".container_fs",
         "changes_in_userns": ".container_fs",
+        "check_member": ".tarstream",
         "clean_name": ".unpacking",
         "compressed_writer": ".compression",
         "decompressed": ".compression",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, TypedDict, cast
 
 from .. import userns
+from ..trees import preorder
 from .overlay import is_opaque, is_whiteout
 from .view import LowerView
 
@@ -51,34 +52,38 @@ def changes(lowers: tuple[Path, ...], upper: Path) -> list[Change]:
     lower = LowerView(lowers)
     out: list[Change] = []
 
-    def walk(rel: str) -> None:
+    def entries(rel: str) -> list[str]:
         base = upper / rel if rel else upper
-        for name in sorted(os.listdir(base)):
-            child = f"{rel}/{name}" if rel else name
-            st = os.lstat(upper / child)
-            existed = lower.lookup(child) is not None
-            if is_whiteout(st):
-                if existed:
-                    out.append(("D", "/" + child))
-                continue
-            out.append(("C" if existed else "A", "/" + child))
-            if stat.S_ISDIR(st.st_mode):
-                if existed and is_opaque(upper / child):
-                    mine = set(os.listdir(upper / child))
-                    for gone in sorted(set(lower.listdir(child)) - mine):
-                        out.append(("D", f"/{child}/{gone}"))
-                walk(child)
+        return [f"{rel}/{name}" if rel else name for name in sorted(os.listdir(base))]
 
-    walk("")
+    walked: set[str] = set()  # the directories to go into, decided as each is met
+    for child in preorder(entries(""), lambda rel: entries(rel) if rel in walked else ()):
+        st = os.lstat(upper / child)
+        existed = lower.lookup(child) is not None
+        if is_whiteout(st):
+            if existed:
+                out.append(("D", "/" + child))
+            continue
+        out.append(("C" if existed else "A", "/" + child))
+        if stat.S_ISDIR(st.st_mode):
+            if existed and is_opaque(upper / child):
+                mine = set(os.listdir(upper / child))
+                for gone in sorted(set(lower.listdir(child)) - mine):
+                    out.append(("D", f"/{child}/{gone}"))
+            walked.add(child)
     return sorted(out, key=lambda c: c[1])
 
 
-def _entries(view: LowerView, rel: str) -> Iterator[tuple[str, Path]]:
-    for name, path in sorted(view.listdir(rel).items()):
-        child = f"{rel}/{name}" if rel else name
-        yield child, path
-        if stat.S_ISDIR(os.lstat(path).st_mode):
-            yield from _entries(view, child)
+def _entries(view: LowerView) -> Iterator[tuple[str, Path]]:
+    """Every entry of the merged view, parents first, names in order, however deep."""
+
+    def below(item: tuple[str, Path]) -> list[tuple[str, Path]]:
+        rel, path = item
+        if rel and not stat.S_ISDIR(os.lstat(path).st_mode):
+            return []
+        return [(f"{rel}/{n}" if rel else n, p) for n, p in sorted(view.listdir(rel).items())]
+
+    return preorder(below(("", Path())), below)
 
 
 def export_tar(lowers: tuple[Path, ...], upper: Path, out: IO[bytes]) -> None:
@@ -86,7 +91,7 @@ def export_tar(lowers: tuple[Path, ...], upper: Path, out: IO[bytes]) -> None:
     view = LowerView((*lowers, upper))
     inodes: dict[tuple[int, int], str] = {}
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_CHUNK) as tar:
-        for rel, path in _entries(view, ""):
+        for rel, path in _entries(view):
             info = tar.gettarinfo(str(path), arcname=rel)
             st = os.lstat(path)
             key = (st.st_dev, st.st_ino)

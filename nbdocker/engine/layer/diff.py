@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TypedDict, cast
 
+from ..trees import preorder
 from .overlay import WHITEOUT_OPAQUE, WHITEOUT_PREFIX, is_opaque, xattr_records
 from .tarstream import TarWriter
+from .unpacking import MAX_DEPTH, MAX_NAME_BYTES, UnsafeLayer
 
 __all__ = ["DiffRequest", "serve_diff", "write_diff"]
 
@@ -35,14 +37,33 @@ else:  # at run time these are the dicts json makes: the names cost nothing to i
     DiffRequest = dict
 
 
-def _walk(root: Path, rel: str = "") -> Iterator[tuple[str, os.stat_result]]:
-    """Entries of ``root`` depth-first in name order, parents before children."""
-    for name in sorted(os.listdir(root / rel) if rel else os.listdir(root)):
-        child = f"{rel}/{name}" if rel else name
-        st = os.lstat(root / child)
+def _walk(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """Entries of ``root`` depth-first in name order, parents before children, however deep."""
+    stats: dict[str, os.stat_result] = {}
+
+    def entries(rel: str) -> list[str]:
+        st = stats.pop(rel, None)
+        if rel and (st is None or not stat.S_ISDIR(st.st_mode)):
+            return []
+        return [f"{rel}/{name}" if rel else name for name in sorted(os.listdir(root / rel))]
+
+    for child in preorder(entries(""), entries):
+        _check_storable(child)
+        st = stats[child] = os.lstat(root / child)
         yield child, st
-        if stat.S_ISDIR(st.st_mode):
-            yield from _walk(root, child)
+
+
+def _check_storable(rel: str) -> None:
+    """UnsafeLayer if ``rel`` is deeper or longer than a layer may hold (what unpacking would
+    refuse later), said where the layer is made: a command made it, and can be told."""
+    depth = rel.count("/") + 1
+    size = len(rel.encode("utf-8", "surrogateescape"))
+    if depth > MAX_DEPTH or size > MAX_NAME_BYTES:
+        what = f"{depth} directories deep" if depth > MAX_DEPTH else f"a path of {size} bytes"
+        raise UnsafeLayer(
+            f"/{rel[:60]}… is {what}, more than a layer may hold ({MAX_DEPTH} directories, "
+            f"{MAX_NAME_BYTES} bytes); remove or flatten it in the container, then try again"
+        )
 
 
 def write_diff(

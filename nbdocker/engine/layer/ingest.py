@@ -25,7 +25,7 @@ from ..lazy import lazy_dataclass
 from ..oci import LAYER_MEDIA_TYPES, Descriptor
 from ..store import Ingest, LayerRecord, Transaction
 from .compression import compressed_writer, compression_of_media_type, decompressed
-from .tarstream import TarReader, TarWriter
+from .tarstream import BadMember, TarReader, TarWriter
 from .unpacking import UnsafeLayer, clean_name, unpack
 
 if TYPE_CHECKING:
@@ -140,6 +140,8 @@ def _normalise(
 
 
 def _archive_error(where: str, exc: BaseException) -> ArchiveError:
+    if isinstance(exc, BadMember):
+        return ArchiveError(f"{where}: {exc}; rebuild the tarball without that entry")
     detail = str(exc) or type(exc).__name__
     if isinstance(exc, EOFError) or "unexpected end" in detail:
         detail = "it ends early (truncated)"

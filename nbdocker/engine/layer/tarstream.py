@@ -17,12 +17,55 @@ if TYPE_CHECKING:
     from ..chunks import Sink, Source
 
 
-__all__ = ["MemberData", "TarReader", "TarWriter"]
+__all__ = ["BadMember", "MemberData", "TarReader", "TarWriter", "check_member"]
 
 BLOCK = 512
 _CHUNK = 1 << 20
 _ENCODING = "utf-8"
 _ERRORS = "surrogateescape"
+
+
+# What a member's numbers may be: an mtime the kernel's 64-bit nanosecond times hold (about
+# 1678–2262), ids a Linux uid_t holds (without (uid_t)-1, which means "unchanged"), device
+# numbers a ustar header holds (7 octal digits: PAX has no record for them).
+MTIME_RANGE = (-(2**63) / 1e9, (2**63 - 1) / 1e9)
+MAX_ID = 2**32 - 2
+MAX_DEVICE = 8**7 - 1
+MAX_LINK_BYTES = 4095  # PATH_MAX less its NUL: the longest symlink target Linux stores
+
+
+class BadMember(tarfile.ReadError):
+    """A tar member whose header says what no file can be (a NaN time, a negative owner, a NUL
+    in its name); ``str()`` names the member and the field."""
+
+
+def check_member(info: tarfile.TarInfo) -> None:
+    """Raise :class:`BadMember` unless every field of ``info`` can be made on Linux as it says:
+    a finite mtime in range, owners and device numbers in range, no NUL in the name or link
+    target, a link target neither empty nor longer than Linux takes. Every reader of untrusted
+    tars (layers, contexts, ADD) calls this, so a hostile header is one line and not an error
+    deep in os."""
+    name = info.name[:80]
+    if "\0" in info.name or "\0" in info.linkname:
+        raise BadMember(f"entry {name!r} has a NUL byte in its name or link target")
+    mtime = info.mtime
+    if not (isinstance(mtime, (int, float)) and MTIME_RANGE[0] <= mtime <= MTIME_RANGE[1]):
+        raise BadMember(f"entry {name!r} has modification time {mtime!r}, which no file can have")
+    for field in ("uid", "gid"):
+        value = getattr(info, field)
+        if not 0 <= value <= MAX_ID:
+            raise BadMember(f"entry {name!r} has {field} {value}, outside 0–{MAX_ID}")
+    if info.size < 0:
+        raise BadMember(f"entry {name!r} has a negative size")
+    devices = (info.devmajor, info.devminor)
+    if (info.ischr() or info.isblk()) and not all(0 <= n <= MAX_DEVICE for n in devices):
+        raise BadMember(f"entry {name!r} has device numbers out of range")
+    if (info.issym() or info.islnk()) and not info.linkname:
+        raise BadMember(f"entry {name!r} is a link to nothing (its target is empty)")
+    if len(info.linkname.encode("utf-8", "surrogateescape")) > MAX_LINK_BYTES:
+        raise BadMember(
+            f"entry {name!r} links to a target longer than the {MAX_LINK_BYTES} bytes Linux takes"
+        )
 
 
 class TarWriter:
@@ -146,6 +189,7 @@ class TarReader:
             if records:
                 _apply_pax(info, records)
             pax, long_name, long_link = {}, None, None
+            check_member(info)
             if info.type == tarfile.GNUTYPE_SPARSE:
                 raise tarfile.ReadError(f"{info.name}: sparse members are not supported")
             size = info.size if info.isreg() else 0  # links etc. carry no data in layers

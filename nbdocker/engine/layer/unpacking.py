@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, BinaryIO, TypedDict, cast
 
 from .. import userns
 from ..errors import ArchiveError
+from ..trees import remove_tree
 from .overlay import OPAQUE_XATTRS, WHITEOUT_OPAQUE, WHITEOUT_PREFIX, set_xattrs
 from .tarstream import MemberData, TarReader
 
@@ -66,9 +67,17 @@ MAX_DEPTH = 512
 a deeper one is refused where it enters, so that no later walk (run, diff, rmi) meets it."""
 
 
+NAME_MAX = 255  # Linux's limit on one name (a path component), in bytes
+MAX_NAME_BYTES = 3072
+"""The longest path nbdocker accepts in a layer or context: with the store's own directories in
+front, it stays under Linux's PATH_MAX of 4096 bytes."""
+
+
 def clean_name(name: str, within: str = "the layer") -> str:
     """A tar member's name as a clean relative path (``""`` for the root itself); UnsafeLayer
-    for a name that climbs out of ``within`` or goes deeper than :data:`MAX_DEPTH`."""
+    for a name that climbs out of ``within``, goes deeper than :data:`MAX_DEPTH`, is longer
+    than :data:`MAX_NAME_BYTES` or has a component longer than :data:`NAME_MAX`, or holds a
+    NUL byte."""
     norm = posixpath.normpath(name.lstrip("/")) if name.strip("/") else "."
     if norm == ".." or norm.startswith("../"):
         raise UnsafeLayer(
@@ -80,6 +89,21 @@ def clean_name(name: str, within: str = "the layer") -> str:
             f"entry {name[:60]!r}… is {depth} directories deep, more than the {MAX_DEPTH} "
             f"nbdocker accepts in {within}; flatten the tree"
         )
+    if "\0" in norm:
+        raise UnsafeLayer(f"entry {name[:60]!r} has a NUL byte in its name; no file can")
+    size = len(norm.encode("utf-8", "surrogateescape"))
+    if size > MAX_NAME_BYTES:
+        raise UnsafeLayer(
+            f"entry {name[:60]!r}… is a path of {size} bytes, more than the {MAX_NAME_BYTES} "
+            f"nbdocker accepts in {within}; shorten it"
+        )
+    if size > NAME_MAX:
+        for part in norm.split("/"):
+            if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX:
+                raise UnsafeLayer(
+                    f"entry {name[:60]!r}… has a name longer than the {NAME_MAX} bytes Linux "
+                    f"allows in {within}; shorten it"
+                )
     return "" if norm == "." else norm
 
 
@@ -96,20 +120,6 @@ def parent_dir(dest: Path, rel: str) -> Path:
         if not stat.S_ISDIR(st.st_mode):
             raise UnsafeLayer(f"entry {rel!r} goes through {part!r}, which is not a directory")
     return current
-
-
-def remove_tree(path: Path) -> None:
-    """Delete ``path`` and all below it (nothing happens if it does not exist)."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        for child in os.listdir(path):
-            remove_tree(path / child)
-        os.rmdir(path)
-    else:
-        os.unlink(path)
 
 
 # How a layer is unpacked (see _Unpacker): files up to _POOLED_SIZE are read whole and written by

@@ -36,6 +36,7 @@ from ..oci import (
     Descriptor,
     Index,
     Manifest,
+    check_config,
     check_index,
     check_manifest,
     host_platform,
@@ -135,10 +136,11 @@ def pull(
         layers = doc["layers"]
         config_data = client.read_small_blob(ref.path, config_desc["digest"], MAX_CONFIG)
         try:
-            diff_ids: list[str] = list(json.loads(config_data)["rootfs"]["diff_ids"])
-        except (ValueError, KeyError, TypeError):
+            diff_ids: list[str] = list(check_config(json.loads(config_data))["rootfs"]["diff_ids"])
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError too
             raise RegistryError(
-                f"{ref.familiar}: the image config has no rootfs.diff_ids; it is broken"
+                f"{ref.familiar}: the registry sent a broken image config ({exc}); push the "
+                "image again"
             ) from None
         if len(diff_ids) != len(layers):
             raise RegistryError(

@@ -14,13 +14,13 @@ must not load the helper machinery (subprocess, the protocol).
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from .. import userns
+from .. import trees, userns
 
 __all__ = ["LayerForm", "emulated", "needed", "read_form_from", "remove_tree", "root_only"]
 
@@ -75,6 +75,7 @@ def remove_tree(path: Path) -> None:
     if not path.exists() and not path.is_symlink():
         return
     if not needed():
-        shutil.rmtree(path, ignore_errors=True)
+        with contextlib.suppress(OSError):  # best effort, as before: what is left is leftover
+            trees.remove_tree(path)
         return
     userns.call("remove", {"paths": [str(path)]}, what=f"removing {path}")

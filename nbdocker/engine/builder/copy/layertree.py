@@ -13,19 +13,23 @@ bits survive, as with BuildKit (see :func:`build_copy`).
 from __future__ import annotations
 
 import io
+import lzma
 import os
 import posixpath
 import shutil
 import stat
 import tarfile
 import time
+import zlib
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from ...errors import DockerfileError
+from ...layer import BadMember, UnsafeLayer, check_member, clean_name
 from ...layer.overlay import WHITEOUT_OPAQUE, XATTR_PAX, xattr_records
 from ...layer.tarstream import TarWriter
 from ...layer.view import LinkLoop, LowerView, follow_links
+from ...trees import preorder
 from .chown import Identity, resolve_chown
 from .plan import CopyItem, CopyPlan, Where
 from .sources import MAX_LINKS, SourceTree, open_archive
@@ -367,9 +371,18 @@ class LayerTree:
         identity: Identity | None,
         chmod: int | None,
     ) -> None:
-        for name in tree.listdir(src_rel):
-            src = f"{src_rel}/{name}" if src_rel else name
-            dst = f"{dst_rel}/{name}" if dst_rel else name
+        """Copy what is below ``src_rel`` to ``dst_rel``, however deep (no recursion); each
+        directory gets its own time once everything is in it."""
+
+        def below(pair: tuple[str, str]) -> list[tuple[str, str]]:
+            src, dst = pair
+            names = tree.listdir(src)
+            return [(f"{src}/{n}" if src else n, f"{dst}/{n}" if dst else n) for n in names]
+
+        directories: set[tuple[str, str]] = set()
+        dir_times: list[tuple[Node, int]] = []
+        walk = preorder(below((src_rel, dst_rel)), lambda p: below(p) if p in directories else ())
+        for src, dst in walk:
             path = tree.lookup(src)
             if path is None:
                 continue
@@ -380,8 +393,10 @@ class LayerTree:
             made = self.place_dir(dst)
             made.uid, made.gid = self._owner(st, tree, identity)
             made.mode = _mode(st, chmod)
-            self._copy_tree(tree, src, dst, identity, chmod)
-            made.mtime_ns = st.st_mtime_ns
+            directories.add((src, dst))
+            dir_times.append((made, st.st_mtime_ns))
+        for node, mtime_ns in reversed(dir_times):
+            node.mtime_ns = mtime_ns
 
     def _owner(
         self, st: os.stat_result, tree: SourceTree, identity: Identity | None
@@ -424,7 +439,19 @@ class LayerTree:
 
     def _extract(self, archive: Path, target: str, name: str) -> None:
         """Unpack a tar into directory ``target`` as Docker's ``UntarPath`` does (chrooted
-        there): owners, modes and times from the archive, whiteout names not special."""
+        there): owners, modes and times from the archive, whiteout names not special. An
+        archive that breaks off or is corrupt past its first entry is a DockerfileError."""
+        try:
+            self._extract_entries(archive, target, name)
+        except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as exc:
+            if isinstance(exc, OSError) and exc.errno is not None:
+                raise  # a real I/O error (disk full)
+            raise self.where.error(
+                f"ADD {name}: the archive cannot be read ({exc or 'it ends early'}); give a "
+                "complete tar archive"
+            ) from None
+
+    def _extract_entries(self, archive: Path, target: str, name: str) -> None:
         dir_times: list[tuple[DirNode, int]] = []
         with open_archive(archive) as tar:
             for member in tar:
@@ -434,6 +461,15 @@ class LayerTree:
                         f"ADD {name}: archive entry {member.name!r} points outside the "
                         "destination; the archive is unsafe"
                     )
+                try:  # what the layer's own checks would refuse later, said here with the ADD
+                    check_member(member)
+                    clean_name(entry, "the archive")
+                except BadMember as exc:
+                    raise self.where.error(
+                        f"ADD {name}: {exc}; rebuild the archive without that entry"
+                    ) from None
+                except UnsafeLayer as exc:
+                    raise self.where.error(f"ADD {name}: {exc}") from None
                 if not entry:
                     continue
                 parent = self.resolve(posixpath.dirname(entry), scope=target)
@@ -524,11 +560,17 @@ class LayerTree:
         first_name: dict[int, str] = {}  # hard links: the node's first name in the tar
         content = 0
 
-        def add(directory: DirNode, prefix: str) -> None:
+        def entries(item: tuple[str, Node]) -> list[tuple[str, Node]]:
+            rel, directory = item
+            if not isinstance(directory, DirNode):
+                return []
+            prefix = rel + "/" if rel else ""
+            children = directory.children
+            return [(prefix + name, children[name]) for name in sorted(children)]
+
+        def add_all() -> None:  # parents first, however deep (no recursion)
             nonlocal content
-            for name in sorted(directory.children):
-                node = directory.children[name]
-                rel = prefix + name
+            for rel, node in preorder(entries(("", self.root)), entries):
                 info = tarfile.TarInfo(rel)
                 mtime = (now if node.mtime_ns is None else node.mtime_ns) // 10**9
                 info.mtime = mtime if source_date_epoch is None else min(mtime, source_date_epoch)
@@ -545,7 +587,6 @@ class LayerTree:
                         opq = tarfile.TarInfo(posixpath.join(rel, WHITEOUT_OPAQUE))
                         opq.mtime = info.mtime
                         tar.add(opq)
-                    add(node, rel + "/")
                 elif node.fmt == stat.S_IFREG:
                     first_name[id(node)] = rel
                     if node.data is not None:
@@ -569,7 +610,7 @@ class LayerTree:
                     info.type = tarfile.FIFOTYPE
                     tar.add(info)
 
-        add(self.root, "")
+        add_all()
         tar.close()
         return content
 

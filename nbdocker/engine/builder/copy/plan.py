@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TypedDict, cast
 
 from ...errors import DockerfileError
 from ...lazy import lazy_dataclass
+from ...trees import preorder
 from .sources import SourceTree, glob, is_archive, resolve_in
 
 __all__ = [
@@ -227,16 +228,22 @@ def plan_copy(
 
 
 def _walk(tree: SourceTree, rel: str) -> list[tuple[str, Path, os.stat_result]]:
+    """Every entry below ``rel`` (parents first, names in order), however deep."""
     out: list[tuple[str, Path, os.stat_result]] = []
-    for name in tree.listdir(rel):
-        child = f"{rel}/{name}" if rel else name
+
+    def children(parent: str) -> list[str]:
+        return [f"{parent}/{name}" if parent else name for name in tree.listdir(parent)]
+
+    def into(child: str) -> list[str]:
         path = tree.lookup(child)
         if path is None:
-            continue
+            return []
         st = os.lstat(path)
         out.append((child, path, st))
-        if stat.S_ISDIR(st.st_mode):
-            out.extend(_walk(tree, child))
+        return children(child) if stat.S_ISDIR(st.st_mode) else []
+
+    for _ in preorder(children(rel), into):
+        pass
     return out
 
 

@@ -1,21 +1,19 @@
-"""``load`` and ``import`` of archives made to break them: each gets one line, exit 1, and the
-store is left exactly as it was. The archives are generated here."""
+"""``load`` and ``import`` of archives near the edge: a deep but sane tree imports, and an
+archive ``nbdocker save`` wrote, changed in one field, is refused. The hostile cases made from
+scratch are in :mod:`tests.hostile`."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import json
-import subprocess
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+from tests.hostile.conftest import Attempt, refused
 from tests.support import RunNbdocker, ok
-from tests.support.store import snapshot
 
 Member = tuple[str, bytes | None, str | None]  # name, content (None: a symlink), link target
 
@@ -34,40 +32,6 @@ def _archive(members: list[Member]) -> bytes:
     return buf.getvalue()
 
 
-def _load_fails(
-    nbdocker: RunNbdocker, home: Path, tmp_path: Path, archive: bytes, words: str
-) -> None:
-    ok(nbdocker("images"))  # an initialised store, to compare with
-    before = snapshot(home)
-    path = tmp_path / "hostile.tar"
-    path.write_bytes(archive)
-    try:
-        result = nbdocker("load", "-i", path, timeout=60)
-    except subprocess.TimeoutExpired:
-        pytest.fail("load never finished")
-    err = result.stderr.decode()
-    assert result.returncode == 1, err
-    assert len(err.strip().splitlines()) == 1, err
-    assert words in err, err
-    assert snapshot(home) == before
-
-
-SYMLINK_LOOPS: dict[str, Callable[[], bytes]] = {
-    "to itself": lambda: _archive([("manifest.json", None, "manifest.json")]),
-    "round two": lambda: _archive([("manifest.json", None, "a"), ("a", None, "manifest.json")]),
-    "through a directory": lambda: _archive(
-        [("manifest.json", None, "d/../manifest.json"), ("d/x", b"", None)]
-    ),
-}
-
-
-@pytest.mark.parametrize("case", list(SYMLINK_LOOPS))
-def test_a_manifest_json_symlink_loop_is_refused(
-    nbdocker: RunNbdocker, nbdocker_home: Path, tmp_path: Path, case: str
-) -> None:
-    _load_fails(nbdocker, nbdocker_home, tmp_path, SYMLINK_LOOPS[case](), "symbolic link loop")
-
-
 def _deep_tar(depth: int) -> bytes:
     members: list[Member] = []
     path = ""
@@ -75,22 +39,6 @@ def _deep_tar(depth: int) -> bytes:
         path += "d/"
     members.append((path + "f", b"deep\n", None))
     return _archive(members)
-
-
-@pytest.mark.parametrize("depth", [600, 3000])
-def test_import_refuses_an_absurdly_deep_tree(
-    nbdocker: RunNbdocker, nbdocker_home: Path, tmp_path: Path, depth: int
-) -> None:
-    ok(nbdocker("images"))
-    before = snapshot(nbdocker_home)
-    path = tmp_path / "deep.tar"
-    path.write_bytes(_deep_tar(depth))
-    result = nbdocker("import", path, "deep:1", timeout=120)
-    err = result.stderr.decode()
-    assert result.returncode == 1, err
-    assert len(err.strip().splitlines()) == 1, err
-    assert f"{depth + 1} directories deep" in err, err
-    assert snapshot(nbdocker_home) == before
 
 
 def test_import_accepts_a_deep_but_sane_tree(nbdocker: RunNbdocker, tmp_path: Path) -> None:
@@ -133,20 +81,22 @@ def _edited_oci_archive(
 
 
 def test_a_layer_whose_size_disagrees_with_its_descriptor_is_refused(
-    nbdocker: RunNbdocker, nbdocker_home: Path, tmp_path: Path
+    nbdocker: RunNbdocker, attempt: Attempt, tmp_path: Path
 ) -> None:
     def one_byte_more(manifest: dict[str, Any]) -> None:
         manifest["layers"][0]["size"] += 1  # the blob stays as it is: its digest still matches
 
     hostile = _edited_oci_archive(nbdocker, tmp_path, one_byte_more)
-    _load_fails(nbdocker, nbdocker_home, tmp_path, hostile, "but its descriptor says")
+    (attempt.inputs / "image.tar").write_bytes(hostile)
+    refused(attempt, "but its descriptor says", "load", "-i", attempt.inputs / "image.tar")
 
 
 def test_a_layer_of_an_unknown_media_type_is_refused(
-    nbdocker: RunNbdocker, nbdocker_home: Path, tmp_path: Path
+    nbdocker: RunNbdocker, attempt: Attempt, tmp_path: Path
 ) -> None:
     def unknown_type(manifest: dict[str, Any]) -> None:
         manifest["layers"][0]["mediaType"] = "application/vnd.example.not-a-layer"
 
     hostile = _edited_oci_archive(nbdocker, tmp_path, unknown_type)
-    _load_fails(nbdocker, nbdocker_home, tmp_path, hostile, "not a layer nbdocker can unpack")
+    (attempt.inputs / "image.tar").write_bytes(hostile)
+    refused(attempt, "not a layer nbdocker", "load", "-i", attempt.inputs / "image.tar")
