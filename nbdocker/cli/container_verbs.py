@@ -16,6 +16,7 @@ from ..engine.containers import RunOptions
 from ..engine.errors import UsageError
 from ..engine.oci import parse_time
 from ..formatting import human_duration, since, table, truncate
+from .flags import DockerBool
 from .streams import Streams
 from .system_verbs import add_isolation_argument
 
@@ -165,7 +166,12 @@ def do_export(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
 
 def do_commit(engine: Engine, args: argparse.Namespace, io: Streams) -> None:
     image = engine.commit(
-        args.container, args.reference, message=args.message, author=args.author, change=args.change
+        args.container,
+        args.reference,
+        message=args.message,
+        author=args.author,
+        change=args.change,
+        pause=args.pause,
     )
     print(image.id, file=io.out)
 
@@ -254,9 +260,9 @@ def register(verbs: Any) -> None:
     p.add_argument(
         "-p",
         "--pause",
-        action=argparse.BooleanOptionalAction,
+        action=DockerBool,
         default=True,
-        help="Pause container during commit (accepted for compatibility)",
+        help="Pause container during commit (default true; -p=false to commit it running)",
     )
     p.add_argument("container", metavar="CONTAINER")
     p.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")

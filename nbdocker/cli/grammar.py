@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import NoReturn
 
 from .. import __version__
@@ -15,6 +16,7 @@ from . import (
     registry_verbs,
     system_verbs,
 )
+from .flags import DockerBool
 
 __all__ = ["VERB_GROUPS", "VerbParser", "build_parser"]
 
@@ -34,6 +36,16 @@ class VerbParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """Docker's ``--flag=false`` for this verb's boolean flags (:mod:`.flags`), then
+        argparse's parsing (the verb's own parser is called with its words, so each verb
+        rewrites only its own flags)."""
+        if args is not None:
+            args = [DockerBool.rewrite(self, word) for word in args]
+        return super().parse_known_args(args, namespace)
 
 
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:

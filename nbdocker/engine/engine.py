@@ -593,11 +593,13 @@ class Engine:
         message: str | None = None,
         author: str | None = None,
         change: Sequence[str] = (),
+        pause: bool = True,
     ) -> Image:
         """``docker commit``: the container's changes as one new layer on its image, named
-        ``reference``; ``change`` as ``-c``. On error nothing is stored or tagged."""
+        ``reference``; ``change`` as ``-c``; a running container paused meanwhile unless
+        ``pause`` is False. On error nothing is stored or tagged."""
         return self._container_service().commit(
-            container, reference, message=message, author=author, change=change
+            container, reference, message=message, author=author, change=change, pause=pause
         )
 
     # -- registries (logic in nbdocker.engine.registry) -----------------------------------------

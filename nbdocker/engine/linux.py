@@ -49,6 +49,7 @@ PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NODEV = 0x4
 AT_RECURSIVE = 0x8000
 
 _SYSCALLS = {
@@ -147,10 +148,11 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
     _check(_libc.syscall(_nr(1), hbuf, dbuf), "capset")
 
 
-def mount_setattr_rdonly_recursive(path: str) -> None:
-    """Make the mount at ``path`` and every mount below it read-only (mount_setattr(2))."""
+def mount_setattr_recursive(path: str, attr_set: int) -> None:
+    """Set the ``MOUNT_ATTR_*`` flags ``attr_set`` on the mount at ``path`` and every mount
+    below it (mount_setattr(2), Linux 5.12); other flags stay as they are."""
     # struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd; }
-    attr = ctypes.create_string_buffer(struct.pack("QQQQ", MOUNT_ATTR_RDONLY, 0, 0, 0))
+    attr = ctypes.create_string_buffer(struct.pack("QQQQ", attr_set, 0, 0, 0))
     at_fdcwd = -100
     res = _libc.syscall(
         _nr(2),
@@ -180,9 +182,10 @@ def locked_flags(path: str) -> int:
     return out
 
 
-def bind_readonly(path: str) -> None:
-    """Remount an existing bind mount at ``path`` read-only, keeping its locked flags."""
-    mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags(path))
+def remount_bind(path: str, flags: int) -> None:
+    """Add ``flags`` (``MS_RDONLY``, ``MS_NODEV`` …) to the bind mount at ``path`` alone,
+    keeping the flags it has (those a remount inside a user namespace must keep)."""
+    mount(None, path, None, MS_REMOUNT | MS_BIND | flags | locked_flags(path))
 
 
 def loopback_up() -> None:

@@ -18,6 +18,10 @@ Layout of ``<root>`` (``$NBDOCKER_HOME``, else the platform user cache dir)::
     .lock-inflight             flock(2) target: shared while work that stages blobs runs,
                                so garbage collection leaves what it may be about to reference
 
+The root is ``0700`` (made so on first use, also for a store made earlier with another mode):
+the unpacked layers and containers beside the layout hold the images' files as they are,
+device nodes and setuid-root programs included, and no other local user may reach them.
+
 So ``skopeo inspect oci:<root>:docker.io/library/ubuntu:14.04`` reads the store directly.
 
 Images are written and named only through a :class:`Transaction`: :meth:`Transaction.write_image`
@@ -48,6 +52,7 @@ import errno
 import fcntl
 import json
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import field
 from pathlib import Path
@@ -100,6 +105,7 @@ else:  # at run time these are the dicts json makes: the names cost nothing to i
 
 
 OCI_LAYOUT = {"imageLayoutVersion": "1.0.0"}
+PRIVATE_MODE = 0o700  # the store's root (see Store._make_private)
 _CHUNK = 1 << 20
 _T = TypeVar("_T")
 
@@ -357,6 +363,7 @@ class Store:
         if self._initialised:
             return
         with storage_errors(self.root):
+            self._make_private()
             for d in (self.blobs_dir, self.meta_dir, self.ingest_dir):
                 d.mkdir(parents=True, exist_ok=True)
             if not (self.root / "oci-layout").exists():
@@ -364,6 +371,23 @@ class Store:
             if not (self.root / "index.json").exists():
                 atomic_write(self.root / "index.json", _json_bytes(self._empty_index([])))
         self._initialised = True
+
+    def _make_private(self) -> None:
+        """Make the root ``0700``: below it lie unpacked layers and containers with the
+        images' device nodes and setuid-root programs, which no other local user may reach
+        (a store outside a private home, ``NBDOCKER_HOME=/tmp/x``, would show them). A store
+        made earlier with another mode is made private now; a root that another user owns
+        is left to its owner (only its owner or root may change it). A shared, sticky
+        directory (``/tmp`` itself) is refused: the store needs a directory of its own."""
+        self.root.mkdir(mode=PRIVATE_MODE, parents=True, exist_ok=True)
+        st = os.stat(self.root)
+        if st.st_mode & stat.S_ISVTX:
+            raise StorageError(
+                f"the store {self.root} is a shared directory (sticky, like /tmp): point "
+                f"NBDOCKER_HOME at a directory of its own, such as {self.root / 'nbdocker'}"
+            )
+        if stat.S_IMODE(st.st_mode) != PRIVATE_MODE and st.st_uid == os.geteuid():
+            os.chmod(self.root, PRIVATE_MODE)
 
     @contextlib.contextmanager
     def locked(self, exclusive: bool) -> Iterator[None]:

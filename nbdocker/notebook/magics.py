@@ -355,6 +355,7 @@ class NbdockerMagics(Magics):
             message=args.message,
             author=args.author,
             change=args.change,
+            pause=args.pause,
         )
 
     def _do_import(self, args: argparse.Namespace) -> Image:

@@ -349,3 +349,57 @@ def test_rmi_leaves_no_layer_lock_files_behind(
     ok(nbdocker("rmi", base))
     layers = nbdocker_home / "layers"
     assert not [p.name for p in layers.iterdir() if p.name.startswith(".lock-")]
+
+
+# A container that rewrites its files all the time (also used by test_rootless): a commit that
+# does not pause it fails about one time in three, on a file removed while it is read.
+WRITER = (
+    "cd /tmp; echo ready; i=0; while true; do i=$((i+1)); rm -rf d; mkdir d; "
+    "for k in $(seq 1 300); do echo $i > d/f$k; done; echo $i > n$((i % 20)); done"
+)
+COUNTER = "cat /tmp/n* | sort -n | tail -1"  # how far the writer got
+
+
+def test_commit_pauses_a_running_container(
+    nbdocker: RunNbdocker, base: str, nbdocker_home: Path
+) -> None:
+    """A container rewriting its files all the time: every commit succeeds and its image runs,
+    and the container runs on afterwards (Docker's ``--pause``, on by default)."""
+    env = dict(os.environ, NBDOCKER_HOME=str(nbdocker_home))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbdocker", "run", "--name", "writer", base, "sh", "-c", WRITER],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"ready\n"
+        for n in range(20):
+            ok(nbdocker("commit", "writer", f"snap:{n}"))
+            out = ok(nbdocker("run", "--rm", f"snap:{n}", "sh", "-c", COUNTER))
+            assert out.strip().isdigit(), out
+        assert proc.poll() is None
+        listed = ok(nbdocker("ps"))
+        assert "writer" in listed and "Up " in listed, listed
+        # and it still writes: the counter moves on
+        before = int(ok(nbdocker("run", "--rm", "snap:19", "sh", "-c", COUNTER)))
+        time.sleep(0.2)
+        ok(nbdocker("commit", "--pause", "writer", "snap:later"))
+        after = int(ok(nbdocker("run", "--rm", "snap:later", "sh", "-c", COUNTER)))
+        assert after > before
+        # -p=false reads it running: sooner or later a file goes away meanwhile, and that is
+        # one line, nothing stored
+        images = ok(nbdocker("images", "-q"))
+        for _ in range(40):
+            unpaused = nbdocker("commit", "-p=false", "writer")
+            if unpaused.returncode != 0:
+                break
+            images = ok(nbdocker("images", "-q"))
+        assert unpaused.returncode == 1
+        err = unpaused.stderr.decode()
+        assert err.count("\n") == 1 and "while its changes were read" in err, err
+        assert ok(nbdocker("images", "-q")) == images
+    finally:
+        ok(nbdocker("rm", "-f", "writer"))
+        proc.wait(timeout=30)

@@ -8,6 +8,7 @@ import argparse
 import pytest
 
 from nbdocker.cli.grammar import VERB_GROUPS, build_parser
+from nbdocker.engine.errors import UsageError
 
 
 def _verbs(parser: argparse.ArgumentParser) -> list[str]:
@@ -37,3 +38,27 @@ def test_build_help_states_its_exit_status(capsys: pytest.CaptureFixture[str]) -
     help_text = " ".join(capsys.readouterr().out.split())
     assert "the status of the RUN command that failed" in help_text
     assert "1 for any other failure; 2 for a usage error" in help_text
+
+
+@pytest.mark.parametrize(
+    ("words", "pause"),
+    [
+        ([], True),
+        (["--pause"], True),
+        (["-p"], True),
+        (["--pause=false"], False),
+        (["-p=false"], False),
+        (["-p=0"], False),
+        (["--pause=True"], True),
+        (["--no-pause"], False),
+    ],
+)
+def test_commit_pause_takes_dockers_boolean_forms(words: list[str], pause: bool) -> None:
+    """``-p`` never takes the next word as its value: ``commit -p c1`` commits ``c1``."""
+    args = build_parser("commit").parse_args(["commit", *words, "c1", "snap:1"])
+    assert (args.pause, args.container, args.reference) == (pause, "c1", "snap:1")
+
+
+def test_a_boolean_flag_with_another_value_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match='invalid boolean value "maybe" for -p: give true or'):
+        build_parser("commit").parse_args(["commit", "-p=maybe", "c1"])

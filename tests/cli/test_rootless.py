@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.test_containers import COUNTER, WRITER
 from tests.support.users import User, as_user, drop_user, importable_copy, make_user
 
 
@@ -171,3 +172,37 @@ def test_a_step_that_fails_in_the_user_namespace_names_its_line(
     assert error.startswith("Error: Dockerfile:2: --chown=ghost: unable to find user ghost"), error
     assert "Traceback" not in built.stderr
     assert nb("images", "-q", "failing").stdout.strip() == ""
+
+
+def test_commit_pauses_a_running_container_as_an_ordinary_user(
+    rootless: tuple[User, str], busybox_tarball: Path
+) -> None:
+    """As ``test_containers``' pause test, with the container's processes in a user namespace
+    (and, with a sub-id range, running as a sub-uid): the user may stop and continue them."""
+    user, pythonpath = rootless
+    home = user.home / "pause-store"
+    tarball = user.home / "rootfs-pause.tar.gz"
+    tarball.write_bytes(busybox_tarball.read_bytes())
+    os.chown(tarball, user.uid, user.gid)
+    assert _as(user, home, pythonpath, "import", str(tarball), "base:1").returncode == 0
+    who = ["-u", "1000"] if user.subuid is not None else []
+    argv = [*as_user(user.name), "env", f"NBDOCKER_HOME={home}", f"PYTHONPATH={pythonpath}"]
+    argv += ["NBDOCKER_ISOLATION=namespaces", user.python, "-m", "nbdocker"]
+    proc = subprocess.Popen(
+        [*argv, "run", "--name", "writer", *who, "base:1", "sh", "-c", WRITER],
+        cwd=user.home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"ready\n"
+        for n in range(10):
+            done = _as(user, home, pythonpath, "commit", "writer", f"snap:{n}")
+            assert done.returncode == 0, done.stderr
+            ran = _as(user, home, pythonpath, "run", "--rm", f"snap:{n}", "sh", "-c", COUNTER)
+            assert ran.stdout.strip().isdigit(), ran.stderr
+        assert proc.poll() is None
+    finally:
+        _as(user, home, pythonpath, "rm", "-f", "writer")
+        proc.wait(timeout=30)

@@ -256,12 +256,16 @@ class ContainerService:
         message: str | None = None,
         author: str | None = None,
         change: Sequence[str] = (),
+        pause: bool = True,
     ) -> Image:
         """``docker commit``: the container's changes as one new layer on its image.
 
         The new config is the container's (its command, env, working dir, user) with ``change``
-        applied; the history gains an entry with ``message`` and ``author``. On error nothing is
-        stored or tagged.
+        applied; the history gains an entry with ``message`` and ``author``. A running
+        container is paused while its changes are read, and continued afterwards (Docker's
+        ``--pause``, on by default; :func:`~nbdocker.engine.sandbox.paused` says how), so a
+        file it writes meanwhile cannot make the commit fail or tear. On error nothing is
+        stored or tagged, and the container runs on.
         """
         ref = parse_reference(reference) if reference else None
         c = self.records.get(container)
@@ -275,18 +279,31 @@ class ContainerService:
         cfg["User"] = c.config.user
         cfg = dockerfile.apply_changes(_without_none(cfg), change)
         now = datetime.now(timezone.utc)
-        empty = not any(c.upper.iterdir())
+        running = self.records.is_running(c)
         with self.store.staging() as txn:
             layers: list[Descriptor] = [
                 {"mediaType": d["mediaType"], "digest": d["digest"], "size": d["size"]}
                 for d in parent.manifest["layers"]
             ]
             diff_ids = list(parent.diff_ids)
-            if not empty:
-                where = f"container {c.short_id}"
-                record = layer.ingest_upper(txn, c.upper, where, self.compression)
-                layers.append(record.blob_descriptor())
-                diff_ids.append(record.diff_id)
+            try:
+                with sandbox.paused(c.pid if running and pause else None):
+                    empty = not any(c.upper.iterdir())
+                    if not empty:
+                        where = f"container {c.short_id}"
+                        record = layer.ingest_upper(txn, c.upper, where, self.compression)
+                        layers.append(record.blob_descriptor())
+                        diff_ids.append(record.diff_id)
+            except FileNotFoundError as exc:
+                if not running or pause:
+                    raise
+                rel = os.path.relpath(exc.filename or c.upper, c.upper)
+                gone = "/" if rel == "." else f"/{rel}"
+                raise NbdockerError(
+                    f"container {c.short_id} removed {gone} while its changes were "
+                    "read; commit it again without -p=false (the container is then paused); "
+                    "nothing was stored"
+                ) from None
             entry: HistoryRecord = {"created": rfc3339(now)}
             if author:
                 entry["author"] = author

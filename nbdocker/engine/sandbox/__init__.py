@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         proot_path,
         rootfs_mode,
     )
+    from ._pause import paused
     from ._run import run
     from ._spec import BindMount, RootfsMode, SandboxSpec, Started
     from ._support import ROOTFS_ENV, Support, check_support
@@ -68,6 +69,7 @@ __all__ = [
     "layer_form",
     "level_for",
     "name_kept_root",
+    "paused",
     "probe_all",
     "proot_path",
     "rootfs_mode",
@@ -99,6 +101,7 @@ __getattr__, __dir__ = lazy_exports(
         "layer_form": "._levels",
         "level_for": "._levels",
         "name_kept_root": "._kept",
+        "paused": "._pause",
         "probe_all": "._levels",
         "proot_path": "._levels",
         "rootfs_mode": "._levels",

@@ -5,8 +5,10 @@ namespaces (Docker's and Kubernetes' defaults). No namespace can be made and not
 mounted: the step shares the host's processes, network, hostname and IPC, and has no ``/proc``
 (a chroot cannot mount one); ``/dev`` holds the usual device nodes where CAP_MKNOD allows them.
 The step's capabilities are Docker's default set (cut to what this process has), with
-``no_new_privs``, as in the namespaces level. Root in a chroot can leave it: this level keeps
-steps from each other's files, not from the host.
+``no_new_privs`` and Docker's default seccomp profile (:mod:`._seccomp`), as in the namespaces
+level. Root in a chroot can leave it: this level keeps steps from each other's files, not from
+the host. Nothing here can be mounted ``nodev``: which devices open is the outer runtime's
+device policy (Docker's device cgroup), or the host's.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from .. import linux
 from ._exec import DEFAULT_CAPS, build_env, final_exec, last_cap_number
+from ._seccomp import DefaultProfile
 from ._step import wait_step
 from ._users import ExecUser, UserLookupError, resolve_user
 
@@ -56,6 +59,7 @@ def run_step(
             "copy the files into the image instead"
         )
     caps, last_cap = DEFAULT_CAPS & _permitted(), last_cap_number()
+    profile = DefaultProfile()
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -68,6 +72,7 @@ def run_step(
             env = build_env(tuple(cfg["env"]), user, cfg["hostname"], False)
             os.makedirs(cfg["cwd"], mode=0o755, exist_ok=True)
             _drop_privileges(user, caps, last_cap)
+            profile.install()
         except (OSError, UserLookupError) as exc:
             os.write(write_fd, f"{exc}".encode())
             os._exit(125)

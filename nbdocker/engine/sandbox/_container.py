@@ -9,6 +9,9 @@ the namespace, and the mount namespace (every mount made here) goes away with it
 
 Messages go to the helper over a socket (JSON lines; the pty master as SCM_RIGHTS). The socket
 is close-on-exec, so EOF without an error means the command was executed.
+
+The last step before ``execve`` installs Docker's default seccomp profile (:mod:`._seccomp`),
+once every mount is made and the identity is the command's.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .. import linux
 from ._copy import populate
 from ._exec import build_env, drop_privileges, final_exec
 from ._rootfs import SetupError, assemble, pivot
+from ._seccomp import DefaultProfile
 from ._spec import ContainerMessage, HelperConfig, RootfsMode
 from ._tty import copy_winsize
 from ._users import UserLookupError, resolve_user
@@ -57,7 +61,7 @@ def _overlay(cfg: HelperConfig, root: Path, lowers: list[str]) -> None:
     if cfg["rootless"]:
         data += ",userxattr"
     try:
-        linux.mount("overlay", root, "overlay", 0, data)
+        linux.mount("overlay", root, "overlay", linux.MS_NODEV, data)
     finally:
         for fd in opened:
             os.close(fd)
@@ -82,6 +86,7 @@ def _root(cfg: HelperConfig, sock: socket.socket) -> Path:
     if mode == "copy":
         populate(root, tuple(Path(p) for p in [*lowers, cfg["upper"]]))
         linux.mount(root, root, None, linux.MS_BIND)
+        linux.remount_bind(str(root), linux.MS_NODEV)  # (see _rootfs: devices)
     send(sock, {"mode": mode})
     return root
 
@@ -106,6 +111,8 @@ def container_main(cfg: HelperConfig, sock: socket.socket) -> NoReturn:
         flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC
         if cfg["network"] == "none":
             flags |= linux.CLONE_NEWNET
+        step = "preparing the seccomp filter"
+        profile = DefaultProfile()  # (libseccomp is loaded from the host's root, before pivot)
         step = "creating namespaces"
         linux.unshare(flags)
         linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
@@ -141,6 +148,8 @@ def container_main(cfg: HelperConfig, sock: socket.socket) -> NoReturn:
             os.close(slave)
         step = f"switching to user {cfg['user'] or 'root'} ({user.uid}:{user.gid})"
         drop_privileges(user)
+        step = "installing the seccomp filter"
+        profile.install()
     except OSError as exc:
         detail = str(exc) if exc.filename is None and ":" in str(exc) else exc.strerror
         if step.startswith("switching") and cfg["rootless"] and cfg["devpts_gid"] is None:

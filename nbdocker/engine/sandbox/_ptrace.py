@@ -14,7 +14,8 @@ fakeroot; their ``chown`` calls still reach :mod:`._chowns` (seccomp user notifi
 keeps those owners too. What they cannot have is fakeroot's view (they see every file as
 root's) and device nodes (``mknod``); a step in an image fakeroot cannot run in says so.
 
-A seccomp filter (:mod:`._seccomp`) first hides the system calls PRoot 5.1 cannot translate.
+A seccomp filter (:mod:`._seccomp`) first hides the system calls PRoot 5.1 cannot translate;
+Docker's default profile (same module) applies to PRoot and the step, ``ptrace`` excepted.
 What this level does not isolate: the step sees the host's processes (and can signal those of
 the same user), network, hostname and IPC, and ptrace costs time on every system call.
 """
@@ -377,11 +378,13 @@ def run_step(
     with contextlib.suppress(OSError):
         os.makedirs(secure_join(root, cfg["cwd"]), mode=0o755, exist_ok=True)
     ours, theirs = socket.socketpair()
+    profile = _seccomp.DefaultProfile()
 
     def prepare() -> None:  # in the child, before PRoot: this helper has no threads
         _seccomp.hide_untranslated_calls()
         if _chowns.supported():
             _chowns.install_listener(theirs)
+        profile.install()
 
     tracker = None
     chowned = _Chowned(user.uid, user.gid)

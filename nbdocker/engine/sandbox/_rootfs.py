@@ -7,6 +7,17 @@ root mount (overlay or copy) → ``/proc`` (+ Docker's masked and read-only path
 read-only → generated ``/etc/hosts``, ``/etc/hostname``, ``/etc/resolv.conf`` → user binds →
 ``pivot_root(".", ".")`` and a lazy unmount of the old root, so no host path stays reachable.
 
+Devices, as Docker's device policy has them: only the standard nodes open. Docker lets root
+``mknod`` any node and its device cgroup refuses to open all but ``null``, ``zero``, ``full``,
+``random``, ``urandom``, ``tty`` and the terminals; a cgroup device filter needs a delegated
+cgroup and BPF, which a rootless or nested nbdocker does not have, so here every mount the
+container can write to is ``nodev`` instead: the root (overlay or copy), ``/dev`` (a tmpfs
+holding bind mounts of the host's standard nodes, each its own mount and so still usable), the
+volumes and ``/dev/shm``; devpts stays as it is (its terminals are made by the kernel, never by
+``mknod``). ``mknod`` itself still succeeds where CAP_MKNOD allows it, as in Docker, and the
+node lands in the image when committed; opening it fails with EACCES. Unlike Docker, a node
+made for a standard device (``mknod /tmp/null c 1 3``) does not open either.
+
 The mountpoints those mounts need (``/proc``, ``/etc/hosts`` …) come from a small read-only
 *init layer* placed between the image layers and the upper dir, the way Docker's ``-init``
 layer works, so they never show up in the container's changes.
@@ -97,16 +108,18 @@ def _ensure(root: Path, target: str, is_dir: bool) -> Path:
     return path
 
 
-def _bind(source: str, target: Path, readonly: bool, recursive: bool = True) -> None:
-    flags = linux.MS_BIND | (linux.MS_REC if recursive else 0)
-    linux.mount(source, target, None, flags)
-    if readonly:
-        try:
-            linux.mount_setattr_rdonly_recursive(str(target))
-        except OSError as exc:
-            if exc.errno not in (errno.ENOSYS, errno.EINVAL):
-                raise
-            linux.bind_readonly(str(target))
+def _bind(source: str, target: Path, readonly: bool) -> None:
+    """Bind ``source`` (with the mounts below it) on ``target``, ``nodev`` throughout (see the
+    module docstring), and read-only with ``readonly``."""
+    linux.mount(source, target, None, linux.MS_BIND | linux.MS_REC)
+    try:
+        attrs = linux.MOUNT_ATTR_NODEV | (linux.MOUNT_ATTR_RDONLY if readonly else 0)
+        linux.mount_setattr_recursive(str(target), attrs)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSYS, errno.EINVAL):
+            raise
+        # before Linux 5.12: the top mount only (a host mount below a volume keeps its flags)
+        linux.remount_bind(str(target), linux.MS_NODEV | (linux.MS_RDONLY if readonly else 0))
 
 
 def _mask(root: Path) -> None:
@@ -127,14 +140,13 @@ def _mask(root: Path) -> None:
         target = secure_join(root, path)
         if lstat(target) is not None:
             linux.mount(target, target, None, linux.MS_BIND | linux.MS_REC)
-            linux.bind_readonly(str(target))
+            linux.remount_bind(str(target), linux.MS_RDONLY)
 
 
 def _dev(root: Path, devpts_gid: int | None) -> None:
     dev = _ensure(root, "/dev", True)
-    linux.mount(
-        "tmpfs", dev, "tmpfs", linux.MS_NOSUID | linux.MS_STRICTATIME, "mode=755,size=65536k"
-    )
+    flags = linux.MS_NOSUID | linux.MS_NODEV | linux.MS_STRICTATIME
+    linux.mount("tmpfs", dev, "tmpfs", flags, "mode=755,size=65536k")
     for name in DEV_NODES:
         (dev / name).touch(0o666)
         linux.mount(f"/dev/{name}", dev / name, None, linux.MS_BIND)

@@ -3,7 +3,8 @@
 Used by tests that need a separate process: rootless runs (as a throwaway user, with the
 system python) and signal forwarding. It loads ``nbdocker.engine.sandbox`` without executing
 the parent packages' ``__init__`` (the system python of a throwaway user may lack the engine's
-third-party dependencies, which the sandbox does not use).
+third-party dependencies; the sandbox uses one, ``pyseccomp``, which the tests copy beside
+this script).
 
 argv[1] = repo root, argv[2] = JSON: {"spec": {...SandboxSpec fields...}, "rootfs": "auto",
 "stop_timeout": 10, "out": dir for stdout/stderr files}. Prints {"rc", "started", "error"}.

@@ -28,6 +28,8 @@ from tests.support.terminal import run_on_terminal
 from tests.support.trees import view_differences, views_after_each_layer
 from tests.support.users import User, as_user, drop_user, importable_copy, make_user
 
+from .inside import PROBE, SECCOMP_ONLY, outcomes
+
 DOCKERFILE = """\
 FROM debian:bookworm
 RUN useradd -m app && mkdir -m 0750 /data && chown app:app /data && rm -r /var/cache/apt \\
@@ -90,10 +92,12 @@ def test_the_live_build_display_names_a_weaker_level(
 def _nbdocker(home: Path, *args: object, user: User | None = None, path: str = "") -> str:
     argv = [sys.executable, "-m", "nbdocker", *map(str, args)]
     env = {**os.environ, "NBDOCKER_HOME": str(home)}
+    cwd = None
     if user is not None:
         argv = [*as_user(user.name), "env", f"NBDOCKER_HOME={home}", f"PYTHONPATH={path}"]
         argv += [user.python, "-m", "nbdocker", *map(str, args)]
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800)
+        cwd = user.home  # (not the checkout: ``-m`` would import nbdocker from there, not ``path``)
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, timeout=1800)
     assert done.returncode == 0, f"{args[:3]}: {done.stderr[-3000:]}{done.stdout[-2000:]}"
     return done.stdout + done.stderr
 
@@ -274,3 +278,31 @@ def test_ptrace_keeps_owners_static_programs_set(
     with tarfile.open(fileobj=io.BytesIO(exported)) as tar:
         owners = {m.name: (m.uid, m.gid) for m in tar.getmembers() if m.name.startswith("x")}
     assert owners == {"x": (5, 7), "x/f": (0, 0), "x/link": (3, 4), "x/mine": user_ids}
+
+
+def test_ptrace_as_an_ordinary_user_makes_no_namespace_and_no_mount(
+    plain_user: tuple[User, str], busybox_tarball: Path
+) -> None:
+    """The seccomp filter at the ptrace level (what ``test_inside`` checks as root): an
+    ordinary user could otherwise make a user namespace, be root in it and mount."""
+    user, path = plain_user
+    home = user.home / "probe-store"
+    tarball = user.home / "busybox-probe.tar.gz"
+    shutil.copyfile(busybox_tarball, tarball)
+    os.chown(tarball, user.uid, user.gid)
+    _nbdocker(home, "import", tarball, "bb:1", user=user, path=path)
+    shown = _nbdocker(
+        home,
+        "run",
+        "--rm",
+        "--isolation",
+        "ptrace",
+        "bb:1",
+        "sh",
+        "-c",
+        PROBE,
+        user=user,
+        path=path,
+    )
+    seen = outcomes(shown)
+    assert {k: seen.get(k) for k in SECCOMP_ONLY} == SECCOMP_ONLY

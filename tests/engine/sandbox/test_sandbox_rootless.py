@@ -21,17 +21,22 @@ import pytest
 from tests.support.real import require
 from tests.support.users import User, as_user, drop_user, importable_copy, make_user
 
+from .inside import EXPECTED, PROBE, outcomes
 from .support import RUNNER, make_layer, parse_runner, runner_cmd, upper_listing
 
 
 @pytest.fixture(scope="module")
 def code() -> Iterator[Path]:
     """nbdocker and the runner where the throwaway users can read them (the checkout may be
-    in a private folder)."""
+    in a private folder), with the sandbox's one dependency, pyseccomp (one module, beside
+    the runner: on its ``sys.path``)."""
+    import pyseccomp
+
     copy = Path(tempfile.mkdtemp(prefix="nbd-runner-", dir="/tmp"))
     try:
         os.chmod(copy, 0o755)
-        importable_copy(copy, with_dependencies=False, extra=(RUNNER,))
+        extra = (RUNNER, Path(pyseccomp.__file__))
+        importable_copy(copy, with_dependencies=False, extra=extra)
         yield copy
     finally:
         shutil.rmtree(copy, ignore_errors=True)
@@ -193,3 +198,20 @@ def test_root_only_map(plain_user: User, busybox_rootfs: Path) -> None:
     assert (res["rc"], res["out"].split()) == (0, ["0", "1"]), res["err"]
     res = _run_as(plain_user, layer, ["id"], "overlay", user="app")
     assert "only container root is mapped" in res["error"]
+
+
+@pytest.mark.parametrize("rootfs", ["overlay", "copy"])
+def test_what_root_in_a_rootless_container_can_do(
+    subid_user: User, busybox_rootfs: Path, rootfs: str
+) -> None:
+    """As in ``test_inside``: here ``mknod`` itself fails (a user namespace cannot make
+    devices), and the seccomp filter is what stops a nested user namespace."""
+    layer = _layer_for(subid_user, busybox_rootfs)
+    vol = Path(tempfile.mkdtemp(dir=subid_user.home))
+    os.chown(vol, subid_user.uid, subid_user.gid)
+    res = _run_as(
+        subid_user, layer, ["sh", "-c", PROBE], rootfs, mounts=[[str(vol), "/vol", False]]
+    )
+    assert "error" not in res, res
+    assert res["rc"] == 0, res["err"]
+    assert outcomes(res["out"]) == EXPECTED
