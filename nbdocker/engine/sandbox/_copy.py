@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 from pathlib import Path
 
+from .. import trees
 from ..layer.overlay import is_opaque, is_whiteout
 from ..layer.view import LowerView, lstat
 from ._files import copy_meta, copy_node, copy_tree, remove
@@ -29,7 +29,7 @@ def _apply(layer: Path, root: Path) -> None:
     """Apply one overlay-form layer onto ``root`` (whiteouts delete, opaque dirs replace)."""
     dirs: list[tuple[os.stat_result, Path, Path]] = []
     links: dict[tuple[int, int], Path] = {}
-    for dirpath, dirnames, filenames in os.walk(layer):
+    for dirpath, dirnames, filenames in trees.walk(layer):
         src_dir = Path(dirpath)
         dst_dir = root / src_dir.relative_to(layer)
         for name in dirnames + filenames:
@@ -47,8 +47,6 @@ def _apply(layer: Path, root: Path) -> None:
                     dst.mkdir()
                 dirs.append((st, src, dst))
                 continue
-            if name in dirnames:  # a symlink to a directory: os.walk lists it as a dir
-                dirnames.remove(name)
             remove(dst)
             key = (st.st_dev, st.st_ino)
             if st.st_nlink > 1 and key in links:
@@ -97,6 +95,19 @@ class _Differ:
     def __init__(self, root: Path, view: LowerView, out: Path, since: int | None) -> None:
         self.root, self.view, self.out, self.since = root, view, out, since
         self.made: list[str] = []
+        # directories still to compare, (untouched since ``since``, path): a stack, not
+        # recursion, since a step may make a tree of any depth
+        self._pending: list[tuple[bool, str]] = []
+
+    def run(self) -> None:
+        """Compare the whole root."""
+        self._pending.append((False, ""))
+        while self._pending:
+            untouched, rel = self._pending.pop()
+            if untouched:
+                self._untouched_dir(rel)
+            else:
+                self._diff(rel)
 
     def _parents(self, rel: str) -> None:
         """Create ``out/rel``'s directory chain, mirroring the root's directories."""
@@ -117,7 +128,7 @@ class _Differ:
                 raise
             (self.out / rel_dir / f".wh.{name}").touch()
 
-    def diff(self, rel: str) -> None:
+    def _diff(self, rel: str) -> None:
         here = self.root / rel
         if self.since is not None and os.stat(here, follow_symlinks=False).st_ctime_ns < self.since:
             self._untouched_dir(rel)
@@ -141,7 +152,7 @@ class _Differ:
             if st.st_ctime_ns >= self.since:
                 self._entry(rel, name, self.view.lookup(child))
             elif stat.S_ISDIR(st.st_mode):
-                self._untouched_dir(child)
+                self._pending.append((True, child))
 
     def _entry(self, rel: str, name: str, lp: Path | None) -> None:
         """Compare ``rel/name`` in the root with ``lp``, what the layers have there."""
@@ -155,7 +166,7 @@ class _Differ:
         elif stat.S_ISDIR(st.st_mode) and stat.S_ISDIR(lst.st_mode):
             if _changed(st, lst, here / name, lp):
                 self._parents(child)
-            self.diff(child)
+            self._pending.append((False, child))
         elif _changed(st, lst, here / name, lp):
             self._parents(rel)
             copy_tree(here / name, self.out / child)
@@ -175,11 +186,10 @@ def compute_upper(
     ran in it, to compare only what changed after it (see :class:`_Differ`); ``root`` must
     then hold exactly ``lowers`` at that time (``upper`` empty before the run)."""
     new = scratch / "upper.new"
-    if new.exists():
-        shutil.rmtree(new)
+    trees.remove_tree(new)
     new.mkdir()
     differ = _Differ(root, LowerView(lowers), new, since)
-    differ.diff("")
+    differ.run()
     differ.finish()
     for name in os.listdir(upper):
         remove(upper / name)

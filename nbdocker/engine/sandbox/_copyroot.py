@@ -26,8 +26,9 @@ import stat
 import sys
 import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
+from .. import trees
 from ..layer import emulated
 from ..layer.view import LowerView, lstat
 from . import _chroot, _kept, _ptrace
@@ -50,14 +51,17 @@ def _prctl(option: int, value: int) -> None:
 
 def force_remove(path: Path) -> None:
     """Remove ``path`` even where a step left directories without write permission."""
-
-    def retry(function: Any, name: str, excinfo: Any) -> None:
+    try:
+        trees.remove_tree(path)
+    except PermissionError:
+        chmod = emulated.real("chmod")
         with contextlib.suppress(OSError):
-            emulated.real("chmod")(os.path.dirname(name), 0o700)
-            function(name)
-
-    if os.path.lexists(path):
-        shutil.rmtree(path, onerror=retry)
+            chmod(path, 0o700)
+        for dirpath, dirnames, _files in trees.walk(path):
+            for name in dirnames:  # before the walk goes in: a 000 directory cannot be read
+                with contextlib.suppress(OSError):
+                    chmod(os.path.join(dirpath, name), 0o700)
+        trees.remove_tree(path)
 
 
 def _prepare(cfg: CopyRootConfig) -> tuple[Path, Path]:

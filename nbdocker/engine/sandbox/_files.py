@@ -9,6 +9,7 @@ import shutil
 import stat
 from pathlib import Path
 
+from .. import trees
 from ..layer.view import lstat
 
 __all__ = ["copy_meta", "copy_node", "copy_tree", "remove"]
@@ -36,7 +37,7 @@ def remove(path: Path) -> None:
     if st is None:
         return
     if stat.S_ISDIR(st.st_mode):
-        shutil.rmtree(path)
+        trees.remove_tree(path)
     else:
         path.unlink()
 
@@ -56,10 +57,17 @@ def copy_node(src: Path, dst: Path, st: os.stat_result) -> None:
 
 
 def copy_tree(src: Path, dst: Path) -> None:
-    """Copy ``src`` (any type) to the absent ``dst``, preserving metadata; dirs post-order."""
-    st = os.lstat(src)
-    copy_node(src, dst, st)
-    if stat.S_ISDIR(st.st_mode):
-        for name in os.listdir(src):
-            copy_tree(src / name, dst / name)
-        copy_meta(st, dst, src)
+    """Copy ``src`` (any type) to the absent ``dst``, preserving metadata; a directory's
+    metadata last (its times survive its entries' creation). A stack, not recursion: a step
+    may make a tree of any depth."""
+    dirs: list[tuple[os.stat_result, Path, Path]] = []
+    pending = [(src, dst)]
+    while pending:
+        here, there = pending.pop()
+        st = os.lstat(here)
+        copy_node(here, there, st)
+        if stat.S_ISDIR(st.st_mode):
+            dirs.append((st, there, here))
+            pending.extend((here / name, there / name) for name in os.listdir(here))
+    for st, there, here in reversed(dirs):
+        copy_meta(st, there, here)

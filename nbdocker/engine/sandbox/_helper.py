@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, cast
 
-from .. import linux
+from .. import linux, trees
 from ..layer.view import LowerView
 from ._container import container_main, read_messages
 from ._copy import compute_upper
@@ -35,9 +34,7 @@ def _prepare(cfg: HelperConfig) -> None:
     """Fresh scratch dirs: generated /etc files and the init layer of mountpoints."""
     work = Path(cfg["work"])
     for name in ("init", "etc", "root", "ovl", "upper.new"):
-        path = work / name
-        if path.exists():
-            shutil.rmtree(path)
+        trees.remove_tree(work / name)
     (work / "root").mkdir()
     etc = work / "etc"
     etc.mkdir()
@@ -55,7 +52,8 @@ def _prepare(cfg: HelperConfig) -> None:
 def _cleanup(cfg: HelperConfig) -> None:
     work = Path(cfg["work"])
     for name in ("init", "etc", "root", "ovl", "upper.new"):
-        shutil.rmtree(work / name, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            trees.remove_tree(work / name)
 
 
 _HELD = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # as FORWARDED in _run
