@@ -245,6 +245,24 @@ def test_second_run_sees_first_runs_changes(tmp_path: Path, layer: Path, rootfs:
     assert upper_listing(res.upper)["etc/gone"] == "whiteout"
 
 
+def test_copy_root_takes_a_tree_deeper_than_the_recursion_limit(
+    tmp_path: Path, layer: Path
+) -> None:
+    """A step may make a tree of any depth: the copy root compares, copies and removes it
+    without recursion (Python's limit is about 1,000 frames)."""
+    deep = "/deep" + "/d" * 1500
+    made = run_box(
+        tmp_path, layer, ("sh", "-c", f"mkdir -p {deep} && echo end > {deep}/f"), rootfs="copy"
+    )
+    assert made.rc == 0, made.err
+    assert (made.upper / deep.lstrip("/") / "f").read_text() == "end\n"
+    again = run_box(tmp_path, layer, ("sh", "-c", f"cat {deep}/f && rm -rf /deep"), rootfs="copy")
+    assert (again.rc, again.out) == (0, "end\n"), again.err
+    # (/deep was only ever in the container's changes: gone, it needs no whiteout)
+    assert not [name for name in upper_listing(again.upper) if name.startswith("deep")]
+    assert sorted(os.listdir(tmp_path / "work")) == []
+
+
 def test_bind_mounts(tmp_path: Path, layer: Path) -> None:
     rw, ro = tmp_path / "rw", tmp_path / "ro"
     rw.mkdir()
