@@ -16,7 +16,7 @@ from ..engine.containers import RunOptions
 from ..engine.errors import UsageError
 from ..engine.oci import parse_time
 from ..formatting import human_duration, since, table, truncate
-from .flags import DockerBool
+from .bool_flags import DockerBool
 from .streams import Streams
 from .system_verbs import add_isolation_argument
 

@@ -16,7 +16,7 @@ from . import (
     registry_verbs,
     system_verbs,
 )
-from .flags import DockerBool
+from .bool_flags import DockerBool
 
 __all__ = ["VERB_GROUPS", "VerbParser", "build_parser"]
 
