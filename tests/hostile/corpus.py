@@ -98,7 +98,8 @@ def sized_entry(size: int) -> bytes:
     )
 
 
-def _deep(depth: int) -> bytes:
+def deep_tar(depth: int) -> bytes:
+    """A tar of one file ``depth`` directories down."""
     return archive([("d/" * depth + "f", b"deep\n", None)])
 
 
@@ -136,8 +137,8 @@ TAR_MEMBERS: dict[str, Case] = {
     "empty link target": Case(
         lambda: member_tar({"type": tarfile.SYMTYPE}, {"linkpath": ""}), "a link to nothing"
     ),
-    "600 directories deep": Case(lambda: _deep(600), "601 directories deep"),
-    "3,000 directories deep": Case(lambda: _deep(3000), "3001 directories deep"),
+    "600 directories deep": Case(lambda: deep_tar(600), "601 directories deep"),
+    "3,000 directories deep": Case(lambda: deep_tar(3000), "3001 directories deep"),
     "climbs out": Case(lambda: archive([("../escape", b"x", None)]), "points outside"),
     "truncated": Case(lambda: member_tar()[:700], "truncated"),
 }

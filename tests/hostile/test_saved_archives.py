@@ -4,7 +4,6 @@ scratch are in :mod:`tests.hostile`."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import tarfile
@@ -13,37 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from tests.hostile.conftest import Attempt, refused
+from tests.hostile.corpus import archive, deep_tar, digest
 from tests.support import RunNbdocker, ok
-
-Member = tuple[str, bytes | None, str | None]  # name, content (None: a symlink), link target
-
-
-def _archive(members: list[Member]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data, link in members:
-            info = tarfile.TarInfo(name)
-            if data is None:
-                info.type, info.linkname = tarfile.SYMTYPE, link or ""
-                tar.addfile(info)
-            else:
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def _deep_tar(depth: int) -> bytes:
-    members: list[Member] = []
-    path = ""
-    for _ in range(depth):
-        path += "d/"
-    members.append((path + "f", b"deep\n", None))
-    return _archive(members)
 
 
 def test_import_accepts_a_deep_but_sane_tree(nbdocker: RunNbdocker, tmp_path: Path) -> None:
     path = tmp_path / "deep.tar"
-    path.write_bytes(_deep_tar(200))
+    path.write_bytes(deep_tar(200))
     ok(nbdocker("import", path, "deep:1"))
     ok(nbdocker("rmi", "deep:1"))
 
@@ -63,7 +38,7 @@ def _edited_oci_archive(
     """An OCI archive ``nbdocker save`` wrote, with its manifest changed by ``edit`` (and
     re-digested, so only the change is wrong); the image is removed from the store again."""
     rootfs = tmp_path / "rootfs.tar"
-    rootfs.write_bytes(_archive([("etc/hello", b"hello\n", None)]))
+    rootfs.write_bytes(archive([("etc/hello", b"hello\n", None)]))
     ok(nbdocker("import", rootfs, "edited:1"))
     saved = tmp_path / "oci.tar"
     ok(nbdocker("save", "--format", "oci", "-o", saved, "edited:1"))
@@ -73,11 +48,11 @@ def _edited_oci_archive(
     manifest = json.loads(files["blobs/sha256/" + index["manifests"][0]["digest"][7:]])
     edit(manifest)
     data = json.dumps(manifest).encode()
-    new = "sha256:" + hashlib.sha256(data).hexdigest()
+    new = digest(data)
     files["blobs/sha256/" + new[7:]] = data
     index["manifests"][0].update(digest=new, size=len(data))
     files["index.json"] = json.dumps(index).encode()
-    return _archive([(name, body, None) for name, body in files.items()])
+    return archive([(name, body, None) for name, body in files.items()])
 
 
 def test_a_layer_whose_size_disagrees_with_its_descriptor_is_refused(
